@@ -1,0 +1,42 @@
+# The two commands of the README:
+#   make lab    set everything up, open JupyterLab on the quick-start notebook
+#   make test   set everything up (test tools and chromium too), run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test setup chromium lint demo bench clean
+
+$(STAMP): pyproject.toml labextension/package.json
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: setup
+	cd example_notebooks && ../$(VENV)/bin/jupyter lab quickstart.ipynb
+
+demo: setup
+	$(VENV)/bin/mlops-jupyter demo
+
+# Debian's chromium for the Playwright browser tests (no browser download at run time).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: setup
+	$(VENV)/bin/ruff check mlops_jupyter tests bench
+	$(VENV)/bin/mypy
+
+test: setup chromium lint
+	$(VENV)/bin/pytest
+
+bench: setup
+	for b in bench/*.py; do case $$b in bench/_*) ;; *) $(PY) $$b || exit 1;; esac; done
+
+clean:
+	rm -rf $(VENV) labextension/node_modules labextension/lib mlops_jupyter/labextension

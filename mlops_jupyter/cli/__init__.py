@@ -1,0 +1,110 @@
+"""``mlops-jupyter``: the command line, a thin click adapter over the core.
+
+Commands live in modules of this package and are imported only when invoked, so
+``mlops-jupyter --help`` stays fast. :class:`~mlops_jupyter.errors.MlopsError` becomes a
+``click.ClickException`` (one line, exit code 1); commands that report a verdict (``drift``,
+``verify``, ``promote``, ``audit verify``) choose their own exit codes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from ..errors import MlopsError
+
+# command -> ("module:attribute", short help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": (
+        "mlops_jupyter.cli.tracking:demo",
+        "Execute the quick-start notebook headlessly and print what was captured.",
+    ),
+    "runs": ("mlops_jupyter.cli.tracking:runs", "List runs with their params and latest metrics."),
+    "compare": (
+        "mlops_jupyter.cli.compare:compare",
+        "Compare runs: table, best run, diff of two runs.",
+    ),
+    "drift": (
+        "mlops_jupyter.cli.drift:drift",
+        "Drift between two csv/parquet files; exit 1 when drifted.",
+    ),
+    "diff": (
+        "mlops_jupyter.cli.datadiff:diff",
+        "What changed between two datasets (files or stored versions).",
+    ),
+    "datasets": ("mlops_jupyter.cli.datadiff:datasets", "List dataset versions."),
+    "export": (
+        "mlops_jupyter.cli.export:export",
+        "Export a run or notebook into a reproducible bundle.",
+    ),
+    "run": (
+        "mlops_jupyter.cli.export:run",
+        "Execute a bundle headlessly (with -p overrides or --grid sweeps).",
+    ),
+    "verify": (
+        "mlops_jupyter.cli.export:verify",
+        "Re-run a bundle or run and check its results reproduce.",
+    ),
+    "models": (
+        "mlops_jupyter.cli.registry:models",
+        "List registered models, versions and aliases.",
+    ),
+    "promote": ("mlops_jupyter.cli.registry:promote", "Run promotion gates and move an alias."),
+    "rollback": (
+        "mlops_jupyter.cli.registry:rollback",
+        "Move an alias back to its previous holder.",
+    ),
+    "audit": ("mlops_jupyter.cli.registry:audit", "Audit trail of the registry (audit verify)."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, _, attr = entry[0].partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help from the table: listing commands must not import every module.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MlopsError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="mlops-jupyter")
+@click.option(
+    "--store",
+    envvar="MLOPS_JUPYTER_STORE",
+    type=click.Path(dir_okay=False),
+    help="The lineage store file (default: $MLOPS_JUPYTER_STORE, else .mlops/lineage.db).",
+)
+@click.pass_context
+def cli(ctx: click.Context, store: str | None) -> None:
+    """MLOps inside the notebook: the lineage store from the command line."""
+    ctx.obj = {"store": store}
+
+
+def store_option(ctx: click.Context) -> Any:
+    """The store the user chose with ``--store`` (or the configured default)."""
+    from ..store import open_store
+
+    return open_store((ctx.obj or {}).get("store"))
+
+
+def main() -> None:
+    cli(prog_name="mlops-jupyter")

@@ -1,0 +1,1 @@
+"""Rendering: static HTML and ipywidgets panels over analysis results. No I/O, no SQL here."""

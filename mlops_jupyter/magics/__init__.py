@@ -1,0 +1,162 @@
+"""``%mlops``: one line magic with subcommands. A thin adapter: parse, call the core, display.
+
+Each subcommand is a function ``handler(shell, args: list[str]) -> object | None`` in a module
+of this package, imported on first use; a returned object is displayed. Failures the core
+reports on purpose (:class:`~mlops_jupyter.errors.MlopsError`) become exactly
+``IPython.core.error.UsageError`` so IPython prints one line and no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..errors import MlopsError
+from ._args import split
+
+# subcommand -> (handler "module:function", usage, one-line summary). %mlops? is built from this.
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "status": (
+        "mlops_jupyter.magics.tracking:status",
+        "%mlops [status]",
+        "where the store is, the current experiment and run, what the last cell captured",
+    ),
+    "experiment": (
+        "mlops_jupyter.magics.tracking:experiment",
+        "%mlops experiment NAME",
+        "switch to experiment NAME (created on first use) and start a new run in it",
+    ),
+    "run": (
+        "mlops_jupyter.magics.tracking:run",
+        "%mlops run [NAME]",
+        "end the current run and start a new one",
+    ),
+    "runs": (
+        "mlops_jupyter.magics.tracking:runs",
+        "%mlops runs [--experiment NAME]",
+        "the runs table: params.* and metrics.* columns, one row per run",
+    ),
+    "param": (
+        "mlops_jupyter.magics.tracking:param",
+        "%mlops param KEY=VALUE [KEY=VALUE ...]",
+        "log params explicitly on the current run",
+    ),
+    "metric": (
+        "mlops_jupyter.magics.tracking:metric",
+        "%mlops metric KEY=VALUE [...] [--step N]",
+        "log metrics explicitly (with a step for curves)",
+    ),
+    "on": ("mlops_jupyter.magics.tracking:on", "%mlops on", "resume capture"),
+    "off": (
+        "mlops_jupyter.magics.tracking:off",
+        "%mlops off",
+        "pause capture (a cell starting with `# mlops: skip` is never captured)",
+    ),
+    "compare": (
+        "mlops_jupyter.magics.compare:compare",
+        "%mlops compare [RUN ...] [--experiment NAME] [--metric KEY]",
+        "interactive comparison of runs: table, filter, curves, best run, diff of two runs",
+    ),
+    "drift": (
+        "mlops_jupyter.magics.drift:drift",
+        "%mlops drift REFERENCE CURRENT [--columns C,...] [--target COL] [--prediction COL] "
+        "[--model NAME] | %mlops drift --history [--model NAME]",
+        "per-column drift tests between two datasets, or drift over time",
+    ),
+    "datasets": (
+        "mlops_jupyter.magics.datadiff:datasets",
+        "%mlops datasets [NAME]",
+        "dataset versions with shape, fingerprint, time and producing cell",
+    ),
+    "diff": (
+        "mlops_jupyter.magics.datadiff:diff",
+        "%mlops diff A B [--key COL[,COL]] [--atol X] [--rtol Y]",
+        "what changed between two datasets: schema, rows, values",
+    ),
+    "export": (
+        "mlops_jupyter.magics.export:export",
+        "%mlops export [RUN] --to DIR [--all]",
+        "write a reproducible run bundle (run.ipynb, manifest, requirements.txt)",
+    ),
+    "register": (
+        "mlops_jupyter.magics.registry:register",
+        "%mlops register MODEL_VAR --name NAME",
+        "store a fitted model as a new version of NAME (skops file, model card)",
+    ),
+    "models": (
+        "mlops_jupyter.magics.registry:models",
+        "%mlops models [NAME] [--history]",
+        "registered models, versions, aliases; --history: who held each alias when",
+    ),
+    "promote": (
+        "mlops_jupyter.magics.registry:promote",
+        "%mlops promote NAME VERSION --to ALIAS [--reason TEXT] [--force] [--by WHO]",
+        "run promotion gates and move the alias when they pass",
+    ),
+    "rollback": (
+        "mlops_jupyter.magics.registry:rollback",
+        "%mlops rollback NAME ALIAS [--reason TEXT]",
+        "move an alias back to its previous holder",
+    ),
+}
+
+
+def _help_text() -> str:
+    width = 44
+    lines = [
+        "MLOps inside the notebook. After `%load_ext mlops_jupyter` every cell is captured.",
+        "",
+        "Subcommands:",
+    ]
+    for _, usage, summary in SUBCOMMANDS.values():
+        if len(usage) <= width:
+            lines.append(f"  {usage.ljust(width)}  {summary}")
+        else:
+            lines.append(f"  {usage}\n  {'':{width}}  {summary}")
+    lines += [
+        "",
+        "Every subcommand has a Python twin: `import mlops_jupyter as mj` (mj.compare, ...).",
+        "The store is $MLOPS_JUPYTER_STORE, else .mlops/lineage.db in the working directory.",
+    ]
+    return "\n".join(lines)
+
+
+def mlops(line: str = "") -> Any:
+    from IPython import get_ipython
+    from IPython.core.error import UsageError
+
+    shell = get_ipython()
+    try:
+        args = split(line)
+        name = args[0] if args else "status"
+        entry = SUBCOMMANDS.get(name)
+        if entry is None:
+            raise UsageError(
+                f"Unknown %mlops subcommand {name!r}. Run %mlops? to list the subcommands."
+            )
+        module_name, _, func = entry[0].partition(":")
+        handler = getattr(importlib.import_module(module_name), func)
+        return handler(shell, args[1:])
+    except MlopsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def refresh_help() -> None:
+    """Rebuild ``%mlops?`` from :data:`SUBCOMMANDS`."""
+    mlops.__doc__ = _help_text()
+
+
+refresh_help()
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magic_function(mlops, magic_kind="line", magic_name="mlops")
+    from ..capture import hooks
+
+    hooks.install(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from ..capture import hooks
+
+    hooks.uninstall(ipython)

@@ -1,0 +1,54 @@
+"""The lineage store: the only package that speaks SQL.
+
+Everything else calls methods of :class:`Store`. A future server backend (PostgreSQL) is a new
+class with the same methods, not a rewrite of the callers.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from ..config import store_path
+from .datadiff import DatadiffMixin
+from .datasets import DatasetsMixin
+from .drift import DriftMixin
+from .registry import RegistryMixin
+from .runs import RunsFrameMixin
+
+
+class Store(RunsFrameMixin, DatasetsMixin, DriftMixin, DatadiffMixin, RegistryMixin):
+    """A lineage store on one SQLite file (see :mod:`mlops_jupyter.store.base`)."""
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path}>"
+
+
+_open: dict[Path, Store] = {}
+_open_lock = threading.Lock()
+
+
+def open_store(path: str | os.PathLike[str] | None = None, *, shared: bool = True) -> Store:
+    """Open (creating and upgrading as needed) the store at ``path`` or the configured one.
+
+    With ``shared`` (the default) one connection per file is reused within the process.
+    """
+    resolved = store_path(path)
+    if not shared:
+        return Store(resolved)
+    with _open_lock:
+        store = _open.get(resolved)
+        if store is None:
+            store = _open[resolved] = Store(resolved)
+        return store
+
+
+def close_all() -> None:
+    with _open_lock:
+        for store in _open.values():
+            store.close()
+        _open.clear()
+
+
+__all__ = ["Store", "close_all", "open_store"]

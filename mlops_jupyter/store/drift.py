@@ -1,0 +1,16 @@
+"""Drift reports and stored reference profiles (issue #4).
+
+Owns its own migration set; add migrations as `m00N_...` functions, never edit released ones.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Migrations
+
+from .base import StoreBase
+
+migrations = Migrations("mlops_jupyter.drift")
+
+
+class DriftMixin(StoreBase):
+    pass

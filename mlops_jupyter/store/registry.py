@@ -1,0 +1,16 @@
+"""Model registry: versions, aliases, policies, hash-chained audit trail (issue #8).
+
+Owns its own migration set; add migrations as `m00N_...` functions, never edit released ones.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Migrations
+
+from .base import StoreBase
+
+migrations = Migrations("mlops_jupyter.registry")
+
+
+class RegistryMixin(StoreBase):
+    pass

@@ -1,0 +1,408 @@
+"""Experiments, runs, cell executions, params, metrics and environments."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..errors import ExperimentNotFound, InvalidInput, RunNotFound
+from .base import StoreBase, dumps, loads, new_id, utcnow
+
+RUN_STATUSES = ("running", "finished", "failed")
+
+
+class RunsMixin(StoreBase):
+    # -- experiments ----------------------------------------------------------------------
+
+    def ensure_experiment(self, name: str) -> str:
+        """Id of the experiment called ``name``, created if missing."""
+        name = name.strip()
+        if not name:
+            raise InvalidInput("An experiment name cannot be empty. Pass a name, e.g. 'churn'.")
+        row = self.query_one("SELECT id FROM experiments WHERE name = ?", (name,))
+        if row:
+            return str(row["id"])
+        with self.write():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO experiments (id, name, created_at) VALUES (?, ?, ?)",
+                (new_id(), name, utcnow()),
+            )
+            row = self.query_one("SELECT id FROM experiments WHERE name = ?", (name,))
+        assert row is not None
+        return str(row["id"])
+
+    def get_experiment(self, name_or_id: str) -> dict[str, Any]:
+        row = self.query_one(
+            "SELECT * FROM experiments WHERE name = ? OR id = ?", (name_or_id, name_or_id)
+        )
+        if row is None:
+            raise ExperimentNotFound(
+                f"No experiment named {name_or_id!r}. "
+                "List experiments with `%mlops experiments` or `mlops-jupyter experiments`."
+            )
+        return row
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        return self.query(
+            """SELECT e.*, COUNT(r.id) AS n_runs, MAX(r.started_at) AS last_run_at
+               FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
+               GROUP BY e.id ORDER BY e.created_at"""
+        )
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment: str,
+        *,
+        name: str | None = None,
+        parent_run_id: str | None = None,
+        source: str = "interactive",
+        notebook_path: str | None = None,
+        kernel_id: str | None = None,
+        git_commit: str | None = None,
+        git_dirty: bool | None = None,
+        environment_id: str | None = None,
+        user: str | None = None,
+        host: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Start a run in ``experiment`` (a name; created if missing). Returns the run row."""
+        experiment_id = self.ensure_experiment(experiment)
+        run_id = new_id()
+        with self.write():
+            if not name:
+                n = self.conn.execute(
+                    "SELECT COUNT(*) FROM runs WHERE experiment_id = ?", (experiment_id,)
+                ).fetchone()[0]
+                name = f"run-{n + 1}"
+            self.conn.execute(
+                """INSERT INTO runs (id, experiment_id, name, status, started_at, notebook_path,
+                   kernel_id, parent_run_id, source, git_commit, git_dirty, environment_id,
+                   user, host, tags) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    run_id,
+                    experiment_id,
+                    name,
+                    utcnow(),
+                    notebook_path,
+                    kernel_id,
+                    parent_run_id,
+                    source,
+                    git_commit,
+                    None if git_dirty is None else int(git_dirty),
+                    environment_id,
+                    user,
+                    host,
+                    dumps(dict(tags or {})),
+                ),
+            )
+        return self.get_run(run_id)
+
+    def find_run(self, run_id: str) -> dict[str, Any] | None:
+        """The run with this id, or with this unique id prefix / name; ``None`` if none."""
+        sql = """SELECT r.*, e.name AS experiment FROM runs r
+                 JOIN experiments e ON e.id = r.experiment_id"""
+        row = self.query_one(sql + " WHERE r.id = ?", (run_id,))
+        if row is None and run_id:
+            rows = self.query(sql + " WHERE r.id LIKE ? OR r.name = ?", (run_id + "%", run_id))
+            if len(rows) > 1:
+                raise InvalidInput(
+                    f"{run_id!r} matches {len(rows)} runs. "
+                    "Give more characters of the run id (see `%mlops runs`)."
+                )
+            row = rows[0] if rows else None
+        if row is not None:
+            row["tags"] = loads(row["tags"])
+        return row
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        row = self.find_run(run_id)
+        if row is None:
+            raise RunNotFound(f"No run with id {run_id!r}. List runs with `%mlops runs`.")
+        return row
+
+    def list_runs(
+        self, experiment: str | None = None, run_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        where, args = self._runs_where(experiment, run_ids)
+        rows = self.query(
+            f"""SELECT r.*, e.name AS experiment FROM runs r
+                JOIN experiments e ON e.id = r.experiment_id {where}
+                ORDER BY r.started_at""",
+            args,
+        )
+        for row in rows:
+            row["tags"] = loads(row["tags"])
+        return rows
+
+    def _runs_where(
+        self, experiment: str | None, run_ids: Sequence[str] | None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if experiment is not None:
+            exp_id = self.get_experiment(experiment)["id"]
+            clauses.append("r.experiment_id = ?")
+            args.append(exp_id)
+        if run_ids is not None:
+            ids = [self.get_run(r)["id"] for r in run_ids]
+            clauses.append(f"r.id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+    def end_run(self, run_id: str, status: str = "finished") -> None:
+        if status not in RUN_STATUSES:
+            raise InvalidInput(f"Unknown run status {status!r}. Use one of {RUN_STATUSES}.")
+        with self.write():
+            self.conn.execute(
+                "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?",
+                (status, utcnow(), run_id),
+            )
+
+    def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        with self.write():
+            current = loads(
+                self.conn.execute("SELECT tags FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+            )
+            current.update(tags)
+            self.conn.execute("UPDATE runs SET tags = ? WHERE id = ?", (dumps(current), run_id))
+
+    # -- executions -----------------------------------------------------------------------
+
+    def add_execution(
+        self,
+        run_id: str,
+        *,
+        code: str,
+        code_hash: str,
+        started_at: str,
+        duration_s: float | None,
+        status: str,
+        execution_count: int | None = None,
+        cell_id: str | None = None,
+        error: str | None = None,
+        reads: Iterable[str] = (),
+        writes: Iterable[str] = (),
+    ) -> int:
+        """Insert one cell execution; call inside :meth:`write` to group it with its facts."""
+        with self.write():
+            cur = self.conn.execute(
+                """INSERT INTO executions (run_id, execution_count, cell_id, code, code_hash,
+                   started_at, duration_s, status, error, reads, writes)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    run_id,
+                    execution_count,
+                    cell_id,
+                    code,
+                    code_hash,
+                    started_at,
+                    duration_s,
+                    status,
+                    error,
+                    dumps(sorted(reads)),
+                    dumps(sorted(writes)),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def list_executions(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.query("SELECT * FROM executions WHERE run_id = ? ORDER BY id", (run_id,))
+        for row in rows:
+            row["reads"] = loads(row["reads"])
+            row["writes"] = loads(row["writes"])
+        return rows
+
+    def get_execution(self, execution_id: int) -> dict[str, Any] | None:
+        row = self.query_one("SELECT * FROM executions WHERE id = ?", (execution_id,))
+        if row:
+            row["reads"] = loads(row["reads"])
+            row["writes"] = loads(row["writes"])
+        return row
+
+    # -- params ---------------------------------------------------------------------------
+
+    def log_params(
+        self,
+        run_id: str,
+        params: Mapping[str, Any],
+        *,
+        execution_id: int | None = None,
+        source: str = "auto",
+    ) -> None:
+        """Set params on a run (last write wins). Values must be JSON scalars or are str()-ed."""
+        now = utcnow()
+        rows = [
+            (run_id, str(k), dumps(_scalar(v)), execution_id, source, now)
+            for k, v in params.items()
+        ]
+        if not rows:
+            return
+        with self.write():
+            self.conn.executemany(
+                """INSERT INTO params (run_id, key, value, execution_id, source, logged_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(run_id, key) DO UPDATE SET value = excluded.value,
+                   execution_id = excluded.execution_id, source = excluded.source,
+                   logged_at = excluded.logged_at""",
+                rows,
+            )
+
+    def get_params(self, run_id: str) -> dict[str, Any]:
+        return {
+            r["key"]: loads(r["value"])
+            for r in self.query(
+                "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,)
+            )
+        }
+
+    def list_params(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.query("SELECT * FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+        for row in rows:
+            row["value"] = loads(row["value"])
+        return rows
+
+    # -- metrics --------------------------------------------------------------------------
+
+    def log_metrics(
+        self,
+        run_id: str,
+        metrics: Iterable[tuple[str, float | None, int | None, str | None]],
+        *,
+        execution_id: int | None = None,
+    ) -> None:
+        """Append metric points: ``(key, value, step, logged_at)``; ``logged_at`` None = now."""
+        now = utcnow()
+        rows = [
+            (
+                run_id,
+                str(key),
+                step,
+                None if value is None else float(value),
+                at or now,
+                execution_id,
+            )
+            for key, value, step, at in metrics
+        ]
+        if not rows:
+            return
+        with self.write():
+            self.conn.executemany(
+                """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                rows,
+            )
+
+    def latest_metrics(self, run_id: str) -> dict[str, float | None]:
+        """Last logged value of each metric key."""
+        return {
+            r["key"]: r["value"]
+            for r in self.query(
+                """SELECT key, value FROM metrics WHERE id IN
+                   (SELECT MAX(id) FROM metrics WHERE run_id = ? GROUP BY key) ORDER BY key""",
+                (run_id,),
+            )
+        }
+
+    def metric_history(self, run_id: str, key: str | None = None) -> list[dict[str, Any]]:
+        if key is None:
+            return self.query("SELECT * FROM metrics WHERE run_id = ? ORDER BY id", (run_id,))
+        return self.query(
+            "SELECT * FROM metrics WHERE run_id = ? AND key = ? ORDER BY id", (run_id, key)
+        )
+
+    # -- environments ---------------------------------------------------------------------
+
+    def record_environment(
+        self, python_version: str, platform: str, packages: Mapping[str, str]
+    ) -> str:
+        """Store an environment once per distinct content; returns its id (a content hash)."""
+        body = dumps(
+            {
+                "python": python_version,
+                "platform": platform,
+                "packages": dict(sorted(packages.items())),
+            }
+        )
+        env_id = hashlib.sha256(body.encode()).hexdigest()[:16]
+        if self.query_one("SELECT 1 AS x FROM environments WHERE id = ?", (env_id,)) is None:
+            with self.write():
+                self.conn.execute(
+                    """INSERT OR IGNORE INTO environments (id, python_version, platform, packages,
+                       created_at) VALUES (?, ?, ?, ?, ?)""",
+                    (
+                        env_id,
+                        python_version,
+                        platform,
+                        dumps(dict(sorted(packages.items()))),
+                        utcnow(),
+                    ),
+                )
+        return env_id
+
+    def get_environment(self, env_id: str) -> dict[str, Any] | None:
+        row = self.query_one("SELECT * FROM environments WHERE id = ?", (env_id,))
+        if row:
+            row["packages"] = loads(row["packages"])
+        return row
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            v = item()
+            if isinstance(v, (bool, int, float, str)):
+                return v
+        except (TypeError, ValueError):
+            pass
+    return str(value)
+
+
+class RunsFrameMixin(RunsMixin):
+    def runs_frame(
+        self, experiment: str | None = None, run_ids: Sequence[str] | None = None
+    ) -> Any:
+        """One row per run: run attributes, ``params.<key>`` and ``metrics.<key>`` (latest).
+
+        Shaped like ``mlflow.search_runs``; newest run first.
+        """
+        import pandas as pd
+
+        where, args = self._runs_where(experiment, run_ids)
+        runs = pd.read_sql_query(
+            f"""SELECT r.id AS run_id, e.name AS experiment, r.name AS run_name, r.status,
+                r.started_at, r.ended_at, r.parent_run_id, r.source, r.notebook_path,
+                r.git_commit, r.environment_id
+                FROM runs r JOIN experiments e ON e.id = r.experiment_id {where}
+                ORDER BY r.started_at DESC""",
+            self.conn,
+            params=args,
+        )
+        scope = f"SELECT r.id FROM runs r {where}"
+        params = pd.read_sql_query(
+            f"""SELECT run_id, key, CASE value WHEN 'true' THEN 'True' WHEN 'false' THEN 'False'
+                ELSE json_extract(value, '$') END AS value
+                FROM params WHERE run_id IN ({scope})""",
+            self.conn,
+            params=args,
+        )
+        metrics = pd.read_sql_query(
+            f"""SELECT run_id, key, value FROM metrics WHERE id IN (
+                SELECT MAX(id) FROM metrics WHERE run_id IN ({scope}) GROUP BY run_id, key)""",
+            self.conn,
+            params=args,
+        )
+        frame = runs.set_index("run_id")
+        for prefix, long in (("params.", params), ("metrics.", metrics)):
+            if long.empty:
+                continue
+            wide = long.pivot(index="run_id", columns="key", values="value")
+            wide = wide.reindex(sorted(wide.columns), axis=1).infer_objects()
+            wide.columns = [prefix + str(c) for c in wide.columns]
+            frame = frame.join(wide)
+        return frame.reset_index()

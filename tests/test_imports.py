@@ -1,0 +1,41 @@
+"""Importing is cheap: the package and %load_ext never pull in heavy adapters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = [
+    "jupyter_server",
+    "tornado",
+    "click",
+    "nbclient",
+    "matplotlib",
+    "ipywidgets",
+    "scipy",
+    "sklearn",
+]
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_import_is_cheap() -> None:
+    loaded = _loaded_after("import mlops_jupyter")
+    assert not {m for m in HEAVY if m in loaded}
+
+
+def test_load_ext_is_cheap(tmp_path) -> None:
+    code = (
+        f"import os; os.chdir({str(tmp_path)!r})\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "sh = InteractiveShell.instance()\n"
+        "sh.run_line_magic('load_ext', 'mlops_jupyter')\n"
+        "sh.run_cell('x = 1', store_history=True)\n"
+    )
+    loaded = _loaded_after(code)
+    assert not {m for m in HEAVY if m in loaded}
