@@ -11,14 +11,24 @@ import threading
 from pathlib import Path
 
 from ..config import store_path
+from .compare import CompareMixin
 from .datadiff import DatadiffMixin
 from .datasets import DatasetsMixin
 from .drift import DriftMixin
+from .export import ExportMixin
 from .registry import RegistryMixin
 from .runs import RunsFrameMixin
 
 
-class Store(RunsFrameMixin, DatasetsMixin, DriftMixin, DatadiffMixin, RegistryMixin):
+class Store(
+    RunsFrameMixin,
+    DatasetsMixin,
+    CompareMixin,
+    DriftMixin,
+    DatadiffMixin,
+    RegistryMixin,
+    ExportMixin,
+):
     """A lineage store on one SQLite file (see :mod:`mlops_jupyter.store.base`)."""
 
     def __repr__(self) -> str:

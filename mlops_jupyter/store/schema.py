@@ -147,9 +147,15 @@ def m001_create_core(db: Database) -> None:
 
 
 def _area_sets() -> list[Migrations]:
-    from . import datadiff, drift, registry
+    from . import compare, datadiff, drift, export, registry
 
-    return [drift.migrations, datadiff.migrations, registry.migrations]
+    return [
+        compare.migrations,
+        drift.migrations,
+        datadiff.migrations,
+        registry.migrations,
+        export.migrations,
+    ]
 
 
 MIGRATION_SETS: list[Migrations] = [core, *_area_sets()]
