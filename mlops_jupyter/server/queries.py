@@ -1,0 +1,264 @@
+"""What each route returns: JSON-ready views over the store's own methods (no SQL here).
+
+Registry and drift tables come from other areas' store mixins; their readers are looked up by
+name so the sidebar still works on a store written before those areas existed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput
+from ..store import Store
+from ..store import cells as cell_reads
+
+MAX_COMPARE = 12
+
+# lineage node type -> column of the graph (datasets -> cells -> models -> registry versions)
+COLUMNS = {
+    "file": 0,
+    "dataset": 0,
+    "execution": 1,
+    "model": 2,
+    "model_version": 3,
+    "drift_report": 3,
+}
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON: non-finite floats become ``None`` (browsers reject ``NaN``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return jsonable(item())
+    return str(value)
+
+
+def status(store: Store | None, path: Path) -> dict[str, Any]:
+    """Where the store is and a marker that changes whenever any process writes to it."""
+    return {
+        "store": str(path),
+        "exists": store is not None,
+        "schema_version": store.schema_version if store is not None else None,
+        "marker": change_marker(path),
+    }
+
+
+def change_marker(path: Path) -> str:
+    """Size and mtime of the database and its WAL: every commit appends to the WAL."""
+    parts = []
+    for p in (path, path.with_name(path.name + "-wal")):
+        try:
+            st = p.stat()
+        except OSError:
+            parts.append("-")
+            continue
+        parts.append(f"{st.st_mtime_ns}:{st.st_size}")
+    return "/".join(parts)
+
+
+# -- experiments and runs ----------------------------------------------------------------
+
+
+def experiments(store: Store) -> list[dict[str, Any]]:
+    return store.list_experiments()
+
+
+def runs(store: Store, experiment: str | None) -> list[dict[str, Any]]:
+    """Runs (newest first) with their params and the latest value of each metric."""
+    rows = store.list_runs(experiment or None)
+    for row in rows:
+        row["params"] = store.get_params(row["id"])
+        row["metrics"] = store.latest_metrics(row["id"])
+    rows.reverse()
+    return rows
+
+
+def run_detail(store: Store, run_id: str) -> dict[str, Any]:
+    run = store.get_run(run_id)
+    rid = run["id"]
+    return {
+        "run": run,
+        "params": store.list_params(rid),
+        "metrics": store.latest_metrics(rid),
+        "metric_history": store.metric_history(rid),
+        "executions": cell_reads.executions_of_run(store, rid),
+        "datasets": store.datasets_of_run(rid),
+        "models": store.list_models(rid),
+        "lineage": run_lineage(store, rid),
+    }
+
+
+# -- lineage graphs --------------------------------------------------------------------------
+
+
+def run_lineage(store: Store, run_id: str) -> dict[str, Any]:
+    """The run's graph: datasets -> cells -> models -> registry versions."""
+    rid = store.get_run(run_id)["id"]
+    return _graph(store, store.edges(run_id=rid), run_ids=[rid])
+
+
+def execution_lineage(store: Store, execution_id: str) -> dict[str, Any]:
+    """One cell's neighbourhood: what it read, what it wrote, what it trained."""
+    try:
+        eid = int(execution_id)
+    except ValueError:
+        raise InvalidInput(
+            f"{execution_id!r} is not an execution id. Execution ids are integers "
+            "(see /mlops-jupyter/executions)."
+        ) from None
+    execution = store.get_execution(eid)
+    if execution is None:
+        raise _not_found("execution", execution_id)
+    edges = store.edges(node=("execution", str(eid)))
+    # follow models one step further, to their registry versions
+    for e in list(edges):
+        if e["dst_type"] == "model":
+            edges += [x for x in store.edges(node=("model", e["dst_id"])) if x not in edges]
+    return _graph(store, edges, run_ids=[execution["run_id"]])
+
+
+def _graph(store: Store, edges: Sequence[dict[str, Any]], run_ids: Sequence[str]) -> dict[str, Any]:
+    labels = _labels(store, run_ids)
+    nodes: dict[str, dict[str, Any]] = {}
+    links = []
+    for e in edges:
+        ends = [(e["src_type"], e["src_id"]), (e["dst_type"], e["dst_id"])]
+        if any(t not in COLUMNS for t, _ in ends):
+            continue  # metrics and runs are shown as cell badges, not graph nodes
+        keys = [f"{t}:{i}" for t, i in ends]
+        for (t, i), key in zip(ends, keys):
+            if key not in nodes:
+                nodes[key] = {
+                    "id": key,
+                    "type": t,
+                    "ref": i,
+                    "column": COLUMNS[t],
+                    "label": labels.get(key) or _short(t, i),
+                }
+        link = {"source": keys[0], "target": keys[1], "relation": e["relation"]}
+        if link not in links:
+            links.append(link)
+    return {
+        "nodes": sorted(nodes.values(), key=lambda n: (n["column"], n["label"])),
+        "edges": links,
+    }
+
+
+def _labels(store: Store, run_ids: Iterable[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for rid in run_ids:
+        for d in store.datasets_of_run(rid):
+            labels.setdefault(f"dataset:{d['fingerprint']}", f"{d['name']} v{d['version']}")
+        for x in store.list_executions(rid):
+            first = next((ln for ln in x["code"].splitlines() if ln.strip()), "")
+            labels[f"execution:{x['id']}"] = f"[{x['execution_count'] or '·'}] {first[:40]}"
+        for m in store.list_models(rid):
+            name = f"{m['name']}: " if m.get("name") else ""
+            labels[f"model:{m['fingerprint']}"] = f"{name}{m['class_name']}"
+    return labels
+
+
+def _short(node_type: str, node_id: str) -> str:
+    if node_type in ("dataset", "model") and len(node_id) > 10:
+        return f"{node_type} {node_id[:8]}"
+    if node_type == "file":
+        return Path(node_id).name
+    return str(node_id)
+
+
+def _not_found(kind: str, ref: str) -> Exception:
+    from ..errors import NotFound
+
+    return NotFound(f"No {kind} with id {ref!r}. List them under /mlops-jupyter/.")
+
+
+# -- cells ---------------------------------------------------------------------------------
+
+
+def executions(store: Store, notebook: str | None, cell_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Latest execution per cell with what it captured, for the notebook badges."""
+    if cell_ids:
+        return cell_reads.latest_executions_of_cells(store, cell_ids)
+    if notebook:
+        return cell_reads.latest_executions_of_notebook(store, notebook)
+    raise InvalidInput(
+        "Say which cells: pass ?cell_id=ID (repeatable) or ?notebook=PATH. "
+        "Cell ids are the notebook's own cell ids."
+    )
+
+
+# -- datasets, models, drift -----------------------------------------------------------------
+
+
+def datasets(store: Store) -> list[dict[str, Any]]:
+    """One entry per dataset name with its versions, oldest first."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for v in store.list_datasets():
+        entry = by_name.setdefault(v["name"], {"name": v["name"], "versions": []})
+        entry["versions"].append(v)
+    return list(by_name.values())
+
+
+def models(store: Store) -> dict[str, Any]:
+    """Registered models (versions, aliases, audit trail) and every captured model."""
+    return {
+        "registered": _registered_models(store),
+        "captured": store.list_models(),
+    }
+
+
+def _registered_models(store: Store) -> list[dict[str, Any]]:
+    list_registered = _method(store, "list_registered_models")
+    if list_registered is None:
+        return []
+    out = []
+    for m in list_registered():
+        name = m["name"]
+        versions = _call(store, "list_model_versions", name) or []
+        aliases = _call(store, "list_aliases", name) or []
+        audit = _call(store, "list_audit", name) or []
+        out.append({**m, "versions": versions, "aliases": aliases, "audit": audit})
+    return out
+
+
+def drift(store: Store) -> list[dict[str, Any]]:
+    return _call(store, "list_drift_reports") or []
+
+
+def _method(store: Store, name: str) -> Callable[..., Any] | None:
+    fn = getattr(store, name, None)
+    return fn if callable(fn) else None
+
+
+def _call(store: Store, name: str, *args: Any) -> Any:
+    fn = _method(store, name)
+    return None if fn is None else fn(*args)
+
+
+# -- comparison ----------------------------------------------------------------------------
+
+
+def compare(store: Store, run_refs: Sequence[str]) -> dict[str, Any]:
+    """The comparison panel's static HTML for two or more runs."""
+    refs = [r.strip() for r in run_refs if r.strip()]
+    if not 2 <= len(refs) <= MAX_COMPARE:
+        raise InvalidInput(
+            f"Compare needs 2 to {MAX_COMPARE} runs, got {len(refs)}. "
+            "Pass ?runs=ID1,ID2 with run ids from /mlops-jupyter/runs."
+        )
+    ids = [store.get_run(r)["id"] for r in refs]
+    from ..analysis.compare import compare as compare_runs
+
+    result = compare_runs(ids, store=store)
+    return {"runs": ids, "html": result.to_html()}

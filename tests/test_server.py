@@ -1,0 +1,249 @@
+"""The REST API of the jupyter_server extension, against a real server (pytest-jupyter).
+
+The pytest-jupyter fixtures are imported into this module only (not registered as a global
+plugin), so their autouse fixtures do not touch the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F403
+from tornado.httpclient import HTTPClientError
+
+from mlops_jupyter.store import open_store
+
+FP_RAW = "a" * 32
+FP_CLEAN = "b" * 32
+FP_MODEL = "c" * 32
+
+
+def _seed(path: Path) -> dict[str, Any]:
+    """Two runs of one experiment: load -> clean -> fit, with params, metrics, a model."""
+    s = open_store(path, shared=False)
+    try:
+        ids = {}
+        for i, (c, acc) in enumerate([(0.1, 0.91), (1.0, 0.95)]):
+            run = s.create_run("churn", notebook_path="work/train.ipynb")
+            rid = ids[f"run{i}"] = run["id"]
+            e1 = s.add_execution(
+                rid,
+                code="df = load()",
+                code_hash="h1",
+                started_at="2026-01-01T00:00:00",
+                duration_s=0.1,
+                status="ok",
+                execution_count=1,
+                cell_id=f"cell-load-{i}",
+                writes=["df"],
+            )
+            e2 = s.add_execution(
+                rid,
+                code="clf = fit(df, C)\nacc = score()",
+                code_hash="h2",
+                started_at="2026-01-01T00:00:01",
+                duration_s=0.2,
+                status="ok",
+                execution_count=2,
+                cell_id=f"cell-fit-{i}",
+                reads=["df"],
+                writes=["clf"],
+            )
+            ids[f"fit{i}"] = e2
+            s.log_params(rid, {"C": c, "solver": "lbfgs"}, execution_id=e2)
+            s.log_metrics(rid, [("accuracy", acc, None, None)], execution_id=e2)
+            for fp, n in ((FP_RAW, 100), (FP_CLEAN, 90)):
+                s.record_dataset_content(fp, kind="dataframe", n_rows=n, n_cols=3)
+            s.record_dataset_version("raw", FP_RAW, run_id=rid, execution_id=e1)
+            s.record_dataset_version("clean", FP_CLEAN, run_id=rid, execution_id=e1)
+            model_fp = FP_MODEL if i == 0 else "d" * 32
+            s.record_model(
+                model_fp,
+                class_name="LogisticRegression",
+                name="clf",
+                run_id=rid,
+                execution_id=e2,
+            )
+            s.add_edges(
+                [
+                    ("dataset", FP_RAW, "read", "execution", str(e1)),
+                    ("execution", str(e1), "wrote", "dataset", FP_CLEAN),
+                    ("dataset", FP_CLEAN, "read", "execution", str(e2)),
+                    ("execution", str(e2), "wrote", "model", model_fp),
+                    ("model", model_fp, "trained_on", "dataset", FP_CLEAN),
+                    ("execution", str(e2), "evaluated", "metric", f"{rid}:accuracy"),
+                ],
+                run_id=rid,
+                execution_id=e2,
+            )
+            s.end_run(rid)
+        return ids
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    path = tmp_path / "store" / "lineage.db"
+    monkeypatch.setenv("MLOPS_JUPYTER_STORE", str(path))
+    ids = _seed(path)
+    yield {**ids, "path": path}
+    from mlops_jupyter.store import close_all
+
+    close_all()
+
+
+@pytest.fixture
+def jp_server_config(seeded: dict[str, Any]) -> Any:
+    from traitlets.config import Config
+
+    return Config({"ServerApp": {"jpserver_extensions": {"mlops_jupyter": True}}})
+
+
+@pytest.fixture
+def get(jp_fetch: Any, jp_asyncio_loop: Any) -> Any:
+    """GET a route under /mlops-jupyter/ and decode the JSON (synchronously)."""
+
+    def fetch(*parts: str, params: Any = None, **kw: Any) -> Any:
+        response = jp_asyncio_loop.run_until_complete(
+            jp_fetch("mlops-jupyter", *parts, params=params, **kw)
+        )
+        return json.loads(response.body)
+
+    return fetch
+
+
+def _error(get: Any, *parts: str, **kw: Any) -> tuple[int, dict[str, Any]]:
+    with pytest.raises(HTTPClientError) as info:
+        get(*parts, **kw)
+    return info.value.code, json.loads(info.value.response.body or b"{}")
+
+
+def test_status_names_the_store(get: Any, seeded: dict[str, Any]) -> None:
+    body = get("status")
+    assert body["store"] == str(seeded["path"].resolve())
+    assert body["exists"] is True
+    assert body["schema_version"] >= 1
+    assert body["marker"] == get("status")["marker"]
+
+
+def test_status_marker_moves_on_write(get: Any, seeded: dict[str, Any]) -> None:
+    before = get("status")["marker"]
+    s = open_store(seeded["path"], shared=False)
+    s.log_metrics(seeded["run0"], [("loss", 0.5, None, None)])
+    s.close()
+    assert get("status")["marker"] != before
+
+
+def test_experiments_and_runs(get: Any, seeded: dict[str, Any]) -> None:
+    [exp] = get("experiments")
+    assert (exp["name"], exp["n_runs"]) == ("churn", 2)
+    runs = get("runs", params={"experiment": "churn"})
+    assert [r["id"] for r in runs] == [seeded["run1"], seeded["run0"]]  # newest first
+    assert runs[0]["params"] == {"C": 1.0, "solver": "lbfgs"}
+    assert runs[0]["metrics"] == {"accuracy": 0.95}
+    assert get("runs") == runs
+
+
+def test_run_detail_has_cells_and_lineage(get: Any, seeded: dict[str, Any]) -> None:
+    body = get("runs", seeded["run0"])
+    assert body["run"]["id"] == seeded["run0"]
+    assert {p["key"]: p["value"] for p in body["params"]} == {"C": 0.1, "solver": "lbfgs"}
+    assert body["metrics"] == {"accuracy": 0.91}
+    fit = body["executions"][1]
+    assert (fit["n_params"], fit["n_metrics"], fit["n_models"]) == (2, 1, 1)
+    assert [d["name"] for d in body["datasets"]] == ["clean", "raw"]
+    assert body["lineage"] == get("runs", seeded["run0"], "lineage")
+
+
+def test_run_lineage_columns(get: Any, seeded: dict[str, Any]) -> None:
+    graph = get("runs", seeded["run0"], "lineage")
+    by_type = {}
+    for node in graph["nodes"]:
+        by_type.setdefault(node["type"], []).append(node)
+    assert sorted(n["label"] for n in by_type["dataset"]) == ["clean v1", "raw v1"]
+    assert [n["column"] for n in by_type["execution"]] == [1, 1]
+    assert by_type["model"][0]["label"] == "clf: LogisticRegression"
+    assert "metric" not in by_type  # metrics show on the cell badges instead
+    ids = {n["id"] for n in graph["nodes"]}
+    assert all(e["source"] in ids and e["target"] in ids for e in graph["edges"])
+    assert {
+        "source": f"execution:{seeded['fit0']}",
+        "target": f"model:{FP_MODEL}",
+        "relation": "wrote",
+    } in graph["edges"]
+
+
+def test_executions_by_cell_and_notebook(get: Any, seeded: dict[str, Any]) -> None:
+    [fit] = get("executions", params={"cell_id": "cell-fit-0"})
+    assert fit["id"] == seeded["fit0"]
+    assert (fit["n_params"], fit["n_metrics"], fit["n_models"]) == (2, 1, 1)
+    both = get("executions", params=[("cell_id", "cell-fit-0"), ("cell_id", "cell-load-1")])
+    assert [e["cell_id"] for e in both] == ["cell-fit-0", "cell-load-1"]
+    by_nb = get("executions", params={"notebook": "work/train.ipynb"})
+    assert len(by_nb) == 4
+    graph = get("executions", str(seeded["fit0"]), "lineage")
+    assert {n["type"] for n in graph["nodes"]} == {"dataset", "execution", "model"}
+
+
+def test_datasets_models_drift(get: Any) -> None:
+    datasets = get("datasets")
+    assert [(d["name"], len(d["versions"])) for d in datasets] == [("clean", 1), ("raw", 1)]
+    assert datasets[1]["versions"][0]["n_rows"] == 100
+    models = get("models")
+    assert [m["fingerprint"] for m in models["captured"]] == [FP_MODEL, "d" * 32]
+    assert isinstance(models["registered"], list)
+    assert isinstance(get("drift"), list)
+
+
+def test_compare_returns_the_static_panel(get: Any, seeded: dict[str, Any]) -> None:
+    pytest.importorskip("mlops_jupyter.analysis.compare")
+    body = get("compare", params={"runs": f"{seeded['run0']},{seeded['run1']}"})
+    assert body["runs"] == [seeded["run0"], seeded["run1"]]
+    assert "accuracy" in body["html"] and "<script" not in body["html"]
+
+
+def test_errors_are_json_4xx(get: Any) -> None:
+    code, body = _error(get, "runs", "nope")
+    assert code == 404 and body["error"] == "RunNotFound"
+    assert "%mlops runs" in body["message"]
+    code, body = _error(get, "runs", params={"experiment": "missing"})
+    assert code == 404 and body["error"] == "ExperimentNotFound"
+    code, body = _error(get, "compare", params={"runs": "only-one"})
+    assert code == 400 and body["error"] == "InvalidInput"
+    code, body = _error(get, "executions")
+    assert code == 400 and "cell_id" in body["message"]
+    code, body = _error(get, "executions", "x1", "lineage")
+    assert code == 400
+
+
+@pytest.mark.parametrize(
+    "route", ["status", "experiments", "runs", "datasets", "models", "drift", "executions"]
+)
+def test_no_token_is_forbidden(get: Any, route: str) -> None:
+    code, _ = _error(get, route, headers={"Authorization": ""})
+    assert code == 403
+
+
+def test_injection_looking_values_are_harmless(get: Any, seeded: dict[str, Any]) -> None:
+    evil = "x' OR '1'='1"
+    assert _error(get, "runs", params={"experiment": evil})[0] == 404
+    assert _error(get, "runs", "1' OR 1=1 --")[0] == 404
+    assert get("executions", params={"cell_id": evil}) == []
+    assert get("executions", params={"notebook": "'; DROP TABLE runs; --"}) == []
+    assert len(get("runs")) == 2  # nothing was dropped
+
+
+def test_missing_store_reads_as_empty(
+    get: Any,
+    seeded: dict[str, Any],
+    jp_serverapp: Any,
+) -> None:
+    jp_serverapp.web_app.settings["mlops_jupyter_store"] = str(seeded["path"].parent / "none.db")
+    assert get("runs") == [] and get("experiments") == []
+    assert get("status")["exists"] is False
+    assert _error(get, "runs", "abc")[0] == 404
+    assert not (seeded["path"].parent / "none.db").exists()  # reading never creates a store
