@@ -201,6 +201,7 @@ def test_datasets_models_drift(get: Any) -> None:
 
 def test_compare_returns_the_static_panel(get: Any, seeded: dict[str, Any]) -> None:
     pytest.importorskip("mlops_jupyter.analysis.compare")
+    pytest.importorskip("mlops_jupyter.display.compare")
     body = get("compare", params={"runs": f"{seeded['run0']},{seeded['run1']}"})
     assert body["runs"] == [seeded["run0"], seeded["run1"]]
     assert "accuracy" in body["html"] and "<script" not in body["html"]
@@ -247,3 +248,54 @@ def test_missing_store_reads_as_empty(
     assert get("status")["exists"] is False
     assert _error(get, "runs", "abc")[0] == 404
     assert not (seeded["path"].parent / "none.db").exists()  # reading never creates a store
+
+
+def test_models_show_registry_versions_aliases_audit(get: Any, seeded: dict[str, Any]) -> None:
+    s = open_store(seeded["path"], shared=False)
+    if not hasattr(s, "create_model_version"):
+        s.close()
+        pytest.skip("the registry's store tables have not landed")
+    artifact = s.put_artifact(b"model bytes")
+    s.create_model_version(
+        "churn-model",
+        model_fingerprint=FP_MODEL,
+        class_name="LogisticRegression",
+        task="classification",
+        artifact_hash=artifact,
+        format="skops",
+        run_id=seeded["run0"],
+        audit=lambda v: {
+            "action": "register",
+            "who": "ann",
+            "name": "churn-model",
+            "to_version": v,
+        },
+    )
+    s.move_alias(
+        "churn-model",
+        "production",
+        1,
+        action="promote",
+        audit={
+            "action": "promote",
+            "who": "ann",
+            "name": "churn-model",
+            "to_version": 1,
+            "alias": "production",
+            "reason": "best auc",
+        },
+    )
+    s.close()
+    [model] = get("models")["registered"]
+    assert model["name"] == "churn-model"
+    assert model["aliases"] == {"production": 1}
+    assert [v["version"] for v in model["versions"]] == [1]
+    assert [a["action"] for a in model["audit"]] == ["register", "promote"]
+    assert model["alias_history"][0]["reason"] == "best auc"
+    graph = get("runs", seeded["run0"], "lineage")
+    assert {
+        "source": f"model:{FP_MODEL}",
+        "target": "model_version:churn-model@1",
+        "relation": "registered",
+    } in graph["edges"]
+    assert [n["column"] for n in graph["nodes"] if n["type"] == "model_version"] == [3]

@@ -149,6 +149,21 @@ def _graph(store: Store, edges: Sequence[dict[str, Any]], run_ids: Sequence[str]
         link = {"source": keys[0], "target": keys[1], "relation": e["relation"]}
         if link not in links:
             links.append(link)
+    models = {n["ref"] for n in nodes.values() if n["type"] == "model"}
+    for v in _registry_versions_of(store, models) if models else []:
+        ref = f"{v['name']}@{v['version']}"
+        key = f"model_version:{ref}"
+        label = f"{v['name']} v{v['version']}"
+        nodes.setdefault(
+            key, {"id": key, "type": "model_version", "ref": ref, "column": 3, "label": label}
+        )
+        link = {
+            "source": f"model:{v['model_fingerprint']}",
+            "target": key,
+            "relation": "registered",
+        }
+        if link not in links:
+            links.append(link)
     return {
         "nodes": sorted(nodes.values(), key=lambda n: (n["column"], n["label"])),
         "edges": links,
@@ -219,17 +234,32 @@ def models(store: Store) -> dict[str, Any]:
 
 
 def _registered_models(store: Store) -> list[dict[str, Any]]:
-    list_registered = _method(store, "list_registered_models")
-    if list_registered is None:
+    """Each registered model with its versions, current aliases, alias history and audit."""
+    if _method(store, "list_registered_models") is None:
         return []
     out = []
-    for m in list_registered():
+    for m in store.list_registered_models():
         name = m["name"]
-        versions = _call(store, "list_model_versions", name) or []
-        aliases = _call(store, "list_aliases", name) or []
-        audit = _call(store, "list_audit", name) or []
-        out.append({**m, "versions": versions, "aliases": aliases, "audit": audit})
+        out.append(
+            {
+                **m,
+                "versions": _call(store, "list_model_versions", name) or [],
+                "aliases": _call(store, "get_aliases", name) or {},
+                "alias_history": _call(store, "alias_history", name) or [],
+                "audit": _call(store, "list_audit_records", name) or [],
+            }
+        )
     return out
+
+
+def _registry_versions_of(store: Store, fingerprints: set[str]) -> list[dict[str, Any]]:
+    """Registry versions holding one of these model fingerprints (``[]`` without a registry)."""
+    return [
+        v
+        for m in _registered_models(store)
+        for v in m["versions"]
+        if v.get("model_fingerprint") in fingerprints
+    ]
 
 
 def drift(store: Store) -> list[dict[str, Any]]:
