@@ -113,7 +113,10 @@ def _current_session() -> Any:
     except ImportError:
         return None
     try:
-        return get_session()
+        session = get_session()
+        if not getattr(session, "interactive", True) and getattr(session, "run_id", None):
+            session.flush_metrics()  # a script's buffered log_metric points, so they show
+        return session
     except Exception as exc:  # the session is optional here: fall back to the store
         warnings.warn(f"mlops-jupyter: no capture session ({exc})", stacklevel=3)
         return None

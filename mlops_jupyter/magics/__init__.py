@@ -54,7 +54,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "compare": (
         "mlops_jupyter.magics.compare:compare",
-        "%mlops compare [RUN ...] [--experiment NAME] [--metric KEY]",
+        "%mlops compare [RUN ...] [--experiment NAME] [--metric KEY] [--filter QUERY] "
+        "[--only-differences] [--diff A B]",
         "interactive comparison of runs: table, filter, curves, best run, diff of two runs",
     ),
     "drift": (

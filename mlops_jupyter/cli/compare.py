@@ -1,0 +1,110 @@
+"""``mlops-jupyter compare``: the runs table, the best run and the diff of two runs as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import store_option
+
+
+@click.command("compare")
+@click.argument("runs", nargs=-1, metavar="[RUN ...]")
+@click.option("--experiment", "-e", metavar="NAME", help="Runs of this experiment.")
+@click.option("--metric", "-m", metavar="KEY", help="Sort by this metric and show the best run.")
+@click.option(
+    "--direction",
+    type=click.Choice(["max", "min"]),
+    help="Whether a larger or smaller metric is better (default: guessed from its name).",
+)
+@click.option("--filter", "-f", "query", metavar="QUERY", help='e.g. "metrics.auc > 0.8".')
+@click.option("--only-differences", is_flag=True, help="Hide params equal across the runs.")
+@click.option("--group-by", metavar="PARAM", help="Mean and std of metrics per value of PARAM.")
+@click.option("--diff", nargs=2, metavar="A B", help="What differs between two runs.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the comparison (or diff) as a static HTML file.",
+)
+@click.pass_context
+def compare(
+    ctx: click.Context,
+    runs: tuple[str, ...],
+    experiment: str | None,
+    metric: str | None,
+    direction: str | None,
+    query: str | None,
+    only_differences: bool,
+    group_by: str | None,
+    diff: tuple[str, str] | None,
+    html_path: Path | None,
+) -> None:
+    """Compare runs: the table (params and latest metrics), the best run, groups, a diff.
+
+    Without RUNs, the runs of --experiment (default: the experiment with the latest run).
+    """
+    from ..analysis.compare import compare as compare_runs
+
+    store = store_option(ctx)
+    result = compare_runs(list(runs) or None, experiment=experiment, metric=metric, store=store)
+    if diff:
+        run_diff = result.diff(*diff)
+        _print_diff(run_diff)
+        _write_html(html_path, run_diff)
+        return
+    if query:
+        result = result.filter(query)
+    if only_differences:
+        result = result.only_differences()
+    if direction and metric:
+        result = result.sort(result.metric_column(metric), ascending=direction == "min")
+    scope = f"experiment {result.experiment}" if result.experiment else "named runs"
+    click.echo(f"{len(result)} runs ({scope})" + (f", filter: {query}" if query else ""))
+    if len(result):
+        click.echo(_text(result.table.drop(columns=["started_at"])))
+    if metric and len(result):
+        best = result.best(metric, direction)
+        column = result.metric_column(metric)
+        click.echo(
+            f"best by {column} ({direction or result.direction}): "
+            f"{best['run_name']} ({best['run_id']}) = {best[column]:.6g}"
+        )
+    if group_by:
+        click.echo(f"\ngroups by {group_by}:")
+        click.echo(_text(result.groups(group_by)))
+    _write_html(html_path, result)
+
+
+def _text(frame: Any) -> str:
+    frame = frame.copy()
+    for column in frame.columns:  # nullable ints print <NA>; show them blank like NaN
+        if str(frame[column].dtype) == "Int64":
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return str(frame.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.6g}"))
+
+
+def _print_diff(d: Any) -> None:
+    click.echo(f"a = {d.run_a['name']} ({d.run_a['id']}), b = {d.run_b['name']} ({d.run_b['id']})")
+    sections = [
+        ("params changed", d.params),
+        ("metrics", d.metrics.drop(columns=["a_execution_id", "b_execution_id"])),
+        ("cells whose code differs", d.cells.drop(columns=["diff"])),
+        ("datasets that differ", d.datasets),
+        ("packages that differ", d.packages),
+    ]
+    for title, frame in sections:
+        click.echo(f"\n{title} ({len(frame)}):")
+        click.echo(_text(frame) if len(frame) else "  none")
+    for record in d.cells.to_dict("records"):
+        if record["diff"]:
+            click.echo("\n" + record["diff"])
+
+
+def _write_html(path: Path | None, result: Any) -> None:
+    if path is None:
+        return
+    path.write_text("<!doctype html><meta charset='utf-8'>" + result.to_html(), encoding="utf-8")
+    click.echo(f"wrote {path}")

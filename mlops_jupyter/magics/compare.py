@@ -1,0 +1,33 @@
+"""``%mlops compare``: the comparison panel (or the diff of two runs) for the current experiment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._args import MagicArgumentParser
+
+
+def compare(shell: Any, args: list[str]) -> Any:
+    """``%mlops compare [RUN ...] [--experiment NAME] [--metric KEY] [--filter Q] [--diff A B]``.
+
+    Returns the interactive panel (its output also carries the static HTML, so the comparison
+    survives in a saved notebook), or with ``--diff`` the :class:`RunDiff` of two runs.
+    """
+    from ..analysis.compare import compare as compare_runs
+
+    parser = MagicArgumentParser("compare")
+    parser.add_argument("runs", nargs="*", metavar="RUN")
+    parser.add_argument("--experiment", "-e", metavar="NAME")
+    parser.add_argument("--metric", "-m", metavar="KEY")
+    parser.add_argument("--filter", "-f", dest="query", metavar="QUERY")
+    parser.add_argument("--only-differences", action="store_true")
+    parser.add_argument("--diff", nargs=2, metavar=("A", "B"))
+    ns = parser.parse(args)
+    result = compare_runs(ns.runs or None, experiment=ns.experiment, metric=ns.metric)
+    if ns.diff:
+        return result.diff(*ns.diff)
+    if ns.query:
+        result = result.filter(ns.query)
+    if ns.only_differences:
+        result = result.only_differences()
+    return result.panel()
