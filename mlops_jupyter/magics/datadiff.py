@@ -1,0 +1,41 @@
+"""``%mlops datasets [NAME]`` and ``%mlops diff A B``: parse, call the core, display."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._args import MagicArgumentParser
+
+
+def datasets(shell: Any, args: list[str]) -> Any:
+    from ..analysis.datadiff import datasets as list_versions
+
+    parser = MagicArgumentParser("datasets")
+    parser.add_argument("name", nargs="?", default=None, metavar="NAME")
+    ns = parser.parse(args)
+    return list_versions(ns.name)
+
+
+def diff(shell: Any, args: list[str]) -> Any:
+    """A and B: DataFrame variables first, else stored versions (name@3, name@latest, prefix)."""
+    from ..analysis.datadiff import diff as compute
+
+    parser = MagicArgumentParser("diff")
+    parser.add_argument("a", metavar="A")
+    parser.add_argument("b", metavar="B")
+    parser.add_argument("--key", default=None, metavar="COL[,COL]")
+    parser.add_argument("--atol", type=float, default=0.0)
+    parser.add_argument("--rtol", type=float, default=0.0)
+    ns = parser.parse(args)
+    a, b = _operand(shell, ns.a), _operand(shell, ns.b)
+    return compute(a, b, key=ns.key, atol=ns.atol, rtol=ns.rtol, labels=(ns.a, ns.b))
+
+
+def _operand(shell: Any, name: str) -> Any:
+    """The notebook variable ``name`` when it holds a DataFrame/Series, else the stored ref."""
+    import pandas as pd
+
+    value = (getattr(shell, "user_ns", None) or {}).get(name)
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value
+    return name
