@@ -1,0 +1,582 @@
+"""Promotion gates, promotion, rollback and policies.
+
+Gates, in order (each a row of ``PromotionResult.gates``: gate, figure, threshold, verdict,
+detail; verdict is ``pass``, ``fail``, ``skipped`` or ``info``):
+
+1. ``metric:<key>``: the version's recorded metric against the policy's condition.
+2. ``champion_vs_challenger``: the candidate and the alias's current holder predict the same
+   stored evaluation rows; the paired bootstrap CI of the metric difference decides (``mode``
+   ``not_worse``: the CI's worse end stays within ``margin``; ``better``: it clears ``margin``).
+3. ``mcnemar`` (classifiers): McNemar's test on the rows where exactly one model is right;
+   decisive in ``better`` mode, informative otherwise.
+4. ``drift``: no drift between the candidate's training features and the evaluation features.
+5. ``lineage``: the training data and the code (captured cells) behind the version are known.
+
+An alias moves only when no gate fails; ``force=True`` with a reason overrides and is recorded
+as forced. Every attempt, passed or failed, is an audit record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInput, RegistryError, UnsafeModel
+from ..store.base import dumps
+from .audit import current_user
+from .evaldata import binarise, predict, read_snapshot
+from .policy import DEFAULT_POLICY, check_condition, normalise_policy, parse_condition
+from .stats import METRICS, BootstrapResult, McNemarResult, mcnemar, paired_bootstrap
+from .versions import check_name, load_version, resolve_store
+
+PASS, FAIL, SKIPPED, INFO = "pass", "fail", "skipped", "info"
+GATE_COLUMNS = ["gate", "figure", "threshold", "verdict", "detail"]
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """What a promotion (or a gate check) found, and whether the alias moved."""
+
+    name: str
+    version: int
+    alias: str
+    from_version: int | None
+    passed: bool
+    gates: Any  # DataFrame: gate, figure, threshold, verdict, detail
+    moved: bool = False
+    forced: bool = False
+    reason: str | None = None
+    comparison: Any = None  # DataFrame: role, version, <metric> on the shared eval rows
+    bootstrap: BootstrapResult | None = field(default=None, repr=False)
+    mcnemar: McNemarResult | None = None
+    audit_id: int | None = None
+
+    def summary(self) -> str:
+        verdict = "passed" if self.passed else "failed"
+        failed = [g for g, v in zip(self.gates["gate"], self.gates["verdict"]) if v == FAIL]
+        head = f"{self.name} v{self.version} -> {self.alias}: gates {verdict}"
+        if failed:
+            head += f" ({', '.join(failed)})"
+        if self.moved:
+            held = f"v{self.from_version}" if self.from_version else "nobody"
+            head += f"; alias moved from {held}" + (" (forced)" if self.forced else "")
+        elif self.audit_id is not None:
+            head += "; alias not moved"
+        return head + "."
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self) -> Any:
+        from ..display.registry import comparison_figure
+
+        return comparison_figure(self)
+
+    def to_html(self) -> str:
+        from ..display.registry import promotion_html
+
+        return promotion_html(self)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def gate_records(self) -> list[dict[str, Any]]:
+        return [
+            {k: (None if _isnan(v) else v) for k, v in row.items()}
+            for row in self.gates.to_dict("records")
+        ]
+
+
+def _isnan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def _row(gate: str, figure: Any, threshold: Any, verdict: str, detail: str) -> dict[str, Any]:
+    return {
+        "gate": gate,
+        "figure": figure,
+        "threshold": threshold,
+        "verdict": verdict,
+        "detail": detail,
+    }
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.4f}"
+
+
+SAFE_ROOTS = ("sklearn", "numpy", "scipy")
+
+
+def registry_trusted(version: dict[str, Any]) -> list[str]:
+    """Types the gates may load for a version: recorded when the registry wrote the file, and
+    from scikit-learn, numpy or scipy only (never builtins, os, or a user's module)."""
+    return [t for t in version.get("untrusted_types") or [] if t.split(".")[0] in SAFE_ROOTS]
+
+
+# -- the gates --------------------------------------------------------------------------------
+
+
+def _metric_gates(version: dict[str, Any], policy: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    metrics = version["metrics"]
+    for key, expr in policy["metrics"].items():
+        op, threshold = parse_condition(key, expr)
+        value = metrics.get(key)
+        if value is None:
+            rows.append(
+                _row(
+                    f"metric:{key}",
+                    None,
+                    expr,
+                    FAIL,
+                    f"v{version['version']} has no recorded {key!r}; log it in the run or pass "
+                    "metrics= when registering",
+                )
+            )
+            continue
+        ok = check_condition(float(value), op, threshold)
+        rows.append(
+            _row(
+                f"metric:{key}",
+                round(float(value), 6),
+                expr,
+                PASS if ok else FAIL,
+                f"{key} = {float(value):.4g} {'meets' if ok else 'misses'} {expr}",
+            )
+        )
+    return rows
+
+
+@dataclass
+class _Comparison:
+    rows: list[dict[str, Any]]
+    frame: Any = None
+    bootstrap: BootstrapResult | None = None
+    mcnemar: McNemarResult | None = None
+
+
+def _champion_gates(
+    st: Any, candidate: dict[str, Any], holder: dict[str, Any] | None, policy: dict[str, Any]
+) -> _Comparison:
+    import pandas as pd
+
+    gate = "champion_vs_challenger"
+    cmp = policy["compare"]
+    if holder is None:
+        return _Comparison([_row(gate, None, None, SKIPPED, "the alias has no holder yet")])
+    eval_row = st.find_eval_dataset(candidate["eval_fingerprint"]) or st.find_eval_dataset(
+        holder["eval_fingerprint"]
+    )
+    if eval_row is None or not eval_row["target_column"]:
+        return _Comparison(
+            [
+                _row(
+                    gate,
+                    None,
+                    None,
+                    SKIPPED,
+                    "no stored evaluation data with targets; register with eval_data=(X, y)",
+                )
+            ]
+        )
+    if candidate["task"] != holder["task"]:
+        return _Comparison(
+            [
+                _row(
+                    gate,
+                    None,
+                    None,
+                    FAIL,
+                    f"candidate is a {candidate['task']} model, the holder a {holder['task']} one",
+                )
+            ]
+        )
+    try:
+        models = [load_version(st, v, trusted=registry_trusted(v)) for v in (candidate, holder)]
+    except UnsafeModel as exc:
+        return _Comparison([_row(gate, None, None, SKIPPED, f"cannot load a model: {exc}")])
+    snap = read_snapshot(st, eval_row)
+    y = np.asarray(snap.y)
+    try:
+        outputs = [predict(m, snap.X) for m in models]
+    except Exception as exc:
+        return _Comparison(
+            [
+                _row(
+                    gate,
+                    None,
+                    None,
+                    FAIL,
+                    f"a model cannot predict the evaluation data ({type(exc).__name__}: {exc})",
+                )
+            ]
+        )
+    classification = candidate["task"] == "classification"
+    binary = classification and all(
+        getattr(m, "classes_", None) is not None and len(m.classes_) == 2 for m in models
+    )
+    metric = cmp["metric"] or ("accuracy" if classification else "r2")
+    note = ""
+    if metric in ("auc", "f1") and not binary:
+        note, metric = f"{metric} needs a binary classifier; compared on accuracy. ", "accuracy"
+    if metric == "auc" and any(score is None for _, score in outputs):
+        note, metric = "auc needs scores; compared on accuracy. ", "accuracy"
+    if classification != (metric in ("accuracy", "error", "auc", "f1")):
+        return _Comparison(
+            [_row(gate, None, None, FAIL, f"{metric!r} does not fit a {candidate['task']} model")]
+        )
+    pairs: list[tuple[Any, Any]] = []
+    y_eval = y
+    for m, (pred, score) in zip(models, outputs):
+        if binary:
+            y_eval, pred = binarise(m, y, pred)
+        pairs.append((pred, score))
+    boot = paired_bootstrap(
+        metric,
+        y_eval,
+        pairs[0],
+        pairs[1],
+        n_resamples=cmp["n_resamples"],
+        confidence=cmp["confidence"],
+    )
+    sign = 1.0 if boot.higher_is_better else -1.0
+    # the improvement's CI (positive = candidate better), whatever the metric's direction
+    worst = min(sign * boot.ci_low, sign * boot.ci_high)
+    margin, mode = cmp["margin"], cmp["mode"]
+    if mode == "not_worse":
+        ok = worst >= -margin
+        threshold = f"CI worse end >= {-margin:g} (not worse by more than {margin:g})"
+    else:
+        ok = worst > margin
+        threshold = f"CI worse end > {margin:g} (significantly better)"
+    pct = round(boot.confidence * 100)
+    rows = [
+        _row(
+            gate,
+            f"{_signed(boot.difference)} [{_signed(boot.ci_low)}, {_signed(boot.ci_high)}]",
+            threshold,
+            PASS if ok else FAIL,
+            f"{note}{metric}: v{candidate['version']} {boot.candidate:.4f} vs "
+            f"v{holder['version']} {boot.champion:.4f} on {len(y)} rows; {pct}% CI of the "
+            f"difference from {boot.n_resamples} paired resamples",
+        )
+    ]
+    test = None
+    if classification:
+        test = mcnemar(y, outputs[0][0], outputs[1][0])
+        alpha = 1.0 - cmp["confidence"]
+        wins = test.candidate_only > test.champion_only
+        if mode == "better":
+            verdict = PASS if (test.p_value < alpha and wins) else FAIL
+            mthreshold = f"p < {alpha:g} with the candidate right more often"
+        else:
+            verdict, mthreshold = INFO, f"informative (decisive in mode 'better', p < {alpha:g})"
+        rows.append(
+            _row(
+                "mcnemar",
+                f"p = {test.p_value:.4g}",
+                mthreshold,
+                verdict,
+                f"only the candidate right on {test.candidate_only} rows, only the champion on "
+                f"{test.champion_only} ({test.method} test)",
+            )
+        )
+    frame = pd.DataFrame(
+        [
+            {"role": "challenger", "version": candidate["version"], metric: boot.candidate},
+            {"role": "champion", "version": holder["version"], metric: boot.champion},
+        ]
+    )
+    return _Comparison(rows, frame, boot, test)
+
+
+def _drift_gate(st: Any, candidate: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
+    gate = "drift"
+    if not policy["drift"]:
+        return _row(gate, None, None, SKIPPED, "turned off by the policy")
+    train = st.find_eval_dataset(candidate["train_fingerprint"])
+    evaluation = st.find_eval_dataset(candidate["eval_fingerprint"])
+    if train is None or evaluation is None:
+        return _row(
+            gate,
+            None,
+            None,
+            SKIPPED,
+            "training or evaluation features not stored; pass train_data= and eval_data= "
+            "when registering",
+        )
+    try:
+        from ..analysis.drift import drift as drift_engine
+    except ImportError:
+        return _row(gate, None, None, SKIPPED, "drift engine unavailable")
+    reference, current = read_snapshot(st, train).X, read_snapshot(st, evaluation).X
+    return drift_verdict(drift_engine, reference, current)
+
+
+def drift_verdict(engine: Any, reference: Any, current: Any) -> dict[str, Any]:
+    """Run the drift engine on two feature tables and turn its report into a gate row."""
+    import pandas as pd
+
+    if not isinstance(reference, pd.DataFrame):
+        reference = pd.DataFrame(reference, columns=[f"x{i}" for i in range(reference.shape[1])])
+        current = pd.DataFrame(current, columns=list(reference.columns))
+    try:
+        report = engine(reference, current, store=False)
+    except TypeError:
+        report = engine(reference, current)
+    except Exception as exc:
+        return _row("drift", None, None, SKIPPED, f"drift engine failed: {exc}")
+    drifted = bool(getattr(report, "drifted", False))
+    columns = getattr(report, "columns", None)
+    n_drifted = None
+    names: list[str] = []
+    if columns is not None and hasattr(columns, "columns") and "drifted" in columns.columns:
+        flagged = columns[columns["drifted"].astype(bool)]
+        n_drifted = len(flagged)
+        key = "column" if "column" in flagged.columns else None
+        names = [str(c) for c in (flagged[key] if key else flagged.index)][:5]
+    figure = f"{n_drifted} of {len(columns)} columns" if n_drifted is not None else drifted
+    detail = (
+        "drift between training and evaluation features"
+        + (f": {', '.join(names)}" if names else "")
+        if drifted
+        else "no drift between training and evaluation features"
+    )
+    return _row("drift", figure, "no drifted columns", FAIL if drifted else PASS, detail)
+
+
+def _lineage_gate(st: Any, candidate: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
+    gate = "lineage"
+    if not policy["lineage"]:
+        return _row(gate, None, None, SKIPPED, "turned off by the policy")
+    n_data = len(candidate["training_datasets"])
+    n_cells = st.count_run_executions(candidate["run_id"])
+    missing = []
+    if n_data == 0:
+        missing.append("training data unknown (no trained_on lineage, no train_data=)")
+    if n_cells == 0:
+        missing.append("code unknown (no captured cells in the version's run)")
+    figure = f"{n_data} datasets, {n_cells} cells"
+    detail = "; ".join(missing) or f"trained on {n_data} dataset(s); run {candidate['run_id']}"
+    return _row(gate, figure, "data and code known", FAIL if missing else PASS, detail)
+
+
+# -- public API -------------------------------------------------------------------------------
+
+
+def effective_policy(st: Any, name: str) -> dict[str, Any]:
+    stored = st.find_model_policy(name)
+    if stored is None:
+        return normalise_policy(**{k: v for k, v in DEFAULT_POLICY.items()})
+    return stored
+
+
+def check_gates(name: str, version: int | str, alias: str, *, store: Any = None) -> PromotionResult:
+    """Run the gates for promoting ``version`` to ``alias`` without moving anything."""
+    import pandas as pd
+
+    st = resolve_store(store)
+    name, alias = check_name(name), check_name(alias, "alias")
+    try:
+        number = int(version)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"Version {version!r} is not a number. Use e.g. 2.") from None
+    candidate = st.get_model_version(name, number)
+    held = st.find_alias_holder(name, alias)
+    if held == number:
+        raise RegistryError(
+            f"Version {number} of {name!r} already holds {alias!r}. "
+            "Nothing to promote; pick another version or alias."
+        )
+    holder = st.get_model_version(name, held) if held is not None else None
+    policy = effective_policy(st, name)
+    comparison = _champion_gates(st, candidate, holder, policy)
+    rows = [
+        *_metric_gates(candidate, policy),
+        *comparison.rows,
+        _drift_gate(st, candidate, policy),
+        _lineage_gate(st, candidate, policy),
+    ]
+    gates = pd.DataFrame(rows, columns=GATE_COLUMNS)
+    return PromotionResult(
+        name=name,
+        version=number,
+        alias=alias,
+        from_version=held,
+        passed=not (gates["verdict"] == FAIL).any(),
+        gates=gates,
+        comparison=comparison.frame,
+        bootstrap=comparison.bootstrap,
+        mcnemar=comparison.mcnemar,
+    )
+
+
+def _gates_json(result: PromotionResult) -> str:
+    payload: dict[str, Any] = {"passed": result.passed, "gates": result.gate_records()}
+    if result.bootstrap is not None:
+        b = result.bootstrap
+        payload["bootstrap"] = {
+            "metric": b.metric,
+            "candidate": b.candidate,
+            "champion": b.champion,
+            "difference": b.difference,
+            "ci": [b.ci_low, b.ci_high],
+            "confidence": b.confidence,
+            "n_resamples": b.n_resamples,
+        }
+    if result.mcnemar is not None:
+        m = result.mcnemar
+        payload["mcnemar"] = {
+            "candidate_only": m.candidate_only,
+            "champion_only": m.champion_only,
+            "p_value": m.p_value,
+            "method": m.method,
+        }
+    return dumps(payload)
+
+
+def promote(
+    name: str,
+    version: int | str,
+    alias: str,
+    reason: str | None = None,
+    force: bool = False,
+    by: str | None = None,
+    *,
+    store: Any = None,
+) -> PromotionResult:
+    """Run the gates and move ``alias`` to ``version`` when they pass (or when forced).
+
+    Returns a :class:`PromotionResult` (``.passed``, ``.gates``, ``.moved``); a failed attempt
+    is recorded in the audit trail and leaves the alias where it was.
+    """
+    if force and not (reason and str(reason).strip()):
+        raise InvalidInput(
+            "A forced promotion needs a reason. "
+            "Pass reason='...' (--reason \"...\" in %mlops promote and mlops-jupyter promote)."
+        )
+    st = resolve_store(store)
+    result = check_gates(name, version, alias, store=st)
+    moved = result.passed or bool(force)
+    audit = {
+        "action": "promote" if moved else "promote_failed",
+        "who": current_user(by),
+        "name": result.name,
+        "from_version": result.from_version,
+        "to_version": result.version,
+        "alias": result.alias,
+        "reason": reason,
+        "gates": _gates_json(result),
+        "forced": bool(force) and moved,
+    }
+    if moved:
+        record = st.move_alias(
+            result.name, result.alias, result.version, action="promote", audit=audit
+        )
+    else:
+        record = st.append_audit(audit)
+    return PromotionResult(
+        **{
+            **result.__dict__,
+            "moved": moved,
+            "forced": bool(force),
+            "reason": reason,
+            "audit_id": record["id"],
+        }
+    )
+
+
+def previous_holder(st: Any, name: str, alias: str) -> tuple[int | None, int | None]:
+    """``(current, previous)`` holders, treating promotions as pushes and rollbacks as pops."""
+    stack: list[int] = []
+    for row in st.alias_history(name, alias):
+        if row["action"] == "rollback":
+            if stack:
+                stack.pop()
+        else:
+            stack.append(int(row["version"]))
+    current = stack[-1] if stack else None
+    previous = stack[-2] if len(stack) >= 2 else None
+    return current, previous
+
+
+def rollback(
+    name: str,
+    alias: str,
+    reason: str | None = None,
+    *,
+    by: str | None = None,
+    store: Any = None,
+) -> dict[str, Any]:
+    """Move ``alias`` back to the version that held it before the current one (recorded)."""
+    st = resolve_store(store)
+    name, alias = check_name(name), check_name(alias, "alias")
+    st.list_model_versions(name)  # ModelNotFound for an unknown name
+    current, previous = previous_holder(st, name, alias)
+    if current is None:
+        raise RegistryError(
+            f"No version of {name!r} holds {alias!r}, so there is nothing to roll back. "
+            f"See the alias history with `%mlops models {name} --history`."
+        )
+    if previous is None:
+        raise RegistryError(
+            f"Version {current} is the first holder of {alias!r} for {name!r}; there is no "
+            f"previous holder to roll back to. Promote another version instead."
+        )
+    record = st.move_alias(
+        name,
+        alias,
+        previous,
+        action="rollback",
+        audit={
+            "action": "rollback",
+            "who": current_user(by),
+            "name": name,
+            "from_version": current,
+            "to_version": previous,
+            "alias": alias,
+            "reason": reason,
+        },
+    )
+    return {
+        "name": name,
+        "alias": alias,
+        "from_version": current,
+        "to_version": previous,
+        "audit_id": record["id"],
+        "at": record["at"],
+    }
+
+
+def set_policy(
+    name: str,
+    *,
+    metrics: Mapping[str, Any] | None = None,
+    compare: Mapping[str, Any] | None = None,
+    drift: bool = True,
+    lineage: bool = True,
+    by: str | None = None,
+    store: Any = None,
+) -> dict[str, Any]:
+    """Set the promotion policy of ``name`` (recorded in the audit trail); returns it."""
+    st = resolve_store(store)
+    name = check_name(name)
+    policy = normalise_policy(metrics, compare, drift, lineage)
+    st.set_model_policy(
+        name,
+        policy,
+        audit={
+            "action": "set_policy",
+            "who": current_user(by),
+            "name": name,
+            "gates": dumps(policy),
+        },
+    )
+    return policy
+
+
+__all__ = ["METRICS", "PromotionResult", "check_gates", "promote", "rollback", "set_policy"]
