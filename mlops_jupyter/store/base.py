@@ -8,21 +8,28 @@ Concurrency rules (several kernels, headless runs and the Jupyter server share o
   timeout instead of failing with "database is locked" on a read-to-write upgrade.
 - Schema upgrades run inside one ``BEGIN IMMEDIATE`` transaction, so two processes opening a
   brand-new store at once serialise: the second finds nothing pending.
+
+Opening a store must stay cheap (``%load_ext`` then ``x = 1`` is timed and checked): the
+``sqlite_utils`` package imports ``click`` and ``pandas`` when imported, so this module does not
+import it. :class:`Migrations` is a dependency-free twin of ``sqlite_utils.Migrations`` (same
+decorator, same ``_sqlite_migrations`` bookkeeping table) and migration functions receive a
+:class:`SqlDb`, which runs ``executescript`` statement by statement inside the open transaction
+(``sqlite3``'s own ``executescript`` would COMMIT it) and hands any other attribute to a real
+``sqlite_utils.Database`` on first use.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from ..errors import StoreError, StoreVersionError
 
@@ -49,6 +56,122 @@ def loads(text: str | None) -> Any:
     return json.loads(text)
 
 
+class SqlDb:
+    """What migration functions receive: ``executescript`` / ``execute`` on the store's
+    connection, inside its transaction; anything else goes to a lazily built
+    ``sqlite_utils.Database`` over the same connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._full: Any = None
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def executescript(self, script: str) -> None:
+        """Run each statement of ``script`` without committing the open transaction."""
+        buf = ""
+        for line in script.splitlines(keepends=True):
+            buf += line
+            if sqlite3.complete_statement(buf):
+                if buf.strip():
+                    self.conn.execute(buf)
+                buf = ""
+        if buf.strip() and not all(
+            ln.strip().startswith("--") or not ln.strip() for ln in buf.splitlines()
+        ):
+            self.conn.execute(buf)
+
+    def table_names(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    @property
+    def full(self) -> Any:
+        """A real ``sqlite_utils.Database`` on the same connection (imports sqlite_utils)."""
+        if self._full is None:
+            import sqlite_utils
+
+            self._full = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._full
+
+    def __getitem__(self, name: str) -> Any:
+        return self.full[name]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.full, name)
+
+
+class Migrations:
+    """A named, ordered set of schema migrations (the ``sqlite_utils.Migrations`` interface).
+
+    Decorate ``m00N_...(db)`` functions with ``@migrations()``; :meth:`apply` runs the pending
+    ones in order and records each in ``_sqlite_migrations``. Never edit a released migration.
+    """
+
+    migrations_table = "_sqlite_migrations"
+
+    @dataclasses.dataclass
+    class _Migration:
+        name: str
+        fn: Callable[[Any], None]
+        transactional: bool = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._migrations: list[Migrations._Migration] = []
+
+    def __call__(
+        self, *, name: str | None = None, transactional: bool = True
+    ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+        def inner(func: Callable[[Any], None]) -> Callable[[Any], None]:
+            migration_name = name or func.__name__
+            if any(m.name == migration_name for m in self._migrations):
+                raise ValueError(
+                    f"Migration '{migration_name}' is already registered in set '{self.name}'"
+                )
+            self._migrations.append(self._Migration(migration_name, func, transactional))
+            return func
+
+        return inner
+
+    def applied(self, db: SqlDb) -> list[str]:
+        if self.migrations_table not in db.table_names():
+            return []
+        rows = db.execute(
+            f"SELECT name FROM {self.migrations_table} WHERE migration_set = ? ORDER BY rowid",
+            (self.name,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def pending(self, db: SqlDb) -> list[Migrations._Migration]:
+        done = set(self.applied(db))
+        return [m for m in self._migrations if m.name not in done]
+
+    def apply(self, db: SqlDb) -> None:
+        """Run pending migrations; call inside the store's write transaction."""
+        db.executescript(
+            f"""CREATE TABLE IF NOT EXISTS {self.migrations_table} (
+                id INTEGER PRIMARY KEY, migration_set TEXT, name TEXT, applied_at TEXT);
+            CREATE UNIQUE INDEX IF NOT EXISTS idx_sqlite_migrations_set_name
+                ON {self.migrations_table} (migration_set, name);"""
+        )
+        for migration in self.pending(db):
+            migration.fn(db)
+            db.execute(
+                f"INSERT INTO {self.migrations_table} (migration_set, name, applied_at) "
+                "VALUES (?, ?, ?)",
+                (self.name, migration.name, str(datetime.now(UTC))),
+            )
+
+    def __repr__(self) -> str:
+        return f"<Migrations {self.name!r}: [{', '.join(m.name for m in self._migrations)}]>"
+
+
 class StoreBase:
     """Owns the SQLite connection. Subclass mixins add the queries for each area."""
 
@@ -67,7 +190,8 @@ class StoreBase:
                 "Check the path is writable, or point $MLOPS_JUPYTER_STORE at another file."
             ) from None
         self.conn = conn
-        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        self.db = SqlDb(conn)
+        self._savepoints = 0
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -89,12 +213,24 @@ class StoreBase:
     # -- transactions ---------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite_utils.Database]:
+    def write(self) -> Iterator[SqlDb]:
         """One write transaction, taken with ``BEGIN IMMEDIATE``; nests as a savepoint."""
         with self._lock:
             if self.conn.in_transaction:
-                with self.db.atomic():
+                self._savepoints += 1
+                name = f"mlops_sp{self._savepoints}"
+                self.conn.execute(f"SAVEPOINT {name}")
+                try:
                     yield self.db
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute(f"ROLLBACK TO {name}")
+                        self.conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self.conn.execute(f"RELEASE {name}")
+                finally:
+                    self._savepoints -= 1
                 return
             self.conn.execute("BEGIN IMMEDIATE")
             try:

@@ -1,17 +1,22 @@
-"""Schema migrations, one ``sqlite_utils.Migrations`` set per area.
+"""Schema migrations, one :class:`~mlops_jupyter.store.base.Migrations` set per area.
 
 Rules: a released migration is never edited; add ``m00N_...`` after it. ``PRAGMA user_version``
 holds the total number of migrations applied, so opening an up-to-date store costs one PRAGMA.
 
 Node ids used in ``lineage`` (``src_type``/``dst_type`` -> id):
 ``dataset`` -> dataset content fingerprint, ``execution`` -> executions.id, ``model`` -> model
-fingerprint, ``metric`` -> metrics.id, ``run`` -> runs.id, ``model_version`` -> "name@version",
+fingerprint, ``metric`` -> "<run_id>:<key>", ``run`` -> runs.id, ``model_version`` -> "name@version",
 ``drift_report`` -> drift_reports.id, ``file`` -> absolute path.
 """
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
+from typing import TYPE_CHECKING
+
+from .base import Migrations
+
+if TYPE_CHECKING:
+    from .base import SqlDb as Database
 
 core = Migrations("mlops_jupyter.core")
 

@@ -1,0 +1,224 @@
+"""What a cell reads and writes, read from its syntax tree (no tracing: one ``ast.walk``).
+
+:func:`analyse` returns a :class:`CellSyntax` with the names the cell reads and writes, the
+names it may mutate in place, top-level literal assignments (param candidates), top-level
+assignments from calls (metric candidates), ``.fit(...)`` calls and ``pd.read_*("path")`` calls.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+READERS = frozenset(
+    {"read_csv", "read_parquet", "read_json", "read_excel", "read_feather", "read_table"}
+)
+FIT_METHODS = frozenset({"fit", "fit_transform", "fit_predict", "partial_fit"})
+MAX_PARAM_STR = 200
+
+_SECRET = re.compile(r"password|passwd|token|secret|api_?key|credential", re.IGNORECASE)
+_SECRET_ASSIGN = re.compile(
+    r"""(?P<lhs>["']?\b(?P<name>[A-Za-z_]\w*)["']?\s*(?:=(?!=)|:)\s*)"""
+    r"""(?P<value>[rbuf]{0,2}"[^"\n]*"|[rbuf]{0,2}'[^'\n]*'|[^\s,)}\]{\[(#;]+(?:\[[^\]\n]*\])*)"""
+)
+
+
+@dataclass
+class CallRef:
+    """A call seen in the cell: ``base.attr1.attr2(...)`` as ``("base", ("attr1", "attr2"))``."""
+
+    base: str | None
+    attrs: tuple[str, ...]
+    args: list[str]  # names passed positionally or as keywords
+
+
+@dataclass
+class CellSyntax:
+    reads: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
+    mutated: set[str] = field(default_factory=set)  # method receivers, subscript/attr stores
+    literals: dict[str, Any] = field(default_factory=dict)  # top-level name = literal scalar
+    assigned: list[str] = field(default_factory=list)  # every top-level assigned name, in order
+    assigned_calls: dict[str, CallRef] = field(default_factory=dict)  # name = f(...)
+    fits: list[tuple[str, list[str]]] = field(default_factory=list)  # (model name, data names)
+    file_reads: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (reader, path)
+
+
+def is_secret(name: str) -> bool:
+    return bool(_SECRET.search(name))
+
+
+def redact(code: str) -> str:
+    """Replace values assigned to secret-looking names (``api_key = "..."``) by ``'***'``."""
+    if not _SECRET.search(code):
+        return code
+
+    def sub(m: re.Match[str]) -> str:
+        if is_secret(m.group("name")):
+            return m.group("lhs") + "'***'"
+        return m.group(0)
+
+    return _SECRET_ASSIGN.sub(sub, code)
+
+
+def parse(code: str, transform: Any = None) -> ast.Module | None:
+    """The cell's tree; with IPython syntax (magics, ``!cmd``) via ``transform(code)``."""
+    try:
+        return ast.parse(code)
+    except SyntaxError:
+        pass
+    if transform is None:
+        return None
+    try:
+        return ast.parse(transform(code))
+    except Exception:
+        return None
+
+
+def analyse(tree: ast.Module) -> CellSyntax:
+    out = CellSyntax()
+    for stmt in tree.body:
+        _top_level(stmt, out)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                out.reads.add(node.id)
+            else:
+                out.writes.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.writes.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                out.writes.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(
+            node.ctx, ast.Load
+        ):
+            base = _base_name(node.value)
+            if base:
+                out.mutated.add(base)
+        elif isinstance(node, ast.AugAssign):
+            base = _base_name(node.target)
+            if base:
+                out.mutated.add(base)
+        elif isinstance(node, ast.Call):
+            _call(node, out)
+    return out
+
+
+def _top_level(stmt: ast.stmt, out: CellSyntax) -> None:
+    if isinstance(stmt, ast.Assign):
+        targets, value = stmt.targets, stmt.value
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        targets, value = [stmt.target], stmt.value
+    else:
+        return
+    names: list[str] = []
+    for target in targets:
+        if isinstance(target, ast.Name):
+            names.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            names.extend(e.id for e in target.elts if isinstance(e, ast.Name))
+    out.assigned.extend(names)
+    simple = [t.id for t in targets if isinstance(t, ast.Name)]
+    literal = _literal(value)
+    if literal is not _NO:
+        for name in simple:
+            out.literals[name] = literal
+    if isinstance(value, ast.Call):
+        ref = _call_ref(value)
+        for name in simple:
+            out.assigned_calls[name] = ref
+    reader = _reader_call(value)
+    if reader is not None:
+        for name in simple:
+            out.file_reads[name] = reader
+    # model = Estimator(...).fit(X, y): the model is the assigned name
+    if (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in FIT_METHODS
+        and not _base_name(value.func.value)
+    ):
+        for name in simple:
+            out.fits.append((name, _arg_names(value)))
+
+
+def _call(node: ast.Call, out: CellSyntax) -> None:
+    func = node.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        receiver = func.value.id
+        out.mutated.add(receiver)
+        if func.attr in FIT_METHODS:
+            out.fits.append((receiver, _arg_names(node)))
+
+
+_NO = object()
+
+
+def _literal(node: ast.expr) -> Any:
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, (bool, int, float)) or (
+            isinstance(value, str) and len(value) <= MAX_PARAM_STR
+        ):
+            return value
+        return _NO
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, (ast.USub, ast.UAdd))
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, (int, float))
+        and not isinstance(node.operand.value, bool)
+    ):
+        v = node.operand.value
+        return -v if isinstance(node.op, ast.USub) else v
+    return _NO
+
+
+def _call_ref(call: ast.Call) -> CallRef:
+    # float(f1_score(...)) / round(f1_score(...), 3): look through the wrapper
+    if (
+        isinstance(call.func, ast.Name)
+        and call.func.id in {"float", "round"}
+        and call.args
+        and isinstance(call.args[0], ast.Call)
+    ):
+        return _call_ref(call.args[0])
+    attrs: list[str] = []
+    func: ast.expr = call.func
+    while isinstance(func, ast.Attribute):
+        attrs.append(func.attr)
+        func = func.value
+    base = func.id if isinstance(func, ast.Name) else None
+    return CallRef(base, tuple(reversed(attrs)), _arg_names(call))
+
+
+def _reader_call(node: ast.expr) -> tuple[str, str] | None:
+    for sub in ast.walk(node):
+        if not isinstance(sub, ast.Call):
+            continue
+        func = sub.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name not in READERS:
+            continue
+        path_node: ast.expr | None = sub.args[0] if sub.args else None
+        for kw in sub.keywords:
+            if kw.arg in {"filepath_or_buffer", "path", "io", "path_or_buf"}:
+                path_node = kw.value
+        if isinstance(path_node, ast.Constant) and isinstance(path_node.value, str):
+            return name, path_node.value
+    return None
+
+
+def _arg_names(call: ast.Call) -> list[str]:
+    names = [a.id for a in call.args if isinstance(a, ast.Name)]
+    names += [kw.value.id for kw in call.keywords if isinstance(kw.value, ast.Name)]
+    return names
+
+
+def _base_name(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None

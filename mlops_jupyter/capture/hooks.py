@@ -1,0 +1,95 @@
+"""IPython event hooks: ``pre_run_cell`` stamps the cell, ``post_run_cell`` captures it.
+
+Capture never breaks a user's cell: every exception inside a hook is caught and reported once
+per kind as a warning; the cell's own result and outputs are untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from typing import Any
+
+from ..store.base import utcnow
+from .cell import CellStart, capture_cell, should_skip
+from .session import get_session
+
+_installed: dict[int, CellHooks] = {}
+_warned: set[str] = set()
+
+
+class CaptureWarning(RuntimeWarning):
+    """Capture failed for one cell; the cell itself ran normally."""
+
+
+def warn_once(kind: str, exc: BaseException) -> None:
+    """Warn about a capture failure, once per (stage, exception type)."""
+    key = f"{kind}:{type(exc).__name__}"
+    if key in _warned:
+        return
+    _warned.add(key)
+    warnings.warn(
+        f"mlops-jupyter could not {kind} this cell ({type(exc).__name__}: {exc}). "
+        "Your cell ran normally; further failures of this kind are not reported.",
+        CaptureWarning,
+        stacklevel=2,
+    )
+
+
+class CellHooks:
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.start: CellStart | None = None
+
+    def pre_run_cell(self, info: Any) -> None:
+        self.start = None
+        try:
+            session = get_session()
+            raw = getattr(info, "raw_cell", "") or ""
+            if session.enabled and not should_skip(raw):
+                self.start = CellStart(
+                    raw, getattr(info, "cell_id", None), utcnow(), time.perf_counter()
+                )
+        except Exception as exc:
+            warn_once("prepare to capture", exc)
+
+    def post_run_cell(self, result: Any) -> None:
+        start, self.start = self.start, None
+        try:
+            session = get_session()
+            if start is None or not session.enabled:
+                session.flush_metrics()  # explicit mj.log_metric points still land
+                return
+            session.last_capture = capture_cell(session, self.shell, start, result)
+        except Exception as exc:
+            warn_once("capture", exc)
+
+
+def install(ip: Any) -> None:
+    """Start capturing every cell of ``ip`` (idempotent)."""
+    if id(ip) in _installed:
+        return
+    hooks = CellHooks(ip)
+    ip.events.register("pre_run_cell", hooks.pre_run_cell)
+    ip.events.register("post_run_cell", hooks.post_run_cell)
+    _installed[id(ip)] = hooks
+    get_session().interactive = True
+
+
+def uninstall(ip: Any) -> None:
+    """Stop capturing; buffered metrics are written first."""
+    hooks = _installed.pop(id(ip), None)
+    if hooks is None:
+        return
+    for name in ("pre_run_cell", "post_run_cell"):
+        with contextlib.suppress(ValueError):
+            ip.events.unregister(name, getattr(hooks, name))
+    try:
+        get_session().flush_metrics()
+    except Exception as exc:
+        warn_once("flush metrics for", exc)
+
+
+def is_installed(ip: Any) -> bool:
+    return id(ip) in _installed

@@ -1,0 +1,130 @@
+"""Per-column profiles of a dataset, stored once per distinct content.
+
+``profile(obj)`` returns ``{column_name: column_profile}`` (column names as strings; a Series is
+one column named after it, or ``"value"``; a 1-D array is ``"value"``; a 2-D array's columns are
+``"0"``, ``"1"``, ...). Every column profile has:
+
+    dtype       str, the pandas/numpy dtype
+    kind        "numeric" | "bool" | "datetime" | "categorical"
+    count       int, non-null values
+    nulls       int, null values
+    distinct    int, distinct non-null values (on the sample when ``sampled``)
+    sampled     int | None, rows used for distinct/quantiles/histogram/top when the data was
+                larger than ``SAMPLE_ROWS`` (a deterministic, evenly spaced sample), else None
+
+numeric columns add (floats; ``None`` when there is no non-null value):
+
+    min, max, mean, std
+    quantiles   {"0.05": q, "0.25": q, "0.5": q, "0.75": q, "0.95": q}
+    histogram   {"edges": [11 floats], "counts": [10 ints]} over [min, max] of the sample
+
+datetime columns add ``min`` and ``max`` as ISO strings; categorical and bool columns add
+
+    top         [[value as str, count], ...] the 10 most frequent values (of the sample)
+
+Only the first ``MAX_COLUMNS`` columns are profiled; wider data has a ``"__truncated__"`` key
+with the number of columns left out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SAMPLE_ROWS = 200_000
+MAX_COLUMNS = 200
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+BINS = 10
+TOP = 10
+
+
+def profile(obj: Any) -> dict[str, Any]:
+    """Column profiles of a DataFrame, Series or ndarray (see the module docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(obj, pd.Series):
+        frame = obj.to_frame(name="value" if obj.name is None else obj.name)
+    elif isinstance(obj, pd.DataFrame):
+        frame = obj
+    elif isinstance(obj, np.ndarray):
+        if obj.ndim == 0:
+            frame = pd.DataFrame({"value": obj.reshape(1)})
+        elif obj.ndim == 1:
+            frame = pd.DataFrame({"value": obj})
+        else:
+            frame = pd.DataFrame(obj.reshape(obj.shape[0], -1))
+    else:
+        return {}
+    out: dict[str, Any] = {}
+    n_cols = frame.shape[1]
+    for i in range(min(n_cols, MAX_COLUMNS)):
+        out[str(frame.columns[i])] = profile_column(frame.iloc[:, i])
+    if n_cols > MAX_COLUMNS:
+        out["__truncated__"] = n_cols - MAX_COLUMNS
+    return out
+
+
+def profile_column(col: Any) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    n = len(col)
+    nulls = int(col.isna().sum())
+    result: dict[str, Any] = {"dtype": str(col.dtype), "count": n - nulls, "nulls": nulls}
+    sample = col
+    result["sampled"] = None
+    if n > SAMPLE_ROWS:
+        idx = np.linspace(0, n - 1, SAMPLE_ROWS).astype(np.int64)
+        sample = col.iloc[idx]
+        result["sampled"] = SAMPLE_ROWS
+    dtype = col.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        result["kind"] = "bool"
+        _top(result, sample)
+    elif pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        result["kind"] = "numeric"
+        _numeric(result, col, sample, np)
+    elif pd.api.types.is_datetime64_any_dtype(dtype):
+        result["kind"] = "datetime"
+        values = col.dropna()
+        result["distinct"] = int(sample.nunique(dropna=True))
+        result["min"] = values.min().isoformat() if len(values) else None
+        result["max"] = values.max().isoformat() if len(values) else None
+    else:
+        result["kind"] = "categorical"
+        _top(result, sample)
+    return result
+
+
+def _numeric(result: dict[str, Any], col: Any, sample: Any, np: Any) -> None:
+    values = col.to_numpy(dtype="float64", na_value=np.nan)
+    finite = values[np.isfinite(values)]
+    svalues = sample.to_numpy(dtype="float64", na_value=np.nan)
+    sfinite = svalues[np.isfinite(svalues)]
+    result["distinct"] = int(sample.nunique(dropna=True))
+    if finite.size == 0:
+        result.update(min=None, max=None, mean=None, std=None, quantiles={}, histogram=None)
+        return
+    result["min"] = _f(finite.min())
+    result["max"] = _f(finite.max())
+    result["mean"] = _f(finite.mean())
+    result["std"] = _f(finite.std(ddof=1)) if finite.size > 1 else 0.0
+    qs = np.quantile(sfinite, QUANTILES) if sfinite.size else [math.nan] * len(QUANTILES)
+    result["quantiles"] = {str(q): _f(v) for q, v in zip(QUANTILES, qs)}
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo == hi:
+        hi = lo + 1.0
+    counts, edges = np.histogram(sfinite, bins=BINS, range=(lo, hi))
+    result["histogram"] = {"edges": [_f(e) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def _top(result: dict[str, Any], sample: Any) -> None:
+    counts = sample.astype(object).value_counts(dropna=True)
+    result["distinct"] = len(counts)
+    result["top"] = [[str(k), int(v)] for k, v in counts.head(TOP).items()]
+
+
+def _f(value: Any) -> float | None:
+    v = float(value)
+    return None if math.isnan(v) else v

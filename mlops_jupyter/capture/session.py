@@ -1,0 +1,355 @@
+"""The process-wide capture session: which store, experiment and run the next facts go to.
+
+:func:`get_session` returns one :class:`Session` per process, created lazily. The store is
+opened on first use, the run is created on the first fact that needs one (:meth:`ensure_run`),
+and the environment, git state and kernel id are looked up once per run.
+
+Environment variables (set by the export runner for headless runs):
+``MLOPS_JUPYTER_EXPERIMENT`` (experiment name), ``MLOPS_JUPYTER_SOURCE=headless`` (source of the
+runs), ``MLOPS_JUPYTER_PARENT_RUN`` (parent of the first run).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import getpass
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..store.base import utcnow
+from .detect import FingerprintCache
+
+ENV_EXPERIMENT = "MLOPS_JUPYTER_EXPERIMENT"
+ENV_SOURCE = "MLOPS_JUPYTER_SOURCE"
+ENV_PARENT_RUN = "MLOPS_JUPYTER_PARENT_RUN"
+DEFAULT_EXPERIMENT = "default"
+# In a script, buffered metrics are written once this many are waiting (notebooks flush per cell).
+SCRIPT_FLUSH_EVERY = 20_000
+
+
+class Session:
+    """Where captured facts go. Not thread-safe for writers other than the kernel's thread."""
+
+    def __init__(self, store: Any = None) -> None:
+        self._store = store
+        self.interactive = False  # set by hooks.install: cells are being captured
+        self.enabled = True  # %mlops off / on
+        self._experiment: str | None = os.environ.get(ENV_EXPERIMENT) or None
+        self.run_id: str | None = None
+        self.run_name: str | None = None
+        # What the current run has recorded: key -> (value, source). Drives child runs.
+        self.params: dict[str, tuple[Any, str]] = {}
+        self.has_results = False  # the current run has metrics or models
+        self.pending_metrics: list[tuple[str, float, int | None, str]] = []
+        self.last_capture: dict[str, Any] | None = None
+        self.last_model: str | None = None  # fingerprint of the run's latest fitted model
+        self.fp_cache = FingerprintCache()  # dataset fingerprints by object id
+        self.model_fps: dict[int, str] = {}  # id(estimator) -> fingerprint, once captured
+        # name -> (dataset fingerprints, model fingerprints) the cell that wrote it had read
+        self.derived: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self._parent_for_next: str | None = os.environ.get(ENV_PARENT_RUN) or None
+        self._lock = threading.RLock()
+        self._ended = False
+
+    # -- store and experiment ----------------------------------------------------------------
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from ..store import open_store
+
+            self._store = open_store()
+        return self._store
+
+    def is_open(self) -> bool:
+        """False once the shared store was closed under us (``close_all``)."""
+        if self._store is None:
+            return True
+        from ..store import _open
+
+        return _open.get(self._store.path) is self._store
+
+    @property
+    def experiment(self) -> str:
+        if self._experiment is None:
+            self._experiment = default_experiment()
+        return self._experiment
+
+    @property
+    def source(self) -> str:
+        if os.environ.get(ENV_SOURCE, "").lower() == "headless":
+            return "headless"
+        return "interactive" if self.interactive else "script"
+
+    def set_experiment(self, name: str) -> str:
+        """Switch experiment; the current run (if any) ends and the next one starts there."""
+        name = (name or "").strip()
+        from ..errors import InvalidInput
+
+        if not name:
+            raise InvalidInput("An experiment name cannot be empty. Pass a name, e.g. 'churn'.")
+        self.store.ensure_experiment(name)
+        if name != self.experiment and self.run_id is not None:
+            self.end_run()
+        self._experiment = name
+        return name
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def ensure_run(self) -> str:
+        """The current run's id, starting a run if there is none."""
+        if self.run_id is None:
+            self.start_run()
+        assert self.run_id is not None
+        return self.run_id
+
+    def start_run(
+        self,
+        name: str | None = None,
+        *,
+        parent_run_id: str | None = None,
+        inherit: bool = False,
+    ) -> str:
+        """End the current run (if any) and start a new one; ``inherit`` copies its params."""
+        with self._lock:
+            inherited = dict(self.params) if inherit else {}
+            if self.run_id is not None:
+                self.end_run()
+            if parent_run_id is None and self._parent_for_next:
+                parent_run_id, self._parent_for_next = self._parent_for_next, None
+            facts = run_facts()
+            env_id = None
+            if facts.get("environment") is not None:
+                env_id = self.store.record_environment(*facts["environment"])
+            row = self.store.create_run(
+                self.experiment,
+                name=name,
+                parent_run_id=parent_run_id,
+                source=self.source,
+                notebook_path=facts.get("notebook_path"),
+                kernel_id=facts.get("kernel_id"),
+                git_commit=facts.get("git_commit"),
+                git_dirty=facts.get("git_dirty"),
+                environment_id=env_id,
+                user=facts.get("user"),
+                host=facts.get("host"),
+            )
+            self.run_id, self.run_name = row["id"], row["name"]
+            self.params = {}
+            self.has_results = False
+            self.last_model = None
+            if inherited:
+                values = {k: v for k, (v, _src) in inherited.items()}
+                self.store.log_params(self.run_id, values, source="inherited")
+                self.params = {k: (v, "inherited") for k, v in values.items()}
+            _register_atexit()
+            return self.run_id
+
+    def end_run(self, status: str = "finished") -> None:
+        """Flush buffered metrics and close the current run (no-op without one)."""
+        with self._lock:
+            if self.run_id is None:
+                return
+            self.flush_metrics()
+            self.store.end_run(self.run_id, status)
+            self.run_id = self.run_name = None
+            self.params = {}
+            self.has_results = False
+            self.last_model = None
+
+    def start_child_run(self) -> str:
+        """A new run, child of the current one, inheriting its params."""
+        parent = self.run_id
+        return self.start_run(parent_run_id=parent, inherit=True)
+
+    # -- buffered metrics --------------------------------------------------------------------
+
+    def buffer_metric(self, key: str, value: float, step: int | None) -> None:
+        self.pending_metrics.append((key, value, step, utcnow()))
+        if not self.interactive and len(self.pending_metrics) >= SCRIPT_FLUSH_EVERY:
+            self.flush_metrics()
+
+    def take_metrics(self) -> list[tuple[str, float, int | None, str]]:
+        pending, self.pending_metrics = self.pending_metrics, []
+        return pending
+
+    def flush_metrics(self, execution_id: int | None = None) -> int:
+        """Write buffered ``log_metric`` points to the current run; returns how many."""
+        if not self.pending_metrics:
+            return 0
+        run_id = self.ensure_run()
+        pending = self.take_metrics()
+        self.store.log_metrics(run_id, pending, execution_id=execution_id)
+        self.has_results = True
+        return len(pending)
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """At interpreter exit: flush and finish the run (failed if a script died on an error)."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            if self.run_id is None and not self.pending_metrics:
+                return
+            failed = self.source == "script" and getattr(sys, "last_value", None) is not None
+            self.end_run("failed" if failed else "finished")
+        except Exception:
+            pass  # the interpreter is going away; the run stays 'running'
+
+
+_session: Session | None = None
+_session_lock = threading.Lock()
+_atexit_registered = False
+
+
+def get_session() -> Session:
+    """The process-wide session (created on first use, renewed if its store was closed)."""
+    global _session
+    session = _session
+    if session is not None and session.is_open():
+        return session
+    with _session_lock:
+        if _session is None or not _session.is_open():
+            _session = Session()
+        return _session
+
+
+def reset_session(store: Any = None) -> Session:
+    """Finish the current session's run and start a fresh session (tests, ``%load_ext``)."""
+    global _session
+    with _session_lock:
+        old = _session
+        _session = Session(store)
+    if old is not None and old.is_open():
+        with contextlib.suppress(Exception):
+            old.end_run()
+    return _session
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_shutdown)
+
+
+def _shutdown() -> None:
+    if _session is not None and _session.is_open():
+        _session.shutdown()
+
+
+# -- facts about the process, looked up once per run --------------------------------------------
+
+
+def notebook_path() -> str | None:
+    """The notebook's path when the kernel knows it (``__session__`` / ``JPY_SESSION_NAME``)."""
+    path = os.environ.get("JPY_SESSION_NAME")
+    if not path:
+        ip = _ipython()
+        if ip is not None:
+            path = ip.user_ns.get("__session__")
+    if not path or not isinstance(path, str):
+        return None
+    return path
+
+
+def default_experiment() -> str:
+    """The notebook's file name without extension, else ``"default"``."""
+    path = notebook_path()
+    if path and path.endswith(".ipynb"):
+        return Path(path).stem or DEFAULT_EXPERIMENT
+    return DEFAULT_EXPERIMENT
+
+
+def run_facts() -> dict[str, Any]:
+    """Git commit and dirty flag, environment, user, host, kernel id, notebook path."""
+    facts: dict[str, Any] = {
+        "notebook_path": notebook_path(),
+        "kernel_id": kernel_id(),
+        "user": _user(),
+        "host": socket.gethostname(),
+        "environment": environment(),
+    }
+    facts["git_commit"], facts["git_dirty"] = git_state(Path.cwd())
+    return facts
+
+
+def kernel_id() -> str | None:
+    kernelapp = sys.modules.get("ipykernel.kernelapp")
+    if kernelapp is None:
+        return None
+    try:
+        app = kernelapp.IPKernelApp.instance()
+        name = Path(app.connection_file).name
+    except Exception:
+        return None
+    return name.removeprefix("kernel-").removesuffix(".json") or None
+
+
+def git_state(cwd: Path, timeout: float = 2.0) -> tuple[str | None, bool | None]:
+    """``(commit, dirty)`` of the git repository holding ``cwd``, or ``(None, None)``."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if head.returncode != 0:
+            return None, None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+        return head.stdout.strip() or None, dirty
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+_environment: tuple[str, str, dict[str, str]] | None = None
+
+
+def environment() -> tuple[str, str, dict[str, str]]:
+    """``(python_version, platform, {package: version})``, computed once per process."""
+    global _environment
+    if _environment is None:
+        import importlib.metadata
+        import platform
+
+        packages: dict[str, str] = {}
+        for dist in importlib.metadata.distributions():
+            name = dist.metadata.get("Name") if dist.metadata else None
+            if name:
+                packages[str(name).lower()] = str(dist.version)
+        _environment = (platform.python_version(), platform.platform(), packages)
+    return _environment
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return None
+
+
+def _ipython() -> Any:
+    mod = sys.modules.get("IPython")
+    if mod is None:
+        return None
+    try:
+        return mod.get_ipython()
+    except Exception:
+        return None
