@@ -1,16 +1,159 @@
-"""Read (and, where needed, write) queries for the export area.
+"""Queries for the export area: the executions a run depends on, its results, verifications.
 
 Owns its own migration set; add migrations as `m00N_...` functions, never edit released ones.
 """
 
 from __future__ import annotations
 
-from sqlite_utils import Migrations
+from typing import Any
 
-from .base import StoreBase
+from sqlite_utils import Database, Migrations
+
+from .base import StoreBase, dumps, loads, utcnow
 
 migrations = Migrations("mlops_jupyter.export")
 
 
+@migrations()
+def m001_create_verifications(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE verifications (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),  -- the run whose results were checked
+            rerun_id TEXT,                             -- the headless re-run, when captured
+            bundle_path TEXT,
+            reproduced INTEGER NOT NULL,               -- 1 reproduced, 0 not
+            summary TEXT NOT NULL,                     -- one line
+            details TEXT NOT NULL DEFAULT '[]',        -- JSON rows of the comparison table
+            verified_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_verifications_run ON verifications(run_id, id);
+        """
+    )
+
+
+def _decode_execution(row: dict[str, Any]) -> dict[str, Any]:
+    row["reads"] = loads(row["reads"]) or []
+    row["writes"] = loads(row["writes"]) or []
+    return row
+
+
 class ExportMixin(StoreBase):
-    pass
+    def session_executions(self, run_id: str) -> list[dict[str, Any]]:
+        """Executions of the kernel session that produced ``run_id``, up to its last one.
+
+        A kernel may hold state from runs it had before (``%mlops run`` starts a new run in the
+        same kernel): those earlier executions come first, in execution order (``id``).
+        """
+        run = self.query_one("SELECT kernel_id FROM runs WHERE id = ?", (run_id,))
+        if run is None or not run["kernel_id"]:
+            rows = self.query("SELECT * FROM executions WHERE run_id = ? ORDER BY id", (run_id,))
+        else:
+            rows = self.query(
+                """SELECT e.* FROM executions e JOIN runs r ON r.id = e.run_id
+                   WHERE r.kernel_id = ? AND e.id <= (
+                       SELECT COALESCE(MAX(id), 0) FROM executions WHERE run_id = ?)
+                   ORDER BY e.id""",
+                (run["kernel_id"], run_id),
+            )
+        return [_decode_execution(r) for r in rows]
+
+    def result_execution_ids(self, run_id: str) -> dict[int, list[str]]:
+        """Executions that produced a run's results -> what they produced (``metric:acc``...)."""
+        rows = self.query(
+            """SELECT execution_id, 'metric:' || key AS what FROM metrics
+                 WHERE run_id = ? AND execution_id IS NOT NULL
+               UNION SELECT execution_id, 'model:' || COALESCE(name, class_name) FROM models
+                 WHERE run_id = ? AND execution_id IS NOT NULL
+               UNION SELECT execution_id, 'dataset:' || name FROM datasets
+                 WHERE run_id = ? AND execution_id IS NOT NULL""",
+            (run_id, run_id, run_id),
+        )
+        out: dict[int, list[str]] = {}
+        for row in rows:
+            out.setdefault(int(row["execution_id"]), []).append(str(row["what"]))
+        return out
+
+    def run_datasets(self, run_id: str) -> list[dict[str, Any]]:
+        """Dataset versions a run read or produced: name, fingerprint, file, producing cell.
+
+        A version first seen in an earlier run keeps that run's id, so lineage edges recorded in
+        this run count too.
+        """
+        return self.query(
+            """SELECT d.id, d.name, d.version, d.fingerprint, d.source_path, d.source_hash,
+                      d.execution_id, d.run_id
+               FROM datasets d
+               WHERE d.run_id = ? OR d.fingerprint IN (
+                   SELECT src_id FROM lineage WHERE run_id = ? AND src_type = 'dataset'
+                   UNION SELECT dst_id FROM lineage WHERE run_id = ? AND dst_type = 'dataset')
+               ORDER BY d.id""",
+            (run_id, run_id, run_id),
+        )
+
+    def latest_runs_of_notebook(self, candidates: list[str]) -> list[dict[str, Any]]:
+        """Runs whose ``notebook_path`` is one of ``candidates``, newest first."""
+        if not candidates:
+            return []
+        marks = ",".join("?" * len(candidates))
+        return self.query(
+            f"""SELECT r.*, e.name AS experiment FROM runs r
+                JOIN experiments e ON e.id = r.experiment_id
+                WHERE r.notebook_path IN ({marks}) ORDER BY r.started_at DESC""",
+            list(candidates),
+        )
+
+    def runs_with_notebook(self) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT id, notebook_path, started_at FROM runs WHERE notebook_path IS NOT NULL "
+            "ORDER BY started_at DESC"
+        )
+
+    def latest_run(self) -> dict[str, Any] | None:
+        return self.query_one("SELECT id FROM runs ORDER BY started_at DESC LIMIT 1")
+
+    def child_runs(self, parent_run_id: str, since: str | None = None) -> list[dict[str, Any]]:
+        """Runs started from ``parent_run_id`` (headless re-runs), oldest first."""
+        return self.query(
+            """SELECT * FROM runs WHERE parent_run_id = ? AND started_at >= ?
+               ORDER BY started_at""",
+            (parent_run_id, since or ""),
+        )
+
+    # -- verifications --------------------------------------------------------------------
+
+    def record_verification(
+        self,
+        run_id: str,
+        *,
+        reproduced: bool,
+        summary: str,
+        details: list[dict[str, Any]],
+        rerun_id: str | None = None,
+        bundle_path: str | None = None,
+    ) -> int:
+        with self.write():
+            cur = self.conn.execute(
+                """INSERT INTO verifications (run_id, rerun_id, bundle_path, reproduced, summary,
+                   details, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    run_id,
+                    rerun_id,
+                    bundle_path,
+                    int(reproduced),
+                    summary,
+                    dumps(details),
+                    utcnow(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def latest_verification(self, run_id: str) -> dict[str, Any] | None:
+        row = self.query_one(
+            "SELECT * FROM verifications WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)
+        )
+        if row:
+            row["details"] = loads(row["details"])
+            row["reproduced"] = bool(row["reproduced"])
+        return row

@@ -1,0 +1,529 @@
+"""Export a run into a bundle: the sliced notebook, its manifest and pinned requirements.
+
+A bundle is a folder::
+
+    run.ipynb          the cells the results depend on, in the order they ran; a first cell
+                       loading mlops_jupyter, then a cell tagged ``parameters``
+    manifest.json      params, metrics to reproduce (with tolerances), dataset fingerprints,
+                       input files with hashes, environment, the source run and notebook
+    requirements.txt   the packages the cells import, pinned to the versions the run used
+    data/              copies of the input files (when they are small enough), which then
+                       form the working directory of a re-run
+    runs/              executed notebooks of later re-runs (``mlops-jupyter run``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..errors import ExportError, InvalidInput, RunNotFound
+from . import parameterize as pz
+from .repro import ReproStatus, assess, read_notebook_cells
+from .slice import code_names, run_slice
+
+FORMAT = "mlops-jupyter-bundle/1"
+MANIFEST = "manifest.json"
+NOTEBOOK = "run.ipynb"
+REQUIREMENTS = "requirements.txt"
+DATA_DIR = "data"
+RUNS_DIR = "runs"
+DEFAULT_REL_TOL = 1e-6
+DEFAULT_ABS_TOL = 1e-9
+COPY_LIMIT_BYTES = 50 * 1024 * 1024  # inputs up to this total are copied into data/
+
+
+class StaleRunWarning(UserWarning):
+    """The exported run was not produced by in-order execution of the current code."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    manifest: dict[str, Any]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def notebook(self) -> Path:
+        return self.path / NOTEBOOK
+
+    def __repr__(self) -> str:
+        return f"<Bundle {self.path} ({len(self.manifest.get('cells', []))} cells)>"
+
+    def _repr_html_(self) -> str:
+        from ..display.html import esc, fmt, panel, table
+
+        m = self.manifest
+        src = m.get("source", {})
+        rows = [
+            ["bundle", str(self.path)],
+            ["source run", f"{src.get('run_id')} ({src.get('experiment')})"],
+            ["notebook", str(src.get("notebook_path"))],
+            ["cells kept", f"{len(m.get('cells', []))} of {m.get('cells_total', '?')}"],
+            ["params", ", ".join(f"{k}={v!r}" for k, v in m.get("parameters", {}).items())],
+            [
+                "metrics",
+                ", ".join(f"{k}={fmt(v['value'])}" for k, v in m.get("metrics", {}).items()),
+            ],
+            ["inputs", ", ".join(i["path"] for i in m.get("inputs", [])) or "-"],
+            ["reproducibility", m.get("reproducibility", {}).get("status", "?")],
+        ]
+        body = table(["", ""], rows)
+        notes = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
+        if notes:
+            body += f"<ul class='mlops-warnings'>{notes}</ul>"
+        return panel("Run bundle", body)
+
+
+# -- public entry ------------------------------------------------------------------------------
+
+
+def export(
+    run: str | os.PathLike[str] | None = None,
+    to: str | os.PathLike[str] = "bundle",
+    all: bool = False,
+    *,
+    store: Any = None,
+    rel_tol: float = DEFAULT_REL_TOL,
+    abs_tol: float = DEFAULT_ABS_TOL,
+    copy_inputs: bool | None = None,
+) -> Bundle:
+    """Write a reproducible bundle of ``run`` into the folder ``to``.
+
+    ``run`` is a run id (or prefix), a path to a ``.ipynb`` (its latest run, else every code
+    cell in notebook order), or ``None`` for the current run (else the newest run). ``all``
+    keeps exploratory cells too. Input files are copied into the bundle when they total at
+    most 50 MB (``copy_inputs`` forces either way).
+    """
+    from ..store import open_store
+
+    store = store if store is not None else open_store()
+    target = Path(to)
+    _check_target(target)
+    notebook_file: Path | None = None
+    run_id: str | None
+    if run is not None and str(run).endswith(".ipynb"):
+        notebook_file = Path(run).resolve()
+        if not notebook_file.is_file():
+            raise InvalidInput(f"No notebook at {run}. Check the path.")
+        run_id = find_notebook_run(store, notebook_file)
+    else:
+        run_id = resolve_run(store, None if run is None else str(run))
+    if run_id is None:
+        assert notebook_file is not None
+        manifest, nb = _from_notebook_only(notebook_file)
+        extra: list[str] = []
+    else:
+        manifest, nb, extra = _from_run(
+            store, run_id, keep_all=all, notebook_file=notebook_file, tols=(rel_tol, abs_tol)
+        )
+        manifest["inputs"], manifest["data_root"], more = _write_inputs(
+            store, run_id, manifest, target, copy_inputs
+        )
+        extra += more
+    manifest["warnings"] = [*manifest.get("warnings", []), *extra]
+    _write(target, manifest, nb)
+    for message in manifest["warnings"]:
+        category = StaleRunWarning if message.startswith("The run is stale") else UserWarning
+        warnings.warn(message, category, stacklevel=2)
+    return Bundle(target.resolve(), manifest, tuple(manifest["warnings"]))
+
+
+def load_manifest(bundle: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(bundle) / MANIFEST
+    if not path.is_file():
+        raise InvalidInput(
+            f"{bundle} is not a bundle (no {MANIFEST}). "
+            "Create one with `mlops-jupyter export RUN_ID --to DIR`."
+        )
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest
+
+
+# -- which run ---------------------------------------------------------------------------------
+
+
+def resolve_run(store: Any, run: str | None) -> str:
+    if run is not None:
+        return str(store.get_run(run)["id"])
+    current = _current_run_id()
+    if current and store.find_run(current) is not None:
+        return current
+    latest = store.latest_run()
+    if latest is None:
+        raise RunNotFound(
+            "The store has no run to export. Run some cells with `%load_ext mlops_jupyter` first."
+        )
+    return str(latest["id"])
+
+
+def _current_run_id() -> str | None:
+    if "mlops_jupyter.capture.session" not in sys.modules:
+        return None  # capture never started in this process: no current run
+    try:
+        from ..capture.session import get_session
+
+        return get_session().run_id
+    except Exception:
+        return None
+
+
+def find_notebook_run(store: Any, notebook: Path) -> str | None:
+    """The newest run recorded for this notebook file (paths compared resolved or by suffix)."""
+    resolved = str(notebook.resolve())
+    for row in store.runs_with_notebook():
+        recorded = str(row["notebook_path"])
+        if recorded == resolved or (
+            not os.path.isabs(recorded)
+            and resolved.endswith(os.sep + recorded.lstrip("./").replace("/", os.sep))
+        ):
+            return str(row["id"])
+    return None
+
+
+# -- building ----------------------------------------------------------------------------------
+
+
+def _from_run(
+    store: Any,
+    run_id: str,
+    *,
+    keep_all: bool,
+    notebook_file: Path | None,
+    tols: tuple[float, float],
+) -> tuple[dict[str, Any], Any, list[str]]:
+    run = store.get_run(run_id)
+    sliced, messages = run_slice(store, run_id, keep_all=keep_all)
+    if not sliced.kept:
+        raise ExportError(
+            f"Run {run_id} has no captured cell to export. "
+            "Run the notebook with `%load_ext mlops_jupyter` loaded, then export again."
+        )
+    nb_path = notebook_file or _existing(run.get("notebook_path"))
+    session = store.session_executions(run_id)
+    repro: ReproStatus = assess(
+        session, sliced.kept, sliced.suppliers, read_notebook_cells(nb_path), sliced.unresolved
+    )
+    if repro.status == "stale":
+        messages.insert(
+            0,
+            "The run is stale: "
+            + "; ".join(repro.reasons)
+            + ". The bundle replays the code that ran; check it with `mlops-jupyter verify`.",
+        )
+
+    params = store.get_params(run_id)
+    codes = [pz.strip_magics(str(e["code"])) for e in sliced.kept]
+    parameters, assigners, skipped = _choose_parameters(codes, params)
+    if skipped:
+        messages.append(
+            "Params assigned in several cells stay in the code, not in the parameters cell: "
+            + ", ".join(skipped)
+            + "."
+        )
+    cells: list[tuple[str, dict[str, Any]]] = []
+    cell_meta = []
+    for i, (execution, code) in enumerate(zip(sliced.kept, codes)):
+        mine = {n: info for n, (idx, info) in assigners.items() if idx == i}
+        code = pz.comment_out(code, mine) if mine else code
+        if pz.is_blank(code):
+            continue
+        meta = {
+            "execution_id": int(execution["id"]),
+            "execution_count": execution.get("execution_count"),
+            "cell_id": execution.get("cell_id"),
+        }
+        cells.append((code, meta))
+        cell_meta.append(meta)
+
+    nb = _notebook(run, parameters, cells)
+    env = _environment(store, run)
+    metrics = {
+        key: {"value": value, "rel_tol": tols[0], "abs_tol": tols[1]}
+        for key, value in store.latest_metrics(run_id).items()
+        if value is not None
+    }
+    kept_ids = {int(e["id"]) for e in sliced.kept}
+    datasets: dict[str, str] = {}
+    for row in store.run_datasets(run_id):
+        if row["execution_id"] is None or int(row["execution_id"]) in kept_ids:
+            datasets[str(row["name"])] = str(row["fingerprint"])
+    manifest = {
+        "format": FORMAT,
+        "mlops_jupyter": __version__,
+        "source": {
+            "run_id": run["id"],
+            "run_name": run.get("name"),
+            "experiment": run.get("experiment"),
+            "notebook_path": str(nb_path) if nb_path else run.get("notebook_path"),
+            "store": str(store.path),
+        },
+        "params": params,
+        "parameters": parameters,
+        "metrics": metrics,
+        "datasets": {k: {"fingerprint": v} for k, v in sorted(datasets.items())},
+        "environment": env,
+        "requirements": _requirements(codes, env),
+        "cells": cell_meta,
+        "cells_total": len([e for e in session if e["run_id"] == run_id]),
+        "left_out": [
+            {"execution_id": int(e["id"]), "execution_count": e.get("execution_count")}
+            for e in sliced.left_out
+            if e["run_id"] == run_id
+        ],
+        "reproducibility": {"status": repro.status, "reasons": repro.reasons},
+        "warnings": [],
+    }
+    return manifest, nb, messages
+
+
+def _choose_parameters(
+    codes: Sequence[str], params: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, tuple[int, tuple[Any, int, int]]], list[str]]:
+    """Params that one kept cell assigns a literal: their values *as that code ran*.
+
+    Returns (parameters, name -> (cell index, assignment), params left in the code).
+    The run's params table keeps the last value logged, which an out-of-order session may
+    have changed after the results were computed; the code that ran is the truth.
+    """
+    found: dict[str, list[tuple[int, tuple[Any, int, int]]]] = {}
+    for i, code in enumerate(codes):
+        for name, info in pz.literal_assignments(code).items():
+            found.setdefault(name, []).append((i, info))
+    wanted = [k for k in params if pz.is_param_name(k)] if params else list(found)
+    parameters: dict[str, Any] = {}
+    assigners: dict[str, tuple[int, tuple[Any, int, int]]] = {}
+    skipped: list[str] = []
+    for name in wanted:
+        sites = found.get(name, [])
+        if len(sites) == 1:
+            parameters[name] = sites[0][1][0]
+            assigners[name] = sites[0]
+        elif len(sites) > 1:
+            skipped.append(name)
+    return parameters, assigners, skipped
+
+
+def _notebook(
+    run: Mapping[str, Any], parameters: Mapping[str, Any], cells: list[tuple[str, dict[str, Any]]]
+) -> Any:
+    import nbformat
+
+    v4 = nbformat.v4
+    nb = v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.metadata["mlops"] = {"source_run_id": run.get("id"), "experiment": run.get("experiment")}
+    header = (
+        f"# Run bundle of `{run.get('name')}` ({run.get('id')})\n\n"
+        "Exported by mlops-jupyter: only the cells the run's results depend on, in the order "
+        "they ran. Re-run with `mlops-jupyter run .` (`-p key=value` to change a param), "
+        "check the results with `mlops-jupyter verify .`."
+    )
+    nb.cells.append(v4.new_markdown_cell(header))
+    nb.cells.append(v4.new_code_cell("%load_ext mlops_jupyter"))
+    nb.cells.append(
+        v4.new_code_cell(pz.parameters_source(parameters), metadata={"tags": [pz.PARAMETERS_TAG]})
+    )
+    for code, meta in cells:
+        nb.cells.append(v4.new_code_cell(code, metadata={"mlops": meta}))
+    return nb
+
+
+def _from_notebook_only(path: Path) -> tuple[dict[str, Any], Any]:
+    import nbformat
+
+    source = nbformat.read(path, as_version=4)
+    codes = [pz.strip_magics(str(c.source)) for c in source.cells if c.cell_type == "code"]
+    codes = [c for c in codes if not pz.is_blank(c)]
+    message = (
+        f"No captured run of {path.name} in the store, so every code cell is exported in "
+        "notebook order with no metrics to verify. Run it with `%load_ext mlops_jupyter` "
+        "loaded, then export again."
+    )
+    run = {"id": None, "name": path.stem, "experiment": None}
+    nb = _notebook(run, {}, [(c, {}) for c in codes])
+    env = _environment(None, {})
+    manifest = {
+        "format": FORMAT,
+        "mlops_jupyter": __version__,
+        "source": {"run_id": None, "notebook_path": str(path), "experiment": None},
+        "params": {},
+        "parameters": {},
+        "metrics": {},
+        "datasets": {},
+        "inputs": [],
+        "data_root": str(path.parent),
+        "environment": env,
+        "requirements": _requirements(codes, env),
+        "cells": [{} for _ in codes],
+        "cells_total": len(codes),
+        "left_out": [],
+        "reproducibility": {"status": "unknown", "reasons": ["no captured run"]},
+        "warnings": [message],
+    }
+    return manifest, nb
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+def file_hash(path: Path) -> str:
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_inputs(
+    store: Any,
+    run_id: str,
+    manifest: dict[str, Any],
+    target: Path,
+    copy_inputs: bool | None,
+) -> tuple[list[dict[str, Any]], str, list[str]]:
+    run = store.get_run(run_id)
+    nb_path = _existing(run.get("notebook_path"))
+    root = nb_path.parent if nb_path else Path.cwd()
+    kept = {int(c["execution_id"]) for c in manifest["cells"] if c.get("execution_id")}
+    messages: list[str] = []
+    files: dict[Path, dict[str, Any]] = {}
+    for row in store.run_datasets(run_id):
+        if not row["source_path"]:
+            continue
+        if row["execution_id"] is not None and int(row["execution_id"]) not in kept:
+            continue
+        path = Path(row["source_path"])
+        path = path if path.is_absolute() else root / path
+        if path in files:
+            continue
+        if not path.is_file():
+            messages.append(f"Input {path} is gone, so the bundle cannot check or copy it.")
+            continue
+        digest = file_hash(path)
+        if row["source_hash"] and str(row["source_hash"]) != digest:  # same xxh3-128 as capture
+            messages.append(
+                f"Input {path.name} changed since the run read it: the bundle holds today's "
+                "file, so its results may differ."
+            )
+        files[path] = {"hash": digest, "size": path.stat().st_size}
+
+    inside = all(_is_within(p, root) for p in files)
+    total = sum(f["size"] for f in files.values())
+    copy = (
+        bool(files)
+        and inside
+        and (copy_inputs if copy_inputs is not None else total <= COPY_LIMIT_BYTES)
+    )
+    if copy_inputs and not inside:
+        messages.append(
+            f"Inputs outside {root} are not copied: the bundle reads them where they are."
+        )
+    inputs = []
+    for path, info in files.items():
+        rel = os.path.relpath(path, root) if inside else str(path)
+        if copy:
+            dest = target / DATA_DIR / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest)
+        inputs.append({"path": rel, **info, "copied": copy})
+    if copy or not files:
+        (target / DATA_DIR).mkdir(parents=True, exist_ok=True)
+        return inputs, DATA_DIR, messages
+    return inputs, str(root), messages
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _existing(path: Any) -> Path | None:
+    if not path:
+        return None
+    p = Path(str(path))
+    return p.resolve() if p.is_file() else None
+
+
+# -- environment -------------------------------------------------------------------------------
+
+
+def _environment(store: Any, run: Mapping[str, Any]) -> dict[str, Any]:
+    env = store.get_environment(run["environment_id"]) if run.get("environment_id") else None
+    if env:
+        return {
+            "python": env["python_version"],
+            "platform": env["platform"],
+            "packages": env["packages"],
+        }
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": {},
+        "note": "no environment captured with the run; versions are this exporter's",
+    }
+
+
+def _requirements(codes: Sequence[str], env: Mapping[str, Any]) -> list[str]:
+    """``name==version`` for the distributions the cells import, plus mlops-jupyter."""
+    from importlib import metadata
+
+    modules = set().union(*(code_names(c).imports for c in codes)) if codes else set()
+    dist_of = metadata.packages_distributions()
+    known = {str(k).lower().replace("_", "-"): v for k, v in (env.get("packages") or {}).items()}
+    dists = {"mlops-jupyter"}
+    for module in modules:
+        for dist in dist_of.get(module, []):
+            dists.add(dist)
+    lines = []
+    for dist in sorted(dists, key=str.lower):
+        key = dist.lower().replace("_", "-")
+        version = known.get(key)
+        if version is None:
+            try:
+                version = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                version = None
+        lines.append(f"{dist}=={version}" if version else dist)
+    return lines
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def _check_target(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise InvalidInput(f"{target} is a file. Pass a folder to export into with --to DIR.")
+    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).exists():
+        raise InvalidInput(
+            f"{target} already holds files that are not a bundle. "
+            "Export into an empty or new folder."
+        )
+
+
+def _write(target: Path, manifest: dict[str, Any], nb: Any) -> None:
+    import nbformat
+
+    target.mkdir(parents=True, exist_ok=True)
+    nbformat.validate(nb)
+    nbformat.write(nb, target / NOTEBOOK)
+    (target / REQUIREMENTS).write_text("\n".join(manifest["requirements"]) + "\n")
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")

@@ -1,0 +1,316 @@
+"""Run a bundle headlessly: check inputs, inject params, execute with nbclient, find the run.
+
+Each execution is a fresh kernel whose working directory is the bundle's data root. The kernel
+is told (through the environment) to record into the same store, as a ``headless`` run in the
+source run's experiment, child of the source run. Sweeps fan combinations of params out through
+an :class:`Executor`: local processes today, a distributed engine (Dask, Ray) by implementing
+the same one-method interface.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import ExportError, InputChanged, InvalidInput
+from .bundle import DATA_DIR, NOTEBOOK, RUNS_DIR, file_hash, load_manifest
+from .parameterize import inject_parameters
+
+RUN_ID_MARK = "MLOPS_JUPYTER_RUN_ID="
+# Never captured ("# mlops: skip"): ends the headless run and tells us its id.
+_REPORT_CELL = f"""# mlops: skip
+import json as _mj_json
+try:
+    from mlops_jupyter.capture.session import get_session as _mj_session
+    _mj_s = _mj_session()
+    _mj_rid = _mj_s.run_id
+    _mj_s.end_run()
+except Exception:
+    _mj_rid = None
+print({RUN_ID_MARK!r} + _mj_json.dumps(_mj_rid))"""
+
+
+@dataclass(frozen=True)
+class BundleRun:
+    """One headless execution of a bundle."""
+
+    bundle: Path
+    run_id: str | None  # the captured run (None when capture did not record one)
+    params: dict[str, Any]
+    notebook: Path | None  # the executed notebook
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+def data_root(bundle: Path, manifest: Mapping[str, Any], override: str | None = None) -> Path:
+    if override:
+        return Path(override).resolve()
+    root = Path(str(manifest.get("data_root") or DATA_DIR))
+    return (root if root.is_absolute() else bundle / root).resolve()
+
+
+def check_inputs(bundle: Path, manifest: Mapping[str, Any], root: Path) -> None:
+    """Raise :class:`InputChanged` when an input file is missing or its hash differs."""
+    problems = []
+    for item in manifest.get("inputs", []):
+        path = Path(item["path"])
+        path = path if path.is_absolute() else root / path
+        if not path.is_file():
+            problems.append(f"{item['path']} is missing (looked in {root})")
+        elif file_hash(path) != item["hash"]:
+            problems.append(
+                f"{item['path']} changed (hash {file_hash(path)[:12]}…, expected "
+                f"{item['hash'][:12]}…)"
+            )
+    if problems:
+        raise InputChanged(
+            f"The bundle's input data changed: {'; '.join(problems)}. Restore the files the "
+            f"run used, or re-export the bundle from a run on the new data."
+        )
+
+
+# -- one run -----------------------------------------------------------------------------------
+
+
+def run_bundle(
+    bundle: str | os.PathLike[str],
+    params: Mapping[str, Any] | None = None,
+    *,
+    store: Any = None,
+    data_root_dir: str | None = None,
+    progress: bool = True,
+    timeout: int = 600,
+) -> BundleRun:
+    """Execute a bundle in a fresh kernel (``params`` override its parameters cell).
+
+    Raises :class:`InputChanged` before starting a kernel when an input file changed, and
+    :class:`ExportError` naming the failing cell when a cell raises.
+    """
+    import nbformat
+
+    from ..store import open_store
+
+    bundle = Path(bundle).resolve()
+    manifest = load_manifest(bundle)
+    store = store if store is not None else open_store()
+    root = data_root(bundle, manifest, data_root_dir)
+    check_inputs(bundle, manifest, root)
+    root.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.read(bundle / NOTEBOOK, as_version=4)
+    inject_parameters(nb, dict(params or {}))
+    nb.cells.append(nbformat.v4.new_code_cell(_REPORT_CELL))
+
+    source = manifest.get("source", {})
+    env = dict(os.environ)
+    env.update(
+        {
+            "MLOPS_JUPYTER_STORE": str(store.path),
+            "MLOPS_JUPYTER_SOURCE": "headless",
+            "JPY_SESSION_NAME": str(bundle / NOTEBOOK),
+        }
+    )
+    env.pop("MLOPS_JUPYTER_PARENT_RUN", None)
+    if source.get("run_id") and store.find_run(str(source["run_id"])) is not None:
+        env["MLOPS_JUPYTER_PARENT_RUN"] = str(source["run_id"])
+    if source.get("experiment"):
+        env["MLOPS_JUPYTER_EXPERIMENT"] = str(source["experiment"])
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    error = None
+    try:
+        _execute(nb, root, env, timeout=timeout, progress=progress)
+    except _CellFailed as failed:
+        error = str(failed)
+    run_id = _reported_run_id(nb)
+    nb.cells.pop()  # the report cell is ours, not the user's
+    out_dir = bundle / RUNS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / f"{run_id or stamp}.ipynb"
+    nbformat.write(nb, executed)
+    if error is not None:
+        raise ExportError(f"{error}. The executed notebook is {executed}.")
+    metrics = store.latest_metrics(run_id) if run_id else {}
+    return BundleRun(bundle, run_id, dict(params or {}), executed, metrics)
+
+
+class _CellFailed(Exception):
+    pass
+
+
+def _execute(nb: Any, cwd: Path, env: dict[str, str], *, timeout: int, progress: bool) -> None:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from tqdm.auto import tqdm
+
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        allow_errors=False,
+    )
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    bar = tqdm(total=len(code_cells), desc="run.ipynb", unit="cell", disable=not progress)
+    try:
+        client.reset_execution_trackers()
+        with client.setup_kernel(env=env):
+            assert client.kc is not None
+            info = client.wait_for_reply(client.kc.kernel_info())
+            if info is not None:
+                nb.metadata["language_info"] = info["content"]["language_info"]
+            for n, index in enumerate(code_cells):
+                bar.set_postfix_str(f"cell {index + 1}")
+                try:
+                    client.execute_cell(nb.cells[index], index, execution_count=n + 1)
+                except CellExecutionError as exc:
+                    ename = getattr(exc, "ename", type(exc).__name__)
+                    evalue = str(getattr(exc, "evalue", "")).strip().splitlines()
+                    raise _CellFailed(
+                        f"Cell {index + 1} of run.ipynb failed: {ename}: "
+                        f"{evalue[0] if evalue else ''}"
+                    ) from None
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+def _reported_run_id(nb: Any) -> str | None:
+    for output in nb.cells[-1].get("outputs", []):
+        for line in str(output.get("text", "")).splitlines():
+            if line.startswith(RUN_ID_MARK):
+                value = json.loads(line[len(RUN_ID_MARK) :])
+                return str(value) if value else None
+    return None
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+
+
+class Executor(Protocol):
+    """Runs ``fn`` over ``items``; yields ``(item, result or exception)`` as they finish.
+
+    Implement this to plug in a distributed engine: ``fn`` and the items are picklable.
+    """
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[tuple[Any, Any]]: ...
+
+
+class LocalExecutor:
+    """Local processes (spawned, so each job starts clean), ``jobs`` at a time."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        if jobs < 1:
+            raise InvalidInput(f"--jobs must be at least 1, got {jobs}. Pass e.g. --jobs 2.")
+        self.jobs = jobs
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[tuple[Any, Any]]:
+        if self.jobs == 1 or len(items) <= 1:
+            for item in items:
+                try:
+                    yield item, fn(item)
+                except Exception as exc:
+                    yield item, exc
+            return
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(fn, item): item for item in items}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    yield futures[future], future.result()
+                except Exception as exc:
+                    yield futures[future], exc
+
+
+def grid_combinations(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    runs: tuple[BundleRun, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.runs)
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        rows = []
+        for r in self.runs:
+            row: dict[str, Any] = {
+                "run_id": r.run_id,
+                **{f"params.{k}": v for k, v in r.params.items()},
+            }
+            row.update({f"metrics.{k}": v for k, v in r.metrics.items()})
+            row["error"] = r.error
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def _repr_html_(self) -> str:
+        return str(self.to_frame().to_html(index=False, na_rep=""))
+
+
+def _sweep_job(job: tuple[str, dict[str, Any], str, str | None]) -> BundleRun:
+    bundle, params, store_path, root = job
+    from ..store import open_store
+
+    return run_bundle(
+        bundle, params, store=open_store(store_path), data_root_dir=root, progress=False
+    )
+
+
+def sweep(
+    bundle: str | os.PathLike[str],
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    params: Mapping[str, Any] | None = None,
+    jobs: int = 1,
+    store: Any = None,
+    executor: Executor | None = None,
+    data_root_dir: str | None = None,
+    on_done: Callable[[BundleRun], None] | None = None,
+) -> Sweep:
+    """Run the bundle once per combination of ``grid`` (each a captured run)."""
+    from ..store import open_store
+
+    store = store if store is not None else open_store()
+    bundle = Path(bundle).resolve()
+    manifest = load_manifest(bundle)
+    check_inputs(bundle, manifest, data_root(bundle, manifest, data_root_dir))
+    combos = [{**dict(params or {}), **c} for c in grid_combinations(grid)]
+    if not combos:
+        raise InvalidInput("The grid is empty. Pass values, e.g. --grid lr=0.01,0.1.")
+    # Check every combination's keys before starting any kernel.
+    import nbformat
+
+    for combo in combos:
+        inject_parameters(nbformat.read(bundle / NOTEBOOK, as_version=4), combo)
+    executor = executor or LocalExecutor(jobs)
+    items = [(str(bundle), combo, str(store.path), data_root_dir) for combo in combos]
+    results: list[BundleRun] = []
+    for item, result in executor.map(_sweep_job, items):
+        if isinstance(result, BaseException):
+            result = BundleRun(bundle, None, item[1], None, {}, str(result))
+        results.append(result)
+        if on_done is not None:
+            on_done(result)
+    order = {json.dumps(c, sort_keys=True, default=str): i for i, c in enumerate(combos)}
+    results.sort(key=lambda r: order.get(json.dumps(r.params, sort_keys=True, default=str), 0))
+    return Sweep(tuple(results))

@@ -1,0 +1,184 @@
+"""Reproducibility status of a run: could running the notebook top to bottom give its results?
+
+From the captured executions that the results depend on (the slice), a run is **stale** when:
+
+- a cell read a name supplied by a cell *below* it in the notebook (out-of-order execution), or
+  by an earlier run of itself (a cell run several times, each run building on the last);
+- a cell was edited after it ran: the same cell id ran later with other code, or the notebook's
+  current source of that cell differs from the code that ran;
+- a cell whose effects were used was deleted from the notebook.
+
+It is **unknown** when nothing was captured, or when the results read names no captured cell
+defined (state from before capture). Otherwise it is **reproducible**. A headless re-run
+(``verify``) settles it: its latest verdict, when there is one, decides the status.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .slice import run_slice
+
+STATUSES = ("reproducible", "stale", "unknown")
+
+
+@dataclass(frozen=True)
+class ReproStatus:
+    status: str  # "reproducible" | "stale" | "unknown"
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "reproducible"
+
+    def _repr_html_(self) -> str:
+        from ..display.html import esc
+
+        items = "".join(f"<li>{esc(r)}</li>" for r in self.reasons)
+        return (
+            f'<div class="mlops-repro mlops-repro-{esc(self.status)}">'
+            f"<b>{esc(self.status)}</b><ul>{items}</ul></div>"
+        )
+
+
+def normalize_code(code: str) -> str:
+    return "\n".join(line.rstrip() for line in str(code).strip().splitlines())
+
+
+def read_notebook_cells(notebook: Any) -> list[tuple[str | None, str]] | None:
+    """``(cell id, source)`` of the code cells of a notebook (a path or a NotebookNode)."""
+    import nbformat
+
+    if notebook is None:
+        return None
+    if isinstance(notebook, (str, os.PathLike)):
+        path = Path(notebook)
+        if not path.is_file():
+            return None
+        try:
+            notebook = nbformat.read(path, as_version=4)
+        except Exception:
+            return None
+    return [(c.get("id"), str(c.source)) for c in notebook.cells if c.cell_type == "code"]
+
+
+def reproducibility(store: Any, run_id: str, notebook: Any = None) -> ReproStatus:
+    """Whether a run's results came from in-order execution of the current cell code.
+
+    ``notebook`` is a path or a NotebookNode to compare against; by default the run's own
+    ``notebook_path`` when that file exists.
+    """
+    run = store.get_run(run_id)
+    if notebook is None and run.get("notebook_path"):
+        notebook = run["notebook_path"]
+    cells = read_notebook_cells(notebook)
+    sliced, _ = run_slice(store, run["id"])
+    session = store.session_executions(run["id"])
+    status = assess(session, sliced.kept, sliced.suppliers, cells, sliced.unresolved)
+    verdict = store.latest_verification(run["id"])
+    if verdict is not None:
+        when = str(verdict["verified_at"])[:19].replace("T", " ")
+        if verdict["reproduced"]:
+            return ReproStatus(
+                "reproducible",
+                [f"verified by a headless re-run on {when} UTC", *status.reasons],
+            )
+        return ReproStatus(
+            "stale", [f"verify failed on {when} UTC: {verdict['summary']}", *status.reasons]
+        )
+    return status
+
+
+def assess(
+    session: Sequence[Mapping[str, Any]],
+    kept: Sequence[Mapping[str, Any]],
+    suppliers: Mapping[int, Mapping[str, int]],
+    cells: list[tuple[str | None, str]] | None,
+    unresolved: frozenset[str] = frozenset(),
+) -> ReproStatus:
+    """The pure check behind :func:`reproducibility` (see the module docstring)."""
+    if not kept:
+        return ReproStatus("unknown", ["no captured cell produced the run's results"])
+    by_id = {int(e["id"]): e for e in session}
+    for e in kept:
+        by_id.setdefault(int(e["id"]), e)
+    reasons: list[str] = []
+
+    if cells is not None:
+        position = {cid: i for i, (cid, _) in enumerate(cells) if cid}
+        source = {cid: src for cid, src in cells if cid}
+    else:  # no notebook: the order in which cells first ran stands in for their position
+        position = {}
+        for e in session:
+            if e.get("cell_id") and e["cell_id"] not in position:
+                position[e["cell_id"]] = len(position)
+        source = {}
+
+    def label(e: Mapping[str, Any]) -> str:
+        count = e.get("execution_count")
+        cid = e.get("cell_id")
+        where = f" (cell {position[cid] + 1})" if cid in position and cells is not None else ""
+        return f"[{count if count is not None else '?'}]{where}"
+
+    for e in kept:
+        cid = e.get("cell_id")
+        if not cid:
+            continue
+        later = [
+            x
+            for x in session
+            if int(x["id"]) > int(e["id"])
+            and x.get("cell_id") == cid
+            and x.get("code_hash") != e.get("code_hash")
+        ]
+        if later:
+            reasons.append(
+                f"cell {label(e)} was edited and re-run as {label(later[-1])} after the results "
+                "used its old code"
+            )
+        elif cells is not None and cid not in position:
+            reasons.append(
+                f"cell {label(e)} was deleted from the notebook but its effects were used"
+            )
+        elif cid in source and normalize_code(source[cid]) != normalize_code(e.get("code", "")):
+            reasons.append(f"cell {label(e)} was edited in the notebook after it ran")
+
+    for reader_id, names in suppliers.items():
+        reader = by_id.get(int(reader_id))
+        if reader is None or not reader.get("cell_id"):
+            continue
+        for name, supplier_id in sorted(names.items()):
+            supplier = by_id.get(int(supplier_id))
+            if supplier is None or not supplier.get("cell_id"):
+                continue
+            r_pos = position.get(reader["cell_id"])
+            s_pos = position.get(supplier["cell_id"])
+            if r_pos is None or s_pos is None:
+                continue
+            if s_pos > r_pos:
+                reasons.append(
+                    f"cell {label(reader)} read `{name}` from cell {label(supplier)} below it "
+                    "(out-of-order execution)"
+                )
+            elif s_pos == r_pos and int(supplier_id) != int(reader_id):
+                reasons.append(
+                    f"cell {label(reader)} read `{name}` from an earlier run of itself "
+                    f"{label(supplier)}: running the notebook once gives another value"
+                )
+
+    if reasons:
+        return ReproStatus("stale", reasons)
+    if unresolved:
+        return ReproStatus(
+            "unknown",
+            [
+                "the results read names no captured cell defined: "
+                + ", ".join(f"`{n}`" for n in sorted(unresolved))
+            ],
+        )
+    checked = "" if cells is not None else " (notebook file not found: its current code unchecked)"
+    return ReproStatus("reproducible", [f"in-order execution of the cells that ran{checked}"])

@@ -1,0 +1,163 @@
+"""Verify a bundle: re-run it and compare its results with the manifest.
+
+Metrics must agree within tolerance (``|a - b| <= max(rel_tol * max(|a|, |b|), abs_tol)``, the
+manifest's per-metric tolerances unless overridden); dataset fingerprints must be equal. The
+verdict is recorded in the store against the source run, which settles its reproducibility
+status.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput
+from .bundle import MANIFEST, export, load_manifest
+from .execute import BundleRun, run_bundle
+
+
+@dataclass(frozen=True)
+class Verification:
+    reproduced: bool
+    table: Any  # DataFrame: kind, name, expected, actual, difference, tolerance, status
+    summary: str
+    bundle: Path
+    source_run_id: str | None
+    rerun_id: str | None
+
+    def to_text(self) -> str:
+        if self.table.empty:
+            return self.summary
+        shown = self.table.astype(object).where(self.table.notna(), "-")
+        return shown.to_string(index=False) + "\n\n" + self.summary
+
+    def _repr_html_(self) -> str:
+        from ..display.html import esc, panel
+
+        colour = "mlops-ok" if self.reproduced else "mlops-bad"
+        body = self.table.to_html(index=False, na_rep="-", classes="mlops-table")
+        return panel("Verify", f"<p class='{colour}'>{esc(self.summary)}</p>{body}")
+
+
+def _close(expected: float, actual: float, rel_tol: float, abs_tol: float) -> bool:
+    if math.isnan(expected) or math.isnan(actual):
+        return math.isnan(expected) and math.isnan(actual)
+    return math.isclose(actual, expected, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def compare(
+    manifest: dict[str, Any],
+    rerun: BundleRun,
+    store: Any,
+    *,
+    rel_tol: float | None = None,
+    abs_tol: float | None = None,
+) -> tuple[bool, list[dict[str, Any]]]:
+    """The comparison rows and whether every one of them passed."""
+    metrics = store.latest_metrics(rerun.run_id) if rerun.run_id else {}
+    datasets: dict[str, str] = {}
+    if rerun.run_id:
+        for row in store.run_datasets(rerun.run_id):
+            datasets[str(row["name"])] = str(row["fingerprint"])
+    rows: list[dict[str, Any]] = []
+    for key, spec in manifest.get("metrics", {}).items():
+        expected = float(spec["value"])
+        rt = float(spec.get("rel_tol", 1e-6) if rel_tol is None else rel_tol)
+        at = float(spec.get("abs_tol", 1e-9) if abs_tol is None else abs_tol)
+        actual = metrics.get(key)
+        ok = actual is not None and _close(expected, float(actual), rt, at)
+        rows.append(
+            {
+                "kind": "metric",
+                "name": key,
+                "expected": expected,
+                "actual": actual,
+                "difference": None if actual is None else float(actual) - expected,
+                "tolerance": f"rel {rt:g} / abs {at:g}",
+                "status": "ok" if ok else ("missing" if actual is None else "moved"),
+            }
+        )
+    for name, spec in manifest.get("datasets", {}).items():
+        expected_fp = str(spec["fingerprint"])
+        actual_fp = datasets.get(name)
+        ok = actual_fp == expected_fp
+        rows.append(
+            {
+                "kind": "dataset",
+                "name": name,
+                "expected": expected_fp[:12],
+                "actual": None if actual_fp is None else actual_fp[:12],
+                "difference": None,
+                "tolerance": "equal",
+                "status": "ok" if ok else ("missing" if actual_fp is None else "changed"),
+            }
+        )
+    return all(r["status"] == "ok" for r in rows), rows
+
+
+def verify(
+    target: str | os.PathLike[str],
+    *,
+    store: Any = None,
+    rel_tol: float | None = None,
+    abs_tol: float | None = None,
+    progress: bool = True,
+    data_root_dir: str | None = None,
+) -> Verification:
+    """Re-run a bundle folder (or a run id, exported first) and compare its results.
+
+    Raises :class:`~mlops_jupyter.errors.InputChanged` when an input file changed and
+    :class:`~mlops_jupyter.errors.ExportError` when a cell fails; otherwise returns the
+    verdict (``.reproduced``) with its comparison table.
+    """
+    import pandas as pd
+
+    from ..store import open_store
+
+    store = store if store is not None else open_store()
+    path = Path(target)
+    if not (path / MANIFEST).is_file():
+        if path.exists():
+            raise InvalidInput(
+                f"{target} is not a bundle (no {MANIFEST}). Pass a bundle folder or a run id."
+            )
+        run = store.get_run(str(target))
+        path = store.path.parent / "bundles" / str(run["id"])
+        export(run["id"], to=path, store=store)
+    manifest = load_manifest(path)
+    rerun = run_bundle(path, store=store, data_root_dir=data_root_dir, progress=progress)
+    reproduced, rows = compare(manifest, rerun, store, rel_tol=rel_tol, abs_tol=abs_tol)
+    failed = [r for r in rows if r["status"] != "ok"]
+    if rerun.run_id is None:
+        reproduced = False
+        summary = (
+            "Not reproduced: the re-run was not captured (is `%load_ext mlops_jupyter` the "
+            "bundle's first cell?)."
+        )
+    elif not rows:
+        summary = "Nothing to compare: the source run recorded no metric or dataset."
+    elif reproduced:
+        summary = f"Reproduced: {len(rows)} result(s) match (re-run {rerun.run_id})."
+    else:
+        summary = (
+            f"Not reproduced: {len(failed)} of {len(rows)} result(s) differ: "
+            + ", ".join(f"{r['kind']} {r['name']} {r['status']}" for r in failed)
+            + f" (re-run {rerun.run_id})."
+        )
+    source_id = manifest.get("source", {}).get("run_id")
+    if source_id and store.find_run(str(source_id)) is not None:
+        store.record_verification(
+            str(source_id),
+            reproduced=reproduced,
+            summary=summary,
+            details=rows,
+            rerun_id=rerun.run_id,
+            bundle_path=str(path.resolve()),
+        )
+    table = pd.DataFrame(
+        rows, columns=["kind", "name", "expected", "actual", "difference", "tolerance", "status"]
+    )
+    return Verification(reproduced, table, summary, path.resolve(), source_id, rerun.run_id)
