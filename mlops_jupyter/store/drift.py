@@ -19,16 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlite_utils import Database, Migrations
-
 from ..errors import InvalidInput, NotFound
-from .base import StoreBase, dumps, loads, new_id, utcnow
+from .base import Migrations, SqlDb, StoreBase, dumps, loads, new_id, utcnow
 
 migrations = Migrations("mlops_jupyter.drift")
 
 
 @migrations()
-def m001_create_drift(db: Database) -> None:
+def m001_create_drift(db: SqlDb) -> None:
     db.executescript(
         """
         CREATE TABLE drift_profiles (
