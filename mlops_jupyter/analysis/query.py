@@ -304,6 +304,8 @@ def _compare_series(
         if isinstance(side, pd.Series):
             missing |= side.isna()
     try:
+        if func in (operator.eq, operator.ne) and _mixed_kinds(left, right):
+            raise TypeError("compare element by element")  # 5 == "5", like a param string
         result = func(left, right)
         result = pd.Series(result, index=index).astype(bool)
     except (TypeError, ValueError):
@@ -317,6 +319,19 @@ def _compare_series(
     if not_equal:
         return result | missing
     return result & ~missing
+
+
+def _mixed_kinds(left: Any, right: Any) -> bool:
+    """A numeric column against a string literal, or a text column against a number."""
+    import pandas as pd
+
+    series, literal = (left, right) if isinstance(left, pd.Series) else (right, left)
+    if isinstance(literal, pd.Series):
+        return series.dtype != literal.dtype
+    numeric = pd.api.types.is_numeric_dtype(series.dtype) and series.dtype != bool
+    if isinstance(literal, str):
+        return numeric
+    return isinstance(literal, (int, float)) and not isinstance(literal, bool) and not numeric
 
 
 def _safe(func: Callable[[Any, Any], Any], a: Any, b: Any) -> bool:

@@ -1,0 +1,432 @@
+"""Comparison as data: the runs table, the filter language, best, groups, steps, diffs, HTML."""
+
+from __future__ import annotations
+
+import html.parser
+import statistics
+from typing import Any
+
+import pytest
+
+from mlops_jupyter.analysis.compare import compare, constant_params, register_column
+from mlops_jupyter.analysis.query import parse_query
+from mlops_jupyter.errors import InvalidInput, RunNotFound
+
+MODEL = ["rf", "rf", "rf", "gb", "gb", "gb"]
+DEPTH = [2, 4, 6, 2, 4, 6]
+SEED = [0, 1, 0, 1, 0, 1]
+STEPS = 4
+
+
+def auc_at(i: int, step: int) -> float:
+    return 0.5 + 0.05 * i + 0.01 * step
+
+
+def loss_of(i: int) -> float:
+    return 1.0 - 0.1 * i
+
+
+def populate(store: Any, experiment: str = "churn") -> dict[str, str]:
+    """Six finished runs r0..r5 (params, stepped auc, loss, two cells, a dataset, an env).
+
+    Runs r0-r2 read dataset ``train`` v1 under numpy 2.0; r3-r5 read ``train`` v2 under
+    numpy 2.1 (plus xgboost). Cell 2's code mentions the run's depth, so it differs by run.
+    """
+    env_old = store.record_environment("3.11.7", "linux", {"numpy": "2.0.0", "pandas": "3.0"})
+    env_new = store.record_environment(
+        "3.11.7", "linux", {"numpy": "2.1.0", "pandas": "3.0", "xgboost": "2.1"}
+    )
+    fp_v1, fp_v2 = "a" * 32, "b" * 32
+    for fp in (fp_v1, fp_v2):
+        store.record_dataset_content(fp, kind="dataframe", n_rows=100, n_cols=5)
+    ids: dict[str, str] = {}
+    for i in range(6):
+        run = store.create_run(
+            experiment, name=f"r{i}", environment_id=env_old if i < 3 else env_new
+        )
+        rid = run["id"]
+        load = store.add_execution(
+            rid,
+            code="import pandas as pd\ntrain = pd.read_csv('train.csv')",
+            code_hash="load",
+            started_at="2026-01-01T00:00:00+00:00",
+            duration_s=0.1,
+            status="ok",
+            execution_count=1,
+        )
+        fit = store.add_execution(
+            rid,
+            code=f"model = Forest(depth={DEPTH[i]})\nmodel.fit(train)\nauc = score(model)",
+            code_hash=f"fit-{DEPTH[i]}-{MODEL[i]}",
+            started_at="2026-01-01T00:00:01+00:00",
+            duration_s=0.5,
+            status="ok",
+            execution_count=2,
+        )
+        fp = fp_v1 if i < 3 else fp_v2
+        store.record_dataset_version("train", fp, run_id=rid, execution_id=load)
+        store.add_edges([("dataset", fp, "read", "execution", str(load))], run_id=rid)
+        store.log_params(
+            rid,
+            {"model_type": MODEL[i], "depth": DEPTH[i], "seed": SEED[i], "lr": 0.1},
+            execution_id=fit,
+        )
+        store.log_metrics(
+            rid, [("auc", auc_at(i, s), s, None) for s in range(STEPS)], execution_id=fit
+        )
+        store.log_metrics(rid, [("loss", loss_of(i), None, None)], execution_id=fit)
+        store.end_run(rid)
+        ids[f"r{i}"] = rid
+    return ids
+
+
+@pytest.fixture
+def runs(store: Any) -> dict[str, str]:
+    return populate(store)
+
+
+def names(cmp: Any) -> list[str]:
+    return sorted(cmp.table["run_name"])
+
+
+# -- the runs table ---------------------------------------------------------------------------
+
+
+def test_table_has_one_row_per_run_with_params_and_latest_metrics(store, runs) -> None:
+    cmp = compare(experiment="churn", store=store)
+    table = cmp.table.set_index("run_name")
+    assert sorted(table.index) == [f"r{i}" for i in range(6)]
+    assert list(cmp.table.columns[:4]) == ["run_id", "run_name", "status", "started_at"]
+    assert cmp.params == ["params.depth", "params.lr", "params.model_type", "params.seed"]
+    assert cmp.metrics == ["metrics.auc", "metrics.loss"]
+    for i in range(6):
+        row = table.loc[f"r{i}"]
+        assert row["run_id"] == runs[f"r{i}"]
+        assert row["status"] == "finished"
+        assert row["params.model_type"] == MODEL[i]
+        assert row["params.depth"] == DEPTH[i]
+        assert row["metrics.auc"] == pytest.approx(auc_at(i, STEPS - 1))  # the latest point
+        assert row["metrics.loss"] == pytest.approx(loss_of(i))
+
+
+def test_default_scope_is_latest_experiment_and_skips_runs_without_data(store, runs) -> None:
+    store.create_run("churn", name="empty")  # a run that logged nothing
+    assert "empty" not in names(compare(store=store))
+    other = store.create_run("older", name="x")
+    store.log_params(other["id"], {"a": 1})
+    # "older" now holds the newest run, so it is the default experiment
+    cmp = compare(store=store)
+    assert cmp.experiment == "older" and names(cmp) == ["x"]
+    named = compare(runs=[runs["r1"], "r4", "empty"], store=store)
+    assert names(named) == ["empty", "r1", "r4"]  # named runs are shown even when empty
+
+
+def test_unknown_run_or_experiment_is_reported(store, runs) -> None:
+    with pytest.raises(RunNotFound, match="No run with id 'nope'"):
+        compare(runs=["nope"], store=store)
+    with pytest.raises(InvalidInput, match=r"No metric 'f1' in these runs\. Metrics: auc, loss"):
+        compare(experiment="churn", metric="f1", store=store)
+
+
+def test_metric_sorts_best_first_with_guessed_direction(store, runs) -> None:
+    by_auc = compare(experiment="churn", metric="auc", store=store)
+    assert by_auc.direction == "max"
+    assert list(by_auc.table["run_name"]) == [f"r{i}" for i in range(5, -1, -1)]
+    by_loss = compare(experiment="churn", metric="metrics.loss", store=store)
+    assert by_loss.direction == "min"
+    assert list(by_loss.table["metrics.loss"]) == sorted(loss_of(i) for i in range(6))
+
+
+def test_sort_by_any_column(store, runs) -> None:
+    cmp = compare(experiment="churn", store=store)
+    assert list(cmp.sort("params.model_type").table["params.model_type"]) == sorted(MODEL)
+    by_depth = cmp.sort("depth", ascending=False).table["params.depth"].tolist()
+    assert by_depth == sorted(DEPTH, reverse=True)
+
+
+# -- filter -----------------------------------------------------------------------------------
+
+
+def expected(pred) -> list[str]:
+    return sorted(f"r{i}" for i in range(6) if pred(i))
+
+
+def test_filter_with_or_and_parentheses(store, runs) -> None:
+    cmp = compare(experiment="churn", store=store)
+    query = 'metrics.auc > 0.6 and (params.model_type == "rf" or params.depth >= 5)'
+    got = cmp.filter(query)
+    want = expected(lambda i: auc_at(i, STEPS - 1) > 0.6 and (MODEL[i] == "rf" or DEPTH[i] >= 5))
+    assert names(got) == want and want  # non-empty, so the test can fail
+    assert got.queries == (query,)
+    assert len(cmp) == 6  # the original is unchanged (frozen results)
+
+
+@pytest.mark.parametrize(
+    ("query", "pred"),
+    [
+        ("depth in [2, 6]", lambda i: DEPTH[i] in (2, 6)),
+        ('params.model_type not in ("gb",)', lambda i: MODEL[i] != "gb"),
+        ("not metrics.loss < 0.7", lambda i: not loss_of(i) < 0.7),
+        ("0.6 < auc <= 0.7", lambda i: 0.6 < auc_at(i, STEPS - 1) <= 0.7),
+        ('model_type == "gb" AND seed == 1', lambda i: MODEL[i] == "gb" and SEED[i] == 1),
+        ('params["model_type"] != "rf"', lambda i: MODEL[i] != "rf"),
+        ("run_name == 'r3' or status != 'finished'", lambda i: i == 3),
+        ("params.depth == '4'", lambda i: DEPTH[i] == 4),
+        ("metrics.loss is None", lambda i: False),
+        ("metrics.loss is not None and depth > -1", lambda i: True),
+    ],
+)
+def test_filter_language(store, runs, query, pred) -> None:
+    assert names(compare(experiment="churn", store=store).filter(query)) == expected(pred)
+
+
+def test_filter_missing_values_match_nothing(store, runs) -> None:
+    extra = store.create_run("churn", name="nometric")
+    store.log_params(extra["id"], {"depth": 9, "note": "x"})
+    cmp = compare(experiment="churn", store=store)
+    assert "nometric" not in names(cmp.filter("metrics.auc > 0"))
+    assert "nometric" not in names(cmp.filter("metrics.auc <= 1"))
+    assert names(cmp.filter('params.note == "x"')) == ["nometric"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("metrics.f1 > 0.5", "No column 'metrics.f1' in the runs table. Columns: run_id"),
+        ("auc >", "Cannot parse the filter"),
+        ("params.depth = 4", "Use == for equality"),
+        ("__import__('os').system('touch pwned')", "Cannot use function calls"),
+        ("metrics.auc + 1 > 2", "Cannot use arithmetic"),
+        ("params.depth.__class__ == 1", "No column 'params.depth.__class__'"),
+        ("[x for x in ()]", "Cannot use the expression"),
+        ("", "The filter is empty"),
+    ],
+)
+def test_filter_errors_say_what_exists(store, runs, workdir, query, message) -> None:
+    cmp = compare(experiment="churn", store=store)
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace("[", r"\[")):
+        cmp.filter(query)
+    assert not (workdir / "pwned").exists()
+
+
+def test_parse_query_resolves_columns_without_data() -> None:
+    columns = ["run_name", "params.depth", "metrics.depth", "metrics.auc"]
+    assert parse_query("auc > 1 or run_name == 'a'", columns).columns == (
+        "metrics.auc",
+        "run_name",
+    )
+    with pytest.raises(InvalidInput, match="both a param and a metric"):
+        parse_query("depth > 1", columns)
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+def test_best_by_metric_and_direction(store, runs) -> None:
+    cmp = compare(experiment="churn", store=store)
+    assert cmp.best("auc")["run_name"] == "r5"
+    assert cmp.best("auc", direction="min")["run_name"] == "r0"
+    assert cmp.best("loss")["run_name"] == "r5"  # guessed 'min' for a loss
+    assert cmp.best("loss", "max")["run_id"] == runs["r0"]
+    with pytest.raises(InvalidInput, match="No metric to rank by"):
+        cmp.best()
+    with pytest.raises(InvalidInput, match="Unknown direction"):
+        cmp.best("auc", "up")
+
+
+def test_groups_mean_and_std_per_param_value(store, runs) -> None:
+    cmp = compare(experiment="churn", metric="auc", store=store)
+    groups = cmp.groups("model_type", ["auc", "loss"]).set_index("params.model_type")
+    for model in ("rf", "gb"):
+        members = [i for i in range(6) if MODEL[i] == model]
+        aucs = [auc_at(i, STEPS - 1) for i in members]
+        assert groups.loc[model, "runs"] == len(members)
+        assert groups.loc[model, "auc mean"] == pytest.approx(statistics.mean(aucs))
+        assert groups.loc[model, "auc std"] == pytest.approx(statistics.stdev(aucs))
+        losses = [loss_of(i) for i in members]
+        assert groups.loc[model, "loss mean"] == pytest.approx(statistics.mean(losses))
+    assert list(groups.index) == ["gb", "rf"]  # best mean auc first
+    by_two = cmp.groups(["model_type", "seed"], "auc")
+    assert by_two["runs"].sum() == 6 and len(by_two) == 4
+    with pytest.raises(InvalidInput, match="No param 'colour'"):
+        cmp.groups("colour")
+
+
+def test_curves_and_metrics_at_a_step(store, runs) -> None:
+    cmp = compare(experiment="churn", store=store)
+    curves = cmp.curves("auc")
+    assert list(curves.columns) == ["run_id", "run_name", "metric", "step", "value"]
+    assert len(curves) == 6 * STEPS
+    r2 = curves[curves["run_name"] == "r2"]
+    assert r2["step"].tolist() == list(range(STEPS))
+    assert r2["value"].tolist() == pytest.approx([auc_at(2, s) for s in range(STEPS)])
+    at1 = cmp.at_step(1).set_index("run_name")
+    for i in range(6):
+        assert at1.loc[f"r{i}", "metrics.auc"] == pytest.approx(auc_at(i, 1))
+        # loss was logged without a step: position 0, so it is there at step 1 too
+        assert at1.loc[f"r{i}", "metrics.loss"] == pytest.approx(loss_of(i))
+    at_big = cmp.at_step(100).set_index("run_name")
+    assert at_big.loc["r3", "metrics.auc"] == pytest.approx(auc_at(3, STEPS - 1))
+
+
+def test_only_differences_hides_params_equal_across_runs(store, runs) -> None:
+    cmp = compare(experiment="churn", store=store)
+    assert constant_params(cmp.runs) == ["params.lr"]
+    shown = cmp.only_differences().table.columns
+    assert "params.lr" not in shown and "params.depth" in shown
+    rf = cmp.filter('model_type == "rf" and seed == 0').only_differences()
+    assert [c for c in rf.table.columns if c.startswith("params.")] == ["params.depth"]
+    assert "params.lr" in rf.runs.columns  # hidden from the table, still filterable
+    assert len(rf.filter("lr == 0.1")) == 2
+
+
+def test_select_keeps_named_runs(store, runs) -> None:
+    cmp = compare(experiment="churn", store=store)
+    assert names(cmp.select(["r1", runs["r4"], runs["r5"][:6]])) == ["r1", "r4", "r5"]
+    with pytest.raises(InvalidInput, match="No run 'zz' in this comparison"):
+        cmp.select(["zz"])
+
+
+def test_register_column_adds_a_column_and_survives_a_failing_provider(store, runs) -> None:
+    from mlops_jupyter.analysis import compare as module
+
+    register_column("reproduced", lambda st, ids: {ids[0]: "yes"})
+    register_column("broken", lambda st, ids: 1 / 0)
+    try:
+        with pytest.warns(UserWarning, match="column 'broken' skipped"):
+            cmp = compare(experiment="churn", store=store)
+    finally:
+        module._COLUMN_PROVIDERS.pop("reproduced")
+        module._COLUMN_PROVIDERS.pop("broken")
+    assert list(cmp.table.columns[:5]) == [*module.RUN_COLUMNS, "reproduced"]
+    assert cmp.table["reproduced"].tolist().count("yes") == 1
+    assert "broken" not in cmp.table.columns
+
+
+# -- diff of two runs -------------------------------------------------------------------------
+
+
+def test_diff_of_two_runs(store, runs) -> None:
+    cmp = compare(experiment="churn", store=store)
+    d = cmp.diff("r1", "r4")
+    assert (d.run_a["id"], d.run_b["id"]) == (runs["r1"], runs["r4"])
+    params = d.params.set_index("param")
+    assert sorted(params.index) == ["model_type", "seed"]  # same depth 4, same lr
+    assert (params.loc["model_type", "a"], params.loc["model_type", "b"]) == ("rf", "gb")
+    assert (params.loc["seed", "a"], params.loc["seed", "b"]) == (SEED[1], SEED[4])
+    metrics = d.metrics.set_index("metric")
+    assert metrics.loc["auc", "delta"] == pytest.approx(auc_at(4, 3) - auc_at(1, 3))
+    assert metrics.loc["loss", "b"] == pytest.approx(loss_of(4))
+    fit_a = next(x for x in store.list_executions(runs["r1"]) if x["execution_count"] == 2)
+    assert metrics.loc["auc", "a_execution_id"] == fit_a["id"]
+    assert metrics.loc["auc", "a_cell"] == "In [2]" and metrics.loc["auc", "b_step"] == 3
+    assert d.cells["change"].tolist() == ["changed"]  # same depth, other model -> other hash
+    assert d.datasets["dataset"].tolist() == ["train"]
+    assert d.datasets.loc[0, "a_versions"] == "v1" and d.datasets.loc[0, "b_versions"] == "v2"
+    packages = d.packages.set_index("package")
+    assert sorted(packages.index) == ["numpy", "xgboost"]
+    assert packages.loc["numpy", "a"] == "2.0.0" and packages.loc["xgboost", "a"] is None
+
+
+def test_diff_shows_code_line_changes(store, runs) -> None:
+    d = compare(experiment="churn", store=store).diff(runs["r0"], runs["r2"])
+    assert d.params.set_index("param").loc["depth"].tolist() == [2, 6]
+    assert len(d.cells) == 1
+    text = d.cells.loc[0, "diff"]
+    assert "-model = Forest(depth=2)" in text and "+model = Forest(depth=6)" in text
+    assert " model.fit(train)" in text
+    assert d.datasets.empty and d.packages.empty  # same data, same environment
+    same = compare(experiment="churn", store=store).diff("r3", "r3")
+    assert same.identical
+
+
+def test_diff_aligns_cells_by_cell_id(store) -> None:
+    a = store.create_run("ids", name="a")["id"]
+    b = store.create_run("ids", name="b")["id"]
+    for run, extra in ((a, ""), (b, "y = 2\n")):
+        for cid, code in (("c1", "x = 1"), ("c2", extra + "print(x)")):
+            store.add_execution(
+                run,
+                code=code,
+                code_hash=str(hash(code)),
+                started_at="t",
+                duration_s=0,
+                status="ok",
+                cell_id=cid,
+                execution_count=1,
+            )
+    store.add_execution(
+        b, code="z = 3", code_hash="z", started_at="t", duration_s=0, status="ok", cell_id="c3"
+    )
+    cells = compare(runs=[a, b], store=store).diff(a, b).cells.set_index("cell")
+    assert cells.loc["c2", "change"] == "changed" and "+y = 2" in cells.loc["c2", "diff"]
+    assert cells.loc["c3", "change"] == "only in b"
+    assert "c1" not in cells.index
+
+
+# -- HTML -------------------------------------------------------------------------------------
+
+
+class _Tags(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.tags.append(tag)
+        self.attrs.append((tag, attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(markup: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(markup)
+    return parser
+
+
+EVIL = "<script>alert(1)</script>"
+
+
+def test_html_escapes_user_data(store, runs) -> None:
+    run = store.create_run("churn", name=EVIL)["id"]
+    store.log_params(run, {EVIL: EVIL, "model_type": '"><img src=x onerror=alert(1)>'})
+    store.log_metrics(run, [(EVIL, 1.0, 0, None), ("auc", 0.1, 0, None)])
+    store.add_execution(run, code=EVIL, code_hash="evil", started_at="t", duration_s=0, status="ok")
+    cmp = compare(experiment="churn", metric="auc", store=store)
+    for markup in (cmp.to_html(), cmp._repr_html_(), cmp.diff(runs["r0"], run).to_html()):
+        parsed = parse(markup)
+        assert "script" not in parsed.tags
+        assert not [name for _, attrs in parsed.attrs for name, _ in attrs if name.startswith("on")]
+        for tag, attrs in parsed.attrs:
+            if tag == "img":  # only our own inline plots
+                assert dict(attrs)["src"].startswith("data:image/png;base64,")
+        assert EVIL in "".join(parsed.text)  # shown as text
+
+
+def test_html_has_table_best_run_and_curves(store, runs) -> None:
+    cmp = compare(experiment="churn", metric="auc", store=store)
+    markup = cmp.to_html()
+    parsed = parse(markup)
+    text = "".join(parsed.text)
+    assert "Comparison of 6 runs in experiment churn" in text
+    assert "best by metrics.auc (max): r5" in " ".join(text.split())
+    assert parsed.tags.count("tr") == 7  # header + six runs
+    assert "img" in parsed.tags  # the curves plot, inline
+    assert "iframe" not in parsed.tags and "http" not in markup.replace("http://www.w3", "")
+    filtered = cmp.filter("depth > 3").only_differences().to_html()
+    assert "filter: (depth &gt; 3)" in filtered and "only differences" in filtered
+
+
+def test_diff_html_links_metrics_to_cells(store, runs) -> None:
+    markup = compare(experiment="churn", store=store).diff("r0", "r5").to_html()
+    parsed = parse(markup)
+    assert "Cells whose code differs (1)" in "".join(parsed.text)
+    import re
+
+    targets = set(re.findall(r'href="#([^"]+)"', markup))
+    anchors = set(re.findall(r'<a id="([^"]+)"', markup))
+    assert targets and targets <= anchors
