@@ -11,9 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlite_utils import Migrations
-
-from .base import StoreBase
+from .base import Migrations, StoreBase
 
 migrations = Migrations("mlops_jupyter.compare")
 
