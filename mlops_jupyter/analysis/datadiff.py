@@ -15,6 +15,7 @@ multisets (``pandas.util.hash_pandas_object`` per row, then counts).
 from __future__ import annotations
 
 import io
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -151,7 +152,7 @@ def datasets(name: str | None = None, store: Any = None) -> pd.DataFrame:
             "fingerprint": r["fingerprint"],
             "created_at": r["created_at"],
             "cell": None if r["execution_count"] is None else f"[{r['execution_count']}]",
-            "code": _first_line(r["code"]),
+            "code": _code_line(r["code"], r["name"]),
             "run_id": r["run_id"],
             "source_path": r["source_path"],
             "snapshot": r["snapshot_hash"] is not None,
@@ -880,8 +881,14 @@ def _replace(result: DatasetDiff, **changes: Any) -> DatasetDiff:
     return dataclasses.replace(result, **changes)
 
 
-def _first_line(code: str | None, width: int = 60) -> str | None:
+def _code_line(code: str | None, name: str, width: int = 60) -> str | None:
+    """The line of a cell that wrote ``name`` (its last mention), else the first line."""
     if not code:
         return None
-    line = next((ln for ln in code.splitlines() if ln.strip()), "")
+    lines = [ln.strip() for ln in code.splitlines() if ln.strip()]
+    if not lines:
+        return None
+    mentions = [ln for ln in lines if re.search(rf"(?<![\w.]){re.escape(name)}\b", ln)]
+    writes = [ln for ln in mentions if re.match(rf"{re.escape(name)}\b[^=]*=(?!=)", ln)]
+    line = (writes or mentions or lines)[-1]
     return line if len(line) <= width else line[: width - 1] + "…"
