@@ -169,6 +169,25 @@ class RunsMixin(StoreBase):
             current.update(tags)
             self.conn.execute("UPDATE runs SET tags = ? WHERE id = ?", (dumps(current), run_id))
 
+    def run_counts(self, run_id: str) -> dict[str, int]:
+        """How many executions, params, metric keys, datasets and models a run holds."""
+        row = self.query_one(
+            """SELECT
+                 (SELECT COUNT(*) FROM executions WHERE run_id = :r) AS executions,
+                 (SELECT COUNT(*) FROM params WHERE run_id = :r) AS params,
+                 (SELECT COUNT(DISTINCT key) FROM metrics WHERE run_id = :r) AS metrics,
+                 (SELECT COUNT(DISTINCT id) FROM (
+                    SELECT src_id AS id FROM lineage WHERE run_id = :r AND src_type = 'dataset'
+                    UNION SELECT dst_id FROM lineage WHERE run_id = :r AND dst_type = 'dataset'
+                 )) AS datasets,
+                 (SELECT COUNT(DISTINCT id) FROM (
+                    SELECT src_id AS id FROM lineage WHERE run_id = :r AND src_type = 'model'
+                    UNION SELECT dst_id FROM lineage WHERE run_id = :r AND dst_type = 'model'
+                 )) AS models""",
+            {"r": run_id},
+        )
+        return {k: int(v or 0) for k, v in (row or {}).items()}
+
     # -- executions -----------------------------------------------------------------------
 
     def add_execution(
