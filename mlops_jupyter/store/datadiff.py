@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlite_utils import Database, Migrations
-
-from .base import StoreBase, dumps, loads, utcnow
+from .base import Migrations, SqlDb, StoreBase, dumps, loads, utcnow
 
 migrations = Migrations("mlops_jupyter.datadiff")
 
 
 @migrations()
-def m001_create_dataset_diffs(db: Database) -> None:
+def m001_create_dataset_diffs(db: SqlDb) -> None:
     db.executescript(
         """
         CREATE TABLE dataset_diffs (
