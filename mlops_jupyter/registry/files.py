@@ -20,7 +20,7 @@ SKOPS = "skops"
 PICKLE = "pickle"
 
 PICKLE_WARNING = (
-    "Loading a pickle model file runs whatever code it holds. "
+    "Loading a pickle model file runs arbitrary code it holds. "
     "Only do this for files you produced yourself."
 )
 

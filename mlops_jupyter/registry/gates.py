@@ -318,35 +318,32 @@ def _drift_gate(st: Any, candidate: dict[str, Any], policy: dict[str, Any]) -> d
 
 
 def drift_verdict(engine: Any, reference: Any, current: Any) -> dict[str, Any]:
-    """Run the drift engine on two feature tables and turn its report into a gate row."""
+    """Run the drift engine on two feature tables (nothing saved) and make it a gate row."""
     import pandas as pd
 
     if not isinstance(reference, pd.DataFrame):
         reference = pd.DataFrame(reference, columns=[f"x{i}" for i in range(reference.shape[1])])
         current = pd.DataFrame(current, columns=list(reference.columns))
     try:
-        report = engine(reference, current, store=False)
-    except TypeError:
-        report = engine(reference, current)
-    except Exception as exc:
+        report = engine(
+            reference,
+            current,
+            save=False,
+            reference_name="training features",
+            current_name="evaluation features",
+        )
+    except Exception as exc:  # the gate reports it rather than breaking the promotion
         return _row("drift", None, None, SKIPPED, f"drift engine failed: {exc}")
-    drifted = bool(getattr(report, "drifted", False))
-    columns = getattr(report, "columns", None)
-    n_drifted = None
-    names: list[str] = []
-    if columns is not None and hasattr(columns, "columns") and "drifted" in columns.columns:
-        flagged = columns[columns["drifted"].astype(bool)]
-        n_drifted = len(flagged)
-        key = "column" if "column" in flagged.columns else None
-        names = [str(c) for c in (flagged[key] if key else flagged.index)][:5]
-    figure = f"{n_drifted} of {len(columns)} columns" if n_drifted is not None else drifted
-    detail = (
-        "drift between training and evaluation features"
-        + (f": {', '.join(names)}" if names else "")
-        if drifted
-        else "no drift between training and evaluation features"
-    )
-    return _row("drift", figure, "no drifted columns", FAIL if drifted else PASS, detail)
+    names = list(report.drifted_columns)
+    figure = f"{report.n_drifted} of {report.n_tested} columns"
+    threshold = f"share of drifted columns < {report.drift_share:g}"
+    if report.drifted:
+        detail = "training and evaluation features drifted: " + ", ".join(names[:5])
+        return _row("drift", figure, threshold, FAIL, detail)
+    detail = "no dataset drift between training and evaluation features"
+    if names:
+        detail += f" ({', '.join(names[:5])} moved)"
+    return _row("drift", figure, threshold, PASS, detail)
 
 
 def _lineage_gate(st: Any, candidate: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:

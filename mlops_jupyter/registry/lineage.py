@@ -85,12 +85,47 @@ def training_fingerprints(store: Any, fingerprint: str) -> list[str]:
     return _unique(e["src_id"] for e in edges if e["src_type"] == "dataset")
 
 
-def evaluated_fingerprints(store: Any, run_id: str | None) -> list[str]:
-    """Datasets the run's metrics were computed on, most recent evaluation first."""
+def _model_evaluations(store: Any, fingerprint: str) -> list[tuple[str, Any]]:
+    """``(metric node, execution id)`` of every metric computed from this model, newest first."""
+    edges = store.edges(node=("model", fingerprint), relation="evaluated")
+    return [(e["dst_id"], e["execution_id"]) for e in reversed(edges) if e["dst_type"] == "metric"]
+
+
+def evaluated_fingerprints(
+    store: Any, run_id: str | None, fingerprint: str
+) -> tuple[list[str], set[str]]:
+    """Datasets this model's metrics were computed from (most recent first), and the subset
+    the evaluating cells read directly. Without model lineage: any metric of its run."""
+    evaluations = _model_evaluations(store, fingerprint)
+    found: list[str] = []
+    direct: set[str] = set()
+    for node, execution_id in evaluations:
+        for e in store.edges(node=("metric", node), relation="evaluated"):
+            if e["src_type"] == "dataset" and e["execution_id"] == execution_id:
+                found.append(e["src_id"])
+        if execution_id is not None:
+            for e in store.edges(node=("execution", str(execution_id)), relation="read"):
+                if e["src_type"] == "dataset":
+                    direct.add(e["src_id"])
+    if not found and run_id:
+        edges = store.edges(run_id=run_id, relation="evaluated")
+        found = [e["src_id"] for e in reversed(edges) if e["src_type"] == "dataset"]
+    return _unique(found), direct
+
+
+def model_metrics(store: Any, run_id: str | None, fingerprint: str) -> dict[str, float]:
+    """The metric values computed from this model (the cell that computed each one)."""
     if not run_id:
-        return []
-    edges = store.edges(run_id=run_id, relation="evaluated")
-    return _unique(e["src_id"] for e in reversed(edges) if e["src_type"] == "dataset")
+        return {}
+    out: dict[str, float] = {}
+    for node, execution_id in _model_evaluations(store, fingerprint):
+        run, _, key = str(node).rpartition(":")
+        if run != run_id or key in out:
+            continue
+        points = [p for p in store.metric_history(run_id, key) if p["execution_id"] == execution_id]
+        if points and points[-1]["value"] is not None:
+            out[key] = float(points[-1]["value"])
+    return out
 
 
 def describe_datasets(store: Any, fingerprints: list[str]) -> list[dict[str, Any]]:
@@ -109,8 +144,8 @@ def describe_datasets(store: Any, fingerprints: list[str]) -> list[dict[str, Any
 
 def find_objects(
     store: Any, fingerprints: list[str], namespace: Mapping[str, Any]
-) -> list[tuple[str, Any]]:
-    """``(name, object)`` in ``namespace`` whose fingerprint is one of ``fingerprints``.
+) -> list[tuple[str, Any, str]]:
+    """``(name, object, fingerprint)`` in ``namespace`` for each of ``fingerprints`` found.
 
     Ordered like ``fingerprints``. Names the store recorded for them are tried first; the rest
     of the namespace's arrays and frames only if some fingerprint is still unmatched.
@@ -118,7 +153,7 @@ def find_objects(
     if not fingerprints or not namespace:
         return []
     wanted = set(fingerprints)
-    found: dict[str, tuple[str, Any]] = {}
+    found: dict[str, tuple[str, Any, str]] = {}
     preferred = [r["name"] for r in store.find_dataset_versions(fingerprints)]
     rest = [k for k in namespace if not k.startswith("_") and k not in preferred]
     for name in [*preferred, *rest]:
@@ -129,31 +164,62 @@ def find_objects(
             continue
         fp = data_fingerprint(obj)
         if fp in wanted and fp not in found:
-            found[fp] = (name, obj)
+            found[fp] = (name, obj, fp)
     return [found[fp] for fp in fingerprints if fp in found]
 
 
-def pick_xy(model: Any, objects: Iterable[tuple[str, Any]]) -> tuple[Any, Any, list[str]]:
-    """The first 2-D object the model can predict on, and a 1-D one of the same length."""
+def pick_xy(
+    model: Any,
+    objects: Iterable[tuple[str, Any, str]],
+    *,
+    training: set[str],
+    direct: set[str],
+    logged: Mapping[str, float],
+) -> tuple[Any, Any, list[str]]:
+    """The ``(X, y)`` the model's metrics were computed on, among lineage candidates.
+
+    A pair scores when the model's metrics on it reproduce a logged value, when its objects
+    were read directly by the evaluating cell, and when it is not training data. ``y`` equal to
+    the model's own predictions (``y_pred``) is never a target.
+    """
     import numpy as np
 
+    from .evaldata import evaluate
+
     objs = list(objects)
-    for name_x, X in objs:
+    best: tuple[tuple[int, int], Any, Any, list[str]] | None = None
+    for name_x, X, fp_x in objs:
         if getattr(X, "ndim", 0) != 2:
             continue
         try:
-            model.predict(X[:2] if not hasattr(X, "iloc") else X.iloc[:2])
+            pred = np.asarray(model.predict(X))
         except Exception:
             continue
-        for name_y, y in objs:
-            if getattr(y, "ndim", 0) == 1 and len(y) == len(X):
-                return X, np.asarray(y), [name_x, name_y]
-        return X, None, [name_x]
-    return None, None, []
+        for name_y, y, fp_y in objs:
+            if getattr(y, "ndim", 0) != 1 or len(y) != len(X):
+                continue
+            target = np.asarray(y)
+            if target.shape == pred.shape and bool((target == pred).all()):
+                continue  # the model's own predictions
+            try:
+                values = evaluate(model, X, target)
+            except Exception:
+                continue
+            reproduces = any(
+                abs(values[k] - float(v)) < 1e-6 for k, v in logged.items() if k in values
+            )
+            score = 8 * reproduces + 2 * (fp_x in direct) + 2 * (fp_y in direct)
+            score += 4 * (fp_x not in training and fp_y not in training)
+            key = (score, -len(X))
+            if best is None or key > best[0]:
+                best = (key, X, target, [name_x, name_y])
+    if best is None:
+        return None, None, []
+    return best[1], best[2], best[3]
 
 
-def pick_x(objects: Iterable[tuple[str, Any]]) -> tuple[Any, list[str]]:
-    for name, X in objects:
+def pick_x(objects: Iterable[tuple[str, Any, str]]) -> tuple[Any, list[str]]:
+    for name, X, _fp in objects:
         if getattr(X, "ndim", 0) == 2:
             return X, [name]
     return None, []

@@ -95,9 +95,14 @@ def register_model(
     # evaluation data: given, else the data the run's metrics were computed on
     eval_names: list[str] = []
     if eval_data is None:
-        eval_fps = lineage.evaluated_fingerprints(st, run_id)
-        objs = lineage.find_objects(st, eval_fps, namespace)
-        X_eval, y_eval, eval_names = lineage.pick_xy(model, objs)
+        eval_fps, direct = lineage.evaluated_fingerprints(st, run_id, fingerprint)
+        X_eval, y_eval, eval_names = lineage.pick_xy(
+            model,
+            lineage.find_objects(st, eval_fps, namespace),
+            training=set(train_fps),
+            direct=direct,
+            logged=lineage.model_metrics(st, run_id, fingerprint),
+        )
         if X_eval is not None and y_eval is not None:
             eval_data = (X_eval, y_eval)
     eval_row = None
@@ -114,7 +119,10 @@ def register_model(
                     f"{exc}). Pass eval_data=(X, y) with the features it was trained on."
                 ) from None
 
-    run_metrics = st.latest_metrics(run_id) if run_id else {}
+    # the metrics computed from this very model, else (no lineage) the run's latest
+    run_metrics = lineage.model_metrics(st, run_id, fingerprint)
+    if not run_metrics and run_id and captured is None:
+        run_metrics = st.latest_metrics(run_id)
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for source, values in (("run", run_metrics), ("eval_data", computed), ("given", metrics)):

@@ -1,0 +1,506 @@
+"""Model registry: versions, safe loading, gates, champion vs challenger, audit chain, CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import mlops_jupyter as mj
+from mlops_jupyter.errors import InvalidInput, ModelNotFound, RegistryError, UnsafeModel
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, Any]:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
+    good = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    good.fit(X_train, y_train)
+    good2 = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=1000))
+    good2.fit(X_train, y_train)
+    bad = DecisionTreeClassifier(max_depth=1, random_state=0).fit(X_train, y_train)
+    return {
+        "X_train": X_train,
+        "X_test": X_test,
+        "y_train": y_train,
+        "y_test": y_test,
+        "good": good,
+        "good2": good2,
+        "bad": bad,
+    }
+
+
+def _register(store: Any, model: Any, data: dict[str, Any], name: str = "bc") -> dict[str, Any]:
+    return mj.register_model(
+        model,
+        name,
+        eval_data=(data["X_test"], data["y_test"]),
+        train_data=data["X_train"],
+        store=store,
+        by="ann",
+    )
+
+
+def _no_lineage_policy(store: Any, name: str = "bc", **kw: Any) -> None:
+    mj.set_policy(name, lineage=False, store=store, **kw)
+
+
+# -- register and load ------------------------------------------------------------------------
+
+
+def test_register_stores_skops_file_metrics_card_and_eval_snapshot(store, data) -> None:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    row = _register(store, data["good"], data)
+    assert (row["name"], row["version"], row["format"]) == ("bc", 1, "skops")
+    expected_acc = accuracy_score(data["y_test"], data["good"].predict(data["X_test"]))
+    expected_auc = roc_auc_score(data["y_test"], data["good"].predict_proba(data["X_test"])[:, 1])
+    assert row["metrics"]["accuracy"] == pytest.approx(expected_acc, abs=1e-6)
+    assert row["metrics"]["auc"] == pytest.approx(expected_auc, abs=1e-6)
+    assert row["card"]["params"]["memory"] is None
+    assert "scikit-learn" in row["card"]["environment"]["packages"]
+    assert row["card"]["evaluation_data"]["rows"] == len(data["X_test"])
+    ev = store.find_eval_dataset(row["eval_fingerprint"])
+    assert ev["n_rows"] == len(data["X_test"]) and ev["target_column"]
+    second = _register(store, data["bad"], data)
+    assert second["version"] == 2
+    assert second["untrusted_types"] == ["sklearn.tree._tree.Tree"]
+    assert "# Model card: bc v1" in mj.models("bc", store=store).card(1)
+
+    loaded = mj.load_model("bc", version=1, store=store)
+    assert (loaded.predict(data["X_test"]) == data["good"].predict(data["X_test"])).all()
+    with pytest.raises(UnsafeModel):  # the latest is the tree: its Tree type needs trust
+        mj.load_model("bc", store=store)
+
+
+def test_load_refuses_types_not_trusted_by_default_and_names_them(store, data) -> None:
+    _register(store, data["bad"], data)
+    with pytest.raises(UnsafeModel) as err:
+        mj.load_model("bc", version=1, store=store)
+    assert "sklearn.tree._tree.Tree" in str(err.value)
+    assert "trusted=['sklearn.tree._tree.Tree']" in str(err.value)
+    model = mj.load_model("bc", version=1, trusted=["sklearn.tree._tree.Tree"], store=store)
+    assert (model.predict(data["X_test"]) == data["bad"].predict(data["X_test"])).all()
+
+
+def _malicious_skops(marker: Path) -> bytes:
+    """A skops file whose schema calls os.system('touch MARKER') when loaded with trust."""
+
+    def leaf(text: str, i: int) -> dict[str, Any]:
+        return {
+            "__class__": "str",
+            "__module__": "builtins",
+            "__loader__": "JsonNode",
+            "content": json.dumps(text),
+            "is_json": True,
+            "__id__": i,
+        }
+
+    schema = {
+        "__class__": "system",
+        "__module__": "os",
+        "__loader__": "LossNode",
+        "__reduce__": {
+            "args": {
+                "__class__": "tuple",
+                "__module__": "builtins",
+                "__loader__": "TupleNode",
+                "content": [leaf(f"touch {marker}", 1)],
+                "__id__": 2,
+            }
+        },
+        "content": {
+            "__class__": "dict",
+            "__module__": "builtins",
+            "__loader__": "DictNode",
+            "content": {},
+            "key_types": {
+                "__class__": "list",
+                "__module__": "builtins",
+                "__loader__": "ListNode",
+                "content": [],
+                "__id__": 3,
+            },
+            "__id__": 4,
+        },
+        "__id__": 5,
+        "protocol": 2,
+        "_skops_version": "0.16.0",
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("schema.json", json.dumps(schema))
+    return buf.getvalue()
+
+
+def _plant(store: Any, payload: bytes, fmt: str) -> None:
+    digest = store.put_artifact(payload)
+    store.create_model_version(
+        "evil",
+        model_fingerprint="f" * 32,
+        class_name="LogisticRegression",
+        task="classification",
+        artifact_hash=digest,
+        format=fmt,
+    )
+
+
+def test_malicious_skops_payload_is_refused_and_never_runs(store, tmp_path) -> None:
+    marker = tmp_path / "PWNED"
+    _plant(store, _malicious_skops(marker), "skops")
+    with pytest.raises(UnsafeModel) as err:
+        mj.load_model("evil", version=1, store=store)
+    assert "os.system" in str(err.value)
+    assert not marker.exists()
+
+
+class _Payload:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        return (Path.touch, (self.marker,))
+
+
+def test_pickle_model_file_needs_explicit_opt_in(store, tmp_path) -> None:
+    import pickle
+
+    marker = tmp_path / "PWNED"
+    _plant(store, pickle.dumps(_Payload(marker)), "pickle")
+    with pytest.raises(UnsafeModel, match="allow_pickle=True"):
+        mj.load_model("evil", store=store)
+    assert not marker.exists()
+    with pytest.warns(UserWarning, match="arbitrary code"):
+        mj.load_model("evil", store=store, allow_pickle=True)
+    assert marker.exists()  # opting in really runs pickle code: hence the refusal by default
+
+
+def test_swapped_model_file_is_refused(store, data, tmp_path) -> None:
+    row = _register(store, data["good"], data)
+    marker = tmp_path / "PWNED"
+    store.artifact_path(row["artifact_hash"]).write_bytes(_malicious_skops(marker))
+    with pytest.raises(UnsafeModel, match="changed after it was registered"):
+        mj.load_model("bc", version=1, trusted=["os.system"], store=store)
+    assert not marker.exists()
+
+
+def test_unknown_names_and_versions_say_how_to_fix(store, data) -> None:
+    with pytest.raises(ModelNotFound, match="%mlops models"):
+        mj.load_model("nope", store=store)
+    _register(store, data["good"], data)
+    with pytest.raises(ModelNotFound, match="no version 7"):
+        mj.load_model("bc", version=7, store=store)
+    with pytest.raises(RegistryError, match="holds the alias 'production'"):
+        mj.load_model("bc", alias="production", store=store)
+    with pytest.raises(InvalidInput):
+        mj.register_model(object(), "bc", store=store)
+
+
+# -- stats ------------------------------------------------------------------------------------
+
+
+def test_vectorised_metrics_match_scikit_learn() -> None:
+    from sklearn.metrics import f1_score, r2_score, roc_auc_score
+
+    from mlops_jupyter.registry.stats import metric_rows
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    score = np.round(rng.random(300) + 0.3 * y, 2)  # rounding makes ties
+    pred = (score > 0.6).astype(int)
+    assert metric_rows("auc", y, pred, score) == pytest.approx(roc_auc_score(y, score))
+    assert metric_rows("f1", y, pred) == pytest.approx(f1_score(y, pred))
+    yr = rng.normal(size=300)
+    pr = yr + rng.normal(scale=0.5, size=300)
+    assert metric_rows("r2", yr, pr) == pytest.approx(r2_score(yr, pr))
+    idx = rng.integers(0, 300, size=(5, 300))
+    rows = metric_rows("auc", y[idx], pred[idx], score[idx])
+    assert rows == pytest.approx([roc_auc_score(y[i], score[i]) for i in idx])
+
+
+def test_paired_bootstrap_and_mcnemar_on_known_counts() -> None:
+    from scipy.stats import binomtest
+
+    from mlops_jupyter.registry.stats import mcnemar, paired_bootstrap
+
+    y = np.zeros(200, dtype=int)
+    a = y.copy()
+    b = y.copy()
+    a[:4] = 1  # candidate wrong on 4 rows
+    b[10:30] = 1  # champion wrong on 20 other rows
+    test = mcnemar(y, a, b)
+    assert (test.candidate_only, test.champion_only, test.method) == (20, 4, "exact")
+    assert test.p_value == pytest.approx(binomtest(20, 24, 0.5).pvalue)
+    boot = paired_bootstrap("accuracy", y, (a, None), (b, None), n_resamples=1000)
+    assert boot.difference == pytest.approx(0.08)
+    assert 0 < boot.ci_low < 0.08 < boot.ci_high
+    assert boot.samples.shape == (1000,)
+    same = paired_bootstrap("accuracy", y, (a, None), (a, None))
+    assert same.ci_low == same.ci_high == 0.0
+
+
+# -- gates, promotion, rollback ---------------------------------------------------------------
+
+
+def test_gates_pass_for_good_model_and_fail_for_bad_challenger(store, data) -> None:
+    _register(store, data["good"], data)
+    _register(store, data["bad"], data)
+    _no_lineage_policy(store, metrics={"auc": ">= 0.9"})
+    first = mj.promote("bc", 1, "production", store=store)
+    assert first.passed and first.moved
+    gates = first.gates.set_index("gate")
+    assert gates.loc["metric:auc", "verdict"] == "pass"
+    assert gates.loc["champion_vs_challenger", "verdict"] == "skipped"
+    assert gates.loc["drift", "verdict"] == "pass"  # random split: no drift
+
+    second = mj.promote("bc", 2, "production", store=store)
+    assert not second.passed and not second.moved
+    gates = second.gates.set_index("gate")
+    assert gates.loc["metric:auc", "verdict"] == "fail"  # depth-1 tree: auc ~0.9 is missed
+    assert gates.loc["champion_vs_challenger", "verdict"] == "fail"
+    assert second.bootstrap.difference < 0 and second.bootstrap.ci_high < 0
+    assert mj.models("bc", store=store).aliases == {"production": 1}
+    actions = [r["action"] for r in store.list_audit_records("bc")]
+    assert actions == ["register", "register", "set_policy", "promote", "promote_failed"]
+    recorded = json.loads(store.list_audit_records("bc")[-1]["gates"])
+    assert recorded["passed"] is False and recorded["bootstrap"]["metric"] == "accuracy"
+    assert "<table" in second.to_html() and "mlops-bad" in second.to_html()
+
+
+def test_champion_vs_challenger_better_mode_needs_significance(store, data) -> None:
+    _register(store, data["bad"], data)
+    _register(store, data["good"], data)
+    _register(store, data["good2"], data)
+    _no_lineage_policy(store, compare={"mode": "better", "margin": 0.0})
+    assert mj.promote("bc", 1, "champion", store=store).moved
+    better = mj.promote("bc", 2, "champion", store=store)
+    gates = better.gates.set_index("gate")
+    assert better.passed, better.gates.to_string()
+    assert gates.loc["mcnemar", "verdict"] == "pass"
+    assert better.mcnemar.p_value < 0.05
+    assert better.mcnemar.candidate_only > better.mcnemar.champion_only
+    assert better.bootstrap.ci_low > 0
+    # two near-identical models: not significantly better, so "better" fails ...
+    tie = mj.promote("bc", 3, "champion", store=store)
+    assert not tie.passed
+    assert tie.gates.set_index("gate").loc["champion_vs_challenger", "verdict"] == "fail"
+    # ... but "not worse within 0.05" passes
+    _no_lineage_policy(store, compare={"mode": "not_worse", "margin": 0.05})
+    assert mj.promote("bc", 3, "champion", store=store).passed
+
+
+def test_lineage_gate_fails_without_captured_code(store, data) -> None:
+    _register(store, data["good"], data)
+    result = mj.promote("bc", 1, "staging", store=store)
+    assert not result.passed
+    row = result.gates.set_index("gate").loc["lineage"]
+    assert row["verdict"] == "fail" and "code unknown" in row["detail"]
+
+
+def test_drift_gate_fails_when_evaluation_data_drifted(store, data) -> None:
+    shifted = data["X_test"] * 1.5
+    mj.register_model(
+        data["good"],
+        "bc",
+        eval_data=(shifted, data["y_test"]),
+        train_data=data["X_train"],
+        store=store,
+    )
+    _no_lineage_policy(store)
+    result = mj.promote("bc", 1, "production", store=store)
+    row = result.gates.set_index("gate").loc["drift"]
+    assert row["verdict"] == "fail" and not result.passed
+
+
+def test_force_needs_a_reason_and_is_recorded(store, data) -> None:
+    _register(store, data["good"], data)
+    _register(store, data["bad"], data)
+    _no_lineage_policy(store)
+    mj.promote("bc", 1, "production", store=store)
+    with pytest.raises(InvalidInput, match="needs a reason"):
+        mj.promote("bc", 2, "production", force=True, store=store)
+    forced = mj.promote("bc", 2, "production", force=True, reason="hotfix", by="bob", store=store)
+    assert forced.moved and forced.forced and not forced.passed
+    last = store.list_audit_records("bc")[-1]
+    assert (last["action"], last["forced"], last["who"], last["reason"]) == (
+        "promote",
+        1,
+        "bob",
+        "hotfix",
+    )
+    with pytest.raises(RegistryError, match="already holds"):
+        mj.promote("bc", 2, "production", store=store)
+
+
+def test_rollback_and_alias_history_by_date(store, data) -> None:
+    for _ in range(3):
+        _register(store, data["good"], data)
+    _no_lineage_policy(store, compare={"margin": 0.5})
+    with pytest.raises(RegistryError, match="nothing to roll back"):
+        mj.rollback("bc", "production", store=store)
+    mj.promote("bc", 1, "production", store=store)
+    with pytest.raises(RegistryError, match="no previous holder"):
+        mj.rollback("bc", "production", store=store)
+    t1 = datetime.now(UTC)
+    mj.promote("bc", 2, "production", store=store)
+    t2 = datetime.now(UTC)
+    mj.promote("bc", 3, "production", store=store)
+    t3 = datetime.now(UTC)
+    done = mj.rollback("bc", "production", reason="latency", store=store)
+    assert (done["from_version"], done["to_version"]) == (3, 2)
+    done = mj.rollback("bc", "production", store=store)
+    assert (done["from_version"], done["to_version"]) == (2, 1)
+    view = mj.models("bc", store=store)
+    assert view.holder("production") == 1
+    assert view.holder("production", at=t1) == 1
+    assert view.holder("production", at=t2) == 2
+    assert view.holder("production", at=t3) == 3
+    assert view.holder("production", at=t1 - timedelta(days=1)) is None
+    assert view.holder("production", at=t1.date().isoformat()) == 1  # end of that day
+    actions = ["promote", "promote", "promote", "rollback", "rollback"]
+    assert list(view.history["action"]) == actions
+    assert view.history["end_at"].isna().sum() == 1
+    assert mj.audit_verify(store=store).ok
+
+
+def test_policy_validation(store) -> None:
+    with pytest.raises(InvalidInput, match="operator and a number"):
+        mj.set_policy("bc", metrics={"auc": "at least 0.8"}, store=store)
+    with pytest.raises(InvalidInput, match="not_worse"):
+        mj.set_policy("bc", compare={"mode": "sometimes"}, store=store)
+    with pytest.raises(InvalidInput, match="Unknown compare settings"):
+        mj.set_policy("bc", compare={"alpha": 0.1}, store=store)
+    policy = mj.set_policy("bc", metrics={"auc": 0.8}, store=store)
+    assert policy["metrics"] == {"auc": ">= 0.8"}
+
+
+# -- audit chain ------------------------------------------------------------------------------
+
+
+def _promoted_store(store: Any, data: dict[str, Any]) -> None:
+    _register(store, data["good"], data)
+    _register(store, data["good2"], data)
+    _no_lineage_policy(store, compare={"margin": 0.5})
+    mj.promote("bc", 1, "production", store=store)
+    mj.promote("bc", 2, "production", reason="newer", store=store)
+
+
+def test_triggers_refuse_updates_and_deletes(store, data) -> None:
+    _promoted_store(store, data)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("UPDATE audit_records SET who = 'eve' WHERE id = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("DELETE FROM audit_records WHERE id = 1")
+
+
+def _tamper(path: Path, sql: str) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER audit_records_no_update")
+    conn.execute("DROP TRIGGER audit_records_no_delete")
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+def test_edited_audit_row_is_detected(store, store_file, data) -> None:
+    from click.testing import CliRunner
+
+    from mlops_jupyter.cli import cli
+
+    _promoted_store(store, data)
+    ok = CliRunner().invoke(cli, ["--store", str(store_file), "audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "intact: 5 records" in ok.output
+    _tamper(store_file, "UPDATE audit_records SET reason = 'routine' WHERE id = 5")
+    bad = CliRunner().invoke(cli, ["--store", str(store_file), "audit", "verify"])
+    assert bad.exit_code == 1
+    assert "broken at record 5" in bad.output and "edited" in bad.output
+
+
+def test_deleted_audit_rows_are_detected(store, store_file, data) -> None:
+    _promoted_store(store, data)
+    _tamper(store_file, "DELETE FROM audit_records WHERE id = 3")
+    report = mj.audit_verify(store=store)
+    assert not report.ok and report.broken_id == 4
+    assert "mlops-bad" in report.to_html()
+
+
+def test_deleted_last_audit_row_is_detected_by_alias_replay(store, store_file, data) -> None:
+    _promoted_store(store, data)
+    _tamper(store_file, "DELETE FROM audit_records WHERE id = 5")
+    report = mj.audit_verify(store=store)
+    assert not report.ok
+    assert "audit trail says 1" in report.problem
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+
+def test_cli_models_promote_rollback_exit_codes(store, store_file, data) -> None:
+    from click.testing import CliRunner
+
+    from mlops_jupyter.cli import cli
+
+    _register(store, data["good"], data)
+    _register(store, data["bad"], data)
+    _no_lineage_policy(store)
+    runner = CliRunner()
+    base = ["--store", str(store_file)]
+    listing = runner.invoke(cli, [*base, "models"])
+    assert listing.exit_code == 0 and "bc" in listing.output
+    ok = runner.invoke(cli, [*base, "promote", "bc", "1", "--to", "production", "--by", "ci"])
+    assert ok.exit_code == 0, ok.output
+    assert "alias moved" in ok.output
+    failed = runner.invoke(cli, [*base, "promote", "bc", "2", "--to", "production"])
+    assert failed.exit_code == 1
+    assert "champion_vs_challenger" in failed.output and "alias not moved" in failed.output
+    forced = runner.invoke(
+        cli, [*base, "promote", "bc", "2", "--to", "production", "--force", "--reason", "test"]
+    )
+    assert forced.exit_code == 0 and "(forced)" in forced.output
+    detail = runner.invoke(cli, [*base, "models", "bc"])
+    assert "production=v2" in detail.output
+    back = runner.invoke(cli, [*base, "rollback", "bc", "production"])
+    assert back.exit_code == 0 and "v2 -> v1" in back.output
+    history = runner.invoke(cli, [*base, "models", "bc", "--history"])
+    assert history.output.count("production") == 3 and "rollback" in history.output
+    unknown = runner.invoke(cli, [*base, "promote", "nope", "1", "--to", "production"])
+    assert unknown.exit_code == 1 and "No registered model named 'nope'" in unknown.output
+    assert "Traceback" not in unknown.output
+    listed = runner.invoke(cli, [*base, "audit", "list", "bc"])
+    assert "promote_failed" in listed.output
+
+
+def test_cli_audit_verify_on_a_store_without_registry(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from mlops_jupyter.cli import cli
+
+    result = CliRunner().invoke(cli, ["--store", str(tmp_path / "s.db"), "audit", "verify"])
+    assert result.exit_code == 0 and "0 records" in result.output
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def test_static_html_is_escaped(store, data) -> None:
+    name = "<script>alert(1)</script>"
+    _register(store, data["good"], data, name=name)
+    html = mj.models(name, store=store)._repr_html_()
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert "<iframe" not in html
+    assert "&lt;script&gt;" in mj.models(store=store)._repr_html_()
