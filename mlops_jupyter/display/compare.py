@@ -2,8 +2,8 @@
 
 Static forms: :func:`comparison_html`, :func:`run_diff_html`. The panel, :class:`ComparePanel`,
 is an ipywidgets layout over a :class:`~mlops_jupyter.analysis.compare.Comparison`: runs table
-(sort, filter, checkboxes, only differences) and tabs over the selected runs (curves, scatter,
-parallel coordinates, best run, groups, metrics at a step, diff of two runs). Widgets are built
+(sort, filter, checkboxes, only differences) and tabs over the selected runs (best run, curves,
+scatter, parallel coordinates, groups, metrics at a step, diff of two runs). Widgets are built
 on first display and plots only for the visible tab. Callbacks never raise into the cell: a
 failure is shown as one line in the panel. Everything from user data goes through ``esc``.
 """
@@ -363,7 +363,8 @@ class ComparePanel:
     ``outputs[name].value`` and ``message.value``.
     """
 
-    TABS = ("Curves", "Scatter", "Parallel", "Best", "Groups", "At step", "Diff")
+    # "Best" first: it answers the first question and needs no plot, so building is quick.
+    TABS = ("Best", "Curves", "Scatter", "Parallel", "Groups", "At step", "Diff")
 
     def __init__(self, comparison: Any, *, max_rows: int = 50, selected: int = 5) -> None:
         import ipywidgets as w
@@ -427,10 +428,10 @@ class ComparePanel:
         self.diff_b = dropdown([], None, "b")
         self.outputs = {name: w.HTML() for name in self.TABS}
         controls = {
+            "Best": [self.best_metric, self.best_direction],
             "Curves": [self.curve_metric],
             "Scatter": [self.scatter_param, self.scatter_metric],
             "Parallel": [self.parallel_metric],
-            "Best": [self.best_metric, self.best_direction],
             "Groups": [self.group_param, self.group_metric],
             "At step": [self.step],
             "Diff": [self.diff_a, self.diff_b],
@@ -487,10 +488,15 @@ class ComparePanel:
         return self.view.select(chosen) if chosen else self.view
 
     def select(self, run_ids: list[str]) -> None:
-        """Tick exactly these runs (ids as in the table)."""
+        """Tick exactly these runs (ids as in the table), then redraw once."""
         self.selected = list(run_ids)
-        for run_id, box in self.checks.items():
-            box.value = run_id in self.selected
+        self._quiet = True
+        try:
+            for run_id, box in self.checks.items():
+                box.value = run_id in self.selected
+        finally:
+            self._quiet = False
+        self._guard(self._selection_changed)()
 
     def _guard(self, func: Callable[[], None]) -> Callable[[Any], None]:
         def callback(change: Any = None) -> None:
@@ -560,13 +566,16 @@ class ComparePanel:
                 self.selected.append(run_id)
             elif not box.value and run_id in self.selected:
                 self.selected.remove(run_id)
-            if self.only_diff.value:
-                self._render_table()
-            else:
-                self._update_diff_choices()
-                self._render_tab()
+            self._selection_changed()
 
         return handler
+
+    def _selection_changed(self) -> None:
+        if self.only_diff.value:
+            self._render_table()  # which params are equal depends on the selection
+        else:
+            self._update_diff_choices()
+            self._render_tab()
 
     def _update_diff_choices(self) -> None:
         scope = self.scope()

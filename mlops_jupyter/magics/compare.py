@@ -14,8 +14,10 @@ def compare(shell: Any, args: list[str]) -> Any:
     survives in a saved notebook), or with ``--diff`` the :class:`RunDiff` of two runs.
     """
     from ..analysis.compare import compare as compare_runs
+    from . import SUBCOMMANDS
 
-    parser = MagicArgumentParser("compare")
+    # One-line usage in errors (argparse would wrap it); % is argparse's format character.
+    parser = MagicArgumentParser("compare", usage=SUBCOMMANDS["compare"][1].replace("%", "%%"))
     parser.add_argument("runs", nargs="*", metavar="RUN")
     parser.add_argument("--experiment", "-e", metavar="NAME")
     parser.add_argument("--metric", "-m", metavar="KEY")
