@@ -1,0 +1,319 @@
+"""Automatic capture in a real InteractiveShell: executions, params, metrics, datasets, models."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_jupyter.capture import session as session_mod
+from mlops_jupyter.capture.session import get_session
+
+
+def run(shell: Any, code: str, *, check: bool = True) -> Any:
+    """Run one cell like a notebook would (same as conftest.run)."""
+    result = shell.run_cell(code, store_history=True)
+    if check and not result.success:
+        raise AssertionError(f"cell failed: {result.error_in_exec or result.error_before_exec}")
+    return result
+
+
+@pytest.fixture(autouse=True)
+def fresh_session(workdir):
+    session_mod.reset_session()
+    yield
+    session_mod.reset_session()
+
+
+def _store() -> Any:
+    return get_session().store
+
+
+def _executions() -> list[dict[str, Any]]:
+    return _store().query("SELECT * FROM executions ORDER BY id")
+
+
+def test_trivial_cell_is_captured_with_names_and_params(shell) -> None:
+    run(shell, "x = 1")
+    run(shell, "y = x + 1")
+    ex = _executions()
+    assert [e["code"] for e in ex] == ["x = 1", "y = x + 1"]
+    assert ex[1]["reads"] == '["x"]' and ex[1]["writes"] == '["y"]'
+    assert ex[0]["status"] == "ok" and ex[0]["duration_s"] >= 0
+    assert ex[0]["code_hash"] != ex[1]["code_hash"]
+    assert [e["execution_count"] for e in ex] == [1, 2]
+    run_id = get_session().run_id
+    assert _store().get_params(run_id) == {"x": 1}
+    assert _store().get_run(run_id)["source"] == "interactive"
+
+
+def test_error_cell_is_recorded_with_summary(shell) -> None:
+    result = run(shell, "1 / 0", check=False)
+    assert not result.success
+    ex = _executions()[-1]
+    assert ex["status"] == "error"
+    assert ex["error"].startswith("ZeroDivisionError")
+
+
+def test_params_metrics_and_secrets(shell) -> None:
+    run(shell, 'lr = 0.1\ndepth = -3\nkind = "rf"\napi_token = "s3cr3t-value"\n_private = 4')
+    run(shell, "accuracy = 0.93\nn_errors = 4\nval_loss = 0.25")
+    store, run_id = _store(), get_session().run_id
+    assert store.get_params(run_id) == {"lr": 0.1, "depth": -3, "kind": "rf", "n_errors": 4}
+    assert store.latest_metrics(run_id) == {"accuracy": 0.93, "val_loss": 0.25}
+    codes = " ".join(e["code"] for e in _executions())
+    assert "s3cr3t-value" not in codes and "api_token = '***'" in codes
+
+
+def test_sklearn_metrics_score_model_and_lineage(shell) -> None:
+    run(
+        shell,
+        "import numpy as np\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.metrics import accuracy_score, log_loss\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.normal(size=(200, 3))\n"
+        "y = (X[:, 0] > 0).astype(int)",
+    )
+    run(shell, "C = 0.5\nclf = LogisticRegression(C=C)\nclf.fit(X, y)")
+    run(shell, "pred = clf.predict(X)")
+    run(shell, "acc = accuracy_score(y, pred)\nll = round(log_loss(y, clf.predict_proba(X)), 4)")
+    run(shell, "s = clf.score(X, y)")
+    store, run_id = _store(), get_session().run_id
+    metrics = store.latest_metrics(run_id)
+    assert set(metrics) == {"acc", "ll", "s"}
+    assert metrics["acc"] == pytest.approx(shell.user_ns["acc"])
+    models = store.list_models(run_id)
+    assert len(models) == 1 and models[0]["class_name"].endswith("LogisticRegression")
+    assert models[0]["params"]["C"] == 0.5 and models[0]["artifact_hash"]
+    params = store.list_params(run_id)
+    assert {p["key"]: p["source"] for p in params}["C"] == "auto"
+    assert {p["key"]: p["source"] for p in params}["max_iter"] == "estimator"
+    from mlops_jupyter.capture.fingerprint import fingerprint
+
+    fp_x, fp_y = fingerprint(shell.user_ns["X"]), fingerprint(shell.user_ns["y"])
+    model_fp = models[0]["fingerprint"]
+    trained = store.edges(relation="trained_on")
+    assert {(e["src_id"], e["dst_id"]) for e in trained} == {(fp_x, model_fp), (fp_y, model_fp)}
+    evaluated = store.edges(node=("metric", f"{run_id}:acc"), relation="evaluated")
+    sources = {(e["src_type"], e["src_id"]) for e in evaluated}
+    assert ("model", model_fp) in sources  # via pred = clf.predict(X)
+    assert ("dataset", fp_x) in sources and ("dataset", fp_y) in sources
+    pred_fp = fingerprint(shell.user_ns["pred"])
+    wrote = store.edges(node=("dataset", pred_fp), relation="wrote")
+    assert len(wrote) == 1 and wrote[0]["src_type"] == "execution"
+    read = store.edges(node=("dataset", pred_fp), relation="read")
+    assert read and read[0]["dst_type"] == "execution"
+
+
+def test_datasets_and_read_csv_source(shell, workdir) -> None:
+    pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "x"]}).to_csv(workdir / "data.csv", index=False)
+    run(shell, "import pandas as pd\ndf = pd.read_csv('data.csv')")
+    run(shell, "df2 = df[df.a > 1]")
+    run(shell, "df2.loc[:, 'a'] = 10")  # mutated in place: a new version
+    store = _store()
+    versions = store.list_datasets("df")
+    assert len(versions) == 1
+    assert versions[0]["source_path"] == str(workdir / "data.csv")
+    from mlops_jupyter.capture.fingerprint import file_hash
+
+    assert versions[0]["source_hash"] == file_hash(str(workdir / "data.csv"))
+    assert [v["n_rows"] for v in store.list_datasets("df2")] == [2, 2]
+    content = store.resolve_dataset("df@1")
+    assert content["schema"] == {"a": "int64", "b": "str"}
+    assert content["profile"]["a"]["max"] == 3 and content["profile"]["b"]["top"][0] == ["x", 2]
+    files = store.edges(relation="read", node=("file", str(workdir / "data.csv")))
+    assert len(files) == 1
+
+
+def test_child_run_when_a_param_changes_after_results(shell) -> None:
+    run(shell, "lr = 0.1\nepochs = 3")
+    run(shell, "lr = 0.2")  # nothing computed yet (papermill's injected cell): same run
+    first = get_session().run_id
+    run(shell, "loss = 0.5")
+    run(shell, "lr = 0.3")
+    second = get_session().run_id
+    run(shell, "loss = 0.4")
+    store = _store()
+    assert second != first
+    child = store.get_run(second)
+    assert child["parent_run_id"] == first
+    assert store.get_params(first) == {"lr": 0.2, "epochs": 3}
+    assert store.get_params(second) == {"lr": 0.3, "epochs": 3}
+    sources = {p["key"]: p["source"] for p in store.list_params(second)}
+    assert sources == {"lr": "auto", "epochs": "inherited"}
+    assert store.latest_metrics(first) == {"loss": 0.5}
+    assert store.latest_metrics(second) == {"loss": 0.4}
+    run(shell, "lr = 0.3")  # same value again: no new run
+    assert get_session().run_id == second
+
+
+def test_off_on_and_skip_marker(shell) -> None:
+    run(shell, "a = 1")
+    run(shell, "%mlops off")
+    run(shell, "b = 2")
+    run(shell, "%mlops on")
+    run(shell, "# mlops: skip\nc = 3")
+    run(shell, "d = 4")
+    assert [e["code"] for e in _executions()] == ["a = 1", "d = 4"]
+
+
+def test_capture_failure_never_breaks_the_cell(shell, monkeypatch) -> None:
+    from mlops_jupyter.capture import detect, hooks
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("capture exploded")
+
+    monkeypatch.setattr(detect, "metrics_of", boom)
+    hooks._warned.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r1 = run(shell, "value = 21 * 2\nvalue")
+        r2 = run(shell, "value + 1")
+    assert r1.success and r1.result == 42
+    assert r2.result == 43 and shell.user_ns["value"] == 42
+    ours = [w for w in caught if issubclass(w.category, hooks.CaptureWarning)]
+    assert len(ours) == 1 and "capture exploded" in str(ours[0].message)
+    assert _executions() == []  # nothing half-written
+
+
+def test_failure_keeps_buffered_metrics(shell, monkeypatch) -> None:
+    import mlops_jupyter as mj
+    from mlops_jupyter.capture import cell, hooks
+
+    run(shell, "import mlops_jupyter as mj")
+
+    def fail_edges(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("edges exploded")
+
+    monkeypatch.setattr(cell, "_edges", fail_edges)
+    hooks._warned.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run(shell, "mj.log_metric('auc', 0.7)")
+    assert get_session().pending_metrics and get_session().pending_metrics[0][0] == "auc"
+    monkeypatch.undo()
+    run(shell, "mj.log_metric('auc', 0.8, step=1)")
+    history = _store().metric_history(get_session().run_id, "auc")
+    assert [(m["value"], m["step"]) for m in history] == [(0.7, None), (0.8, 1)]
+    assert mj.active_run().id == get_session().run_id
+
+
+def test_read_only_cells_reuse_cached_fingerprints(shell, monkeypatch) -> None:
+    from mlops_jupyter.capture import detect
+
+    run(shell, "import numpy as np\nbig = np.arange(1000.0)")
+    calls: list[int] = []
+    real = detect.fingerprint
+
+    def counting(obj: Any) -> Any:
+        calls.append(1)
+        return real(obj)
+
+    monkeypatch.setattr(detect, "fingerprint", counting)
+    run(shell, "total = big.sum()")  # method call on big: may mutate, re-hashed
+    n_after_method = len(calls)
+    run(shell, "m = max(big)")  # plain read: cached
+    assert n_after_method == 1 and len(calls) == 1
+    run(shell, "big[0] = 5.0")  # subscript store: re-hashed, new version
+    assert len(calls) == 2
+    assert len(_store().list_datasets("big")) == 2
+
+
+def test_status_magic_reports_last_cell(shell) -> None:
+    run(shell, "lr = 0.1\nauc = 0.9")
+    status = shell.run_line_magic("mlops", "")
+    text = repr(status)
+    assert str(_store().path) in text
+    assert "last cell params" in text and "lr" in text and "auc" in text
+    html = status._repr_html_()
+    assert "<table" in html and "lr" in html
+    assert status.run["id"] == get_session().run_id
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["bogus", "metric auc=high", "metric", "param", "param nokey", "status extra", "run a b"],
+)
+def test_bad_magic_arguments_are_one_line(shell, capsys, line: str) -> None:
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("mlops", line)
+    assert type(info.value) is UsageError
+    assert "\n" not in str(info.value)
+    shell.run_cell(f"%mlops {line}", store_history=True)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    assert "UsageError" in out.out + out.err
+
+
+def test_experiment_run_param_metric_magics(shell) -> None:
+    run(shell, "%mlops experiment churn")
+    first = get_session().run_id
+    run(shell, "%mlops param lr=0.1 depth=5 kind=rf")
+    run(shell, "%mlops metric auc=0.91 --step 2")
+    run(shell, "%mlops run second")
+    store = _store()
+    assert store.get_run(first)["experiment"] == "churn"
+    assert store.get_run(first)["status"] == "finished"
+    assert store.get_params(first) == {"lr": 0.1, "depth": 5, "kind": "rf"}
+    assert [(m["value"], m["step"]) for m in store.metric_history(first)] == [(0.91, 2)]
+    assert store.get_run(get_session().run_id)["name"] == "second"
+    frame = shell.run_line_magic("mlops", "runs --experiment churn")
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 2
+
+
+def test_fingerprint_is_content_not_identity() -> None:
+    from mlops_jupyter.capture.fingerprint import fingerprint, model_fingerprint
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(100, 4))
+    a = pd.DataFrame(data, columns=list("abcd"))
+    b = pd.DataFrame({c: data[:, i].copy() for i, c in enumerate("abcd")})  # other layout
+    assert fingerprint(a) == fingerprint(b)
+    assert len(fingerprint(a)) == 32
+    assert fingerprint(a) != fingerprint(a.rename(columns={"a": "z"}))
+    assert fingerprint(a) != fingerprint(a.astype({"a": "float32"}))
+    assert fingerprint(a) != fingerprint(a.set_axis(range(1, 101)))
+    c = a.copy()
+    c.iloc[50, 2] += 1e-9
+    assert fingerprint(a) != fingerprint(c)
+    s = pd.Series(["x", "yy", None, "zzz"] * 10, dtype="str")
+    chunked = pd.concat([s.iloc[:7], s.iloc[7:]], ignore_index=True)
+    assert fingerprint(s) == fingerprint(chunked)
+    assert fingerprint(s.astype(object)) == fingerprint(s.astype(object).copy())
+    assert fingerprint(np.arange(10)[::2]) == fingerprint(np.array([0, 2, 4, 6, 8]))
+    assert fingerprint([1, 2]) is None
+    from sklearn.linear_model import LinearRegression
+
+    m1 = LinearRegression().fit(data[:, :3], data[:, 3])
+    m2 = LinearRegression().fit(data[:, :3], data[:, 3])
+    m3 = LinearRegression().fit(data[:, :2], data[:, 3])
+    assert model_fingerprint(m1) == model_fingerprint(m2) != model_fingerprint(m3)
+
+
+def test_profile_structure() -> None:
+    from mlops_jupyter.capture.profile import profile
+
+    df = pd.DataFrame(
+        {
+            "num": [1.0, 2.0, 3.0, None, 5.0],
+            "cat": ["a", "b", "a", "a", None],
+            "flag": [True, False, True, True, False],
+            "when": pd.date_range("2024-01-01", periods=5),
+        }
+    )
+    p = profile(df)
+    assert p["num"]["kind"] == "numeric" and p["num"]["nulls"] == 1 and p["num"]["count"] == 4
+    assert p["num"]["min"] == 1.0 and p["num"]["max"] == 5.0 and p["num"]["mean"] == 2.75
+    assert sum(p["num"]["histogram"]["counts"]) == 4 and len(p["num"]["histogram"]["edges"]) == 11
+    assert p["num"]["quantiles"]["0.5"] == 2.5
+    assert p["cat"]["kind"] == "categorical" and p["cat"]["top"][0] == ["a", 3]
+    assert p["cat"]["distinct"] == 2
+    assert p["flag"]["kind"] == "bool"
+    assert p["when"]["kind"] == "datetime" and p["when"]["min"].startswith("2024-01-01")
+    assert list(profile(np.zeros((3, 2)))) == ["0", "1"]

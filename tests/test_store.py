@@ -1,0 +1,148 @@
+"""The lineage store: schema, migrations, transactions, runs, params, metrics, datasets."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mlops_jupyter.errors import (
+    DatasetNotFound,
+    InvalidInput,
+    RunNotFound,
+    StoreError,
+    StoreVersionError,
+)
+from mlops_jupyter.store import open_store
+from mlops_jupyter.store.schema import expected_version
+
+
+def test_new_store_has_schema_version_and_wal(store) -> None:
+    assert store.schema_version == expected_version() > 0
+    mode = store.conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    for table in ("runs", "executions", "params", "metrics", "datasets", "models", "lineage"):
+        assert table in store.table_names()
+
+
+def test_newer_store_is_refused(store_file: Path) -> None:
+    s = open_store(store_file, shared=False)
+    s.conn.execute(f"PRAGMA user_version = {expected_version() + 5}")
+    s.close()
+    with pytest.raises(StoreVersionError, match="Upgrade mlops-jupyter"):
+        open_store(store_file, shared=False)
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a readable mlops-jupyter store"):
+        open_store(bad, shared=False)
+
+
+def test_old_store_is_upgraded_in_place(store_file: Path) -> None:
+    """A store written when only the core migrations existed gains every area's tables."""
+    from mlops_jupyter.store.base import SqlDb
+    from mlops_jupyter.store.schema import core
+
+    store_file.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(store_file, isolation_level=None)
+    conn.execute("BEGIN")
+    core.apply(SqlDb(conn))
+    conn.execute(f"PRAGMA user_version = {len(core._migrations)}")
+    conn.execute("INSERT INTO experiments VALUES ('e1', 'old-exp', '2024-01-01')")
+    conn.execute("COMMIT")
+    old_tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+
+    s = open_store(store_file, shared=False)
+    assert s.schema_version == expected_version()
+    assert set(s.table_names()) > old_tables  # the areas' tables were added
+    assert s.get_experiment("old-exp")["id"] == "e1"  # data kept
+    applied = s.query("SELECT migration_set, name FROM _sqlite_migrations")
+    assert len(applied) == expected_version()
+    s.close()
+
+
+def test_write_nests_and_rolls_back(store) -> None:
+    with store.write():
+        store.ensure_experiment("kept")
+        with pytest.raises(ValueError), store.write():
+            store.ensure_experiment("dropped")
+            raise ValueError("boom")
+    names = {e["name"] for e in store.list_experiments()}
+    assert names == {"kept"}
+
+
+def test_executescript_stays_inside_the_transaction(store) -> None:
+    with pytest.raises(RuntimeError), store.write() as db:
+        db.executescript("CREATE TABLE scratch (x INTEGER);\nINSERT INTO scratch VALUES (1);")
+        raise RuntimeError("roll back")
+    assert "scratch" not in store.table_names()
+
+
+def test_runs_names_lookup_and_end(store) -> None:
+    a = store.create_run("exp")
+    b = store.create_run("exp", parent_run_id=a["id"], source="headless")
+    assert (a["name"], b["name"]) == ("run-1", "run-2")
+    assert store.get_run(b["id"][:6])["parent_run_id"] == a["id"]
+    assert store.get_run("run-2")["source"] == "headless"
+    store.end_run(a["id"], "failed")
+    assert store.get_run(a["id"])["status"] == "failed"
+    assert store.get_run(a["id"])["ended_at"] is not None
+    with pytest.raises(RunNotFound, match="%mlops runs"):
+        store.get_run("zzzz-nope")
+    with pytest.raises(InvalidInput):
+        store.end_run(a["id"], "exploded")
+
+
+def test_params_metrics_and_runs_frame(store) -> None:
+    run = store.create_run("exp")["id"]
+    other = store.create_run("exp")["id"]
+    store.log_params(run, {"lr": 0.1, "kind": "rf", "flag": True})
+    store.log_params(run, {"lr": 0.2})  # last write wins
+    store.log_metrics(
+        run, [("loss", 1.0, 0, None), ("loss", 0.5, 1, None), ("auc", 0.9, None, None)]
+    )
+    store.log_params(other, {"lr": 0.3})
+    assert store.get_params(run) == {"lr": 0.2, "kind": "rf", "flag": True}
+    assert store.latest_metrics(run) == {"auc": 0.9, "loss": 0.5}
+    assert [m["step"] for m in store.metric_history(run, "loss")] == [0, 1]
+    frame = store.runs_frame("exp")
+    assert list(frame["run_id"]) == [other, run]  # newest first
+    row = frame.set_index("run_id").loc[run]
+    assert row["params.lr"] == 0.2 and row["params.kind"] == "rf"
+    assert row["metrics.loss"] == 0.5
+    assert store.run_counts(run)["params"] == 3
+    assert store.run_counts(run)["metrics"] == 2
+
+
+def test_dataset_versions_follow_content(store) -> None:
+    for fp in ("a" * 32, "a" * 32, "b" * 32):
+        store.record_dataset_content(fp, kind="dataframe", n_rows=3, n_cols=2)
+        store.record_dataset_version("train", fp)
+    versions = store.list_datasets("train")
+    assert [(v["version"], v["fingerprint"][0]) for v in versions] == [(1, "a"), (2, "b")]
+    assert store.resolve_dataset("train@1")["fingerprint"] == "a" * 32
+    assert store.resolve_dataset("train@latest")["version"] == 2
+    assert store.resolve_dataset("bbbbbbbb")["name"] == "train"
+    with pytest.raises(DatasetNotFound):
+        store.resolve_dataset("test@1")
+
+
+def test_artifacts_are_content_addressed(store) -> None:
+    h1 = store.put_artifact(b"model bytes")
+    h2 = store.put_artifact(b"model bytes")
+    assert h1 == h2
+    assert store.read_artifact(h1) == b"model bytes"
+    assert len(list(store.artifacts_dir.iterdir())) == 1
+    assert store.query("SELECT COUNT(*) AS n FROM artifacts")[0]["n"] == 1
+
+
+def test_environment_stored_once(store) -> None:
+    a = store.record_environment("3.11.0", "linux", {"numpy": "2.0", "pandas": "3.0"})
+    b = store.record_environment("3.11.0", "linux", {"pandas": "3.0", "numpy": "2.0"})
+    c = store.record_environment("3.11.0", "linux", {"pandas": "3.1", "numpy": "2.0"})
+    assert a == b != c
+    assert store.get_environment(a)["packages"] == {"numpy": "2.0", "pandas": "3.0"}
