@@ -15,6 +15,7 @@ multisets (``pandas.util.hash_pandas_object`` per row, then counts).
 from __future__ import annotations
 
 import io
+import os
 import re
 import sys
 import warnings
@@ -653,6 +654,18 @@ def _column_summary(s: pd.Series) -> dict[str, Any]:
     return out
 
 
+def _summaries(series: list[pd.Series]) -> list[dict[str, Any]]:
+    """Column summaries, on a few threads for large frames (numpy sorts and Arrow release the GIL)."""
+    rows = max((len(s) for s in series), default=0)
+    workers = min(4, os.cpu_count() or 1)
+    if rows < 100_000 or workers < 2:
+        return [_column_summary(s) for s in series]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_column_summary, series))
+
+
 def _values(
     a: pd.DataFrame, b: pd.DataFrame, common: list[Any], column_changes: pd.Series
 ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
@@ -660,9 +673,12 @@ def _values(
     rows = []
     shift: dict[Any, float] = {}
     stats = ("dtype", "nulls", "mean", "std", "distinct", "top")
-    for c in [*a.columns, *[c for c in b.columns if c not in a.columns]]:
-        before = _column_summary(a[c]) if c in a.columns else {}
-        after = _column_summary(b[c]) if c in b.columns else {}
+    columns = [*a.columns, *[c for c in b.columns if c not in a.columns]]
+    summaries = _summaries([a[c] for c in a.columns] + [b[c] for c in b.columns])
+    side_a = dict(zip(a.columns, summaries[: a.shape[1]]))
+    side_b = dict(zip(b.columns, summaries[a.shape[1] :]))
+    for c in columns:
+        before, after = side_a.get(c, {}), side_b.get(c, {})
         for stat in stats:
             if stat not in before and stat not in after:
                 continue
