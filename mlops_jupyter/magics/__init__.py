@@ -81,12 +81,12 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "register": (
         "mlops_jupyter.magics.registry:register",
-        "%mlops register MODEL_VAR --name NAME",
+        "%mlops register MODEL_VAR --name NAME [--eval X_VAR Y_VAR] [--train X_VAR] [--by WHO]",
         "store a fitted model as a new version of NAME (skops file, model card)",
     ),
     "models": (
         "mlops_jupyter.magics.registry:models",
-        "%mlops models [NAME] [--history]",
+        "%mlops models [NAME] [--history] [--alias ALIAS --at DATE]",
         "registered models, versions, aliases; --history: who held each alias when",
     ),
     "promote": (

@@ -8,6 +8,14 @@ from ..errors import InvalidInput
 from ._args import MagicArgumentParser
 
 
+def _parser(subcommand: str) -> MagicArgumentParser:
+    """A parser whose usage is the one-line usage of the :data:`SUBCOMMANDS` table."""
+    from . import SUBCOMMANDS
+
+    usage = SUBCOMMANDS[subcommand][1].replace(f"%mlops {subcommand}", "%(prog)s", 1)
+    return MagicArgumentParser(subcommand, usage=usage)
+
+
 def _variable(shell: Any, name: str, what: str) -> Any:
     ns = getattr(shell, "user_ns", {}) or {}
     if name not in ns:
@@ -21,7 +29,7 @@ def _variable(shell: Any, name: str, what: str) -> Any:
 def register(shell: Any, args: list[str]) -> Any:
     from ..registry import register_model
 
-    parser = MagicArgumentParser("register")
+    parser = _parser("register")
     parser.add_argument("model_var", metavar="MODEL_VAR")
     parser.add_argument("--name", required=True)
     parser.add_argument("--eval", nargs=2, metavar=("X_VAR", "Y_VAR"), default=None)
@@ -63,7 +71,7 @@ def _describe(row: dict[str, Any]) -> str:
 def models(shell: Any, args: list[str]) -> Any:
     from ..registry import models as list_models
 
-    parser = MagicArgumentParser("models")
+    parser = _parser("models")
     parser.add_argument("name", nargs="?", default=None)
     parser.add_argument("--history", action="store_true")
     parser.add_argument("--alias", default=None)
@@ -112,7 +120,7 @@ def _panel(view: Any) -> Any:
 def promote(shell: Any, args: list[str]) -> Any:
     from ..registry import promote as run_promote
 
-    parser = MagicArgumentParser("promote")
+    parser = _parser("promote")
     parser.add_argument("name")
     parser.add_argument("version")
     parser.add_argument("--to", required=True, metavar="ALIAS")
@@ -126,7 +134,7 @@ def promote(shell: Any, args: list[str]) -> Any:
 def rollback(shell: Any, args: list[str]) -> Any:
     from ..registry import rollback as run_rollback
 
-    parser = MagicArgumentParser("rollback")
+    parser = _parser("rollback")
     parser.add_argument("name")
     parser.add_argument("alias")
     parser.add_argument("--reason", default=None)
