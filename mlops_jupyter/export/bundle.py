@@ -77,7 +77,7 @@ class Bundle:
             ["inputs", ", ".join(i["path"] for i in m.get("inputs", [])) or "-"],
             ["reproducibility", m.get("reproducibility", {}).get("status", "?")],
         ]
-        body = table(["", ""], rows)
+        body = table([{"": k, "value": v} for k, v in rows], ["", "value"])
         notes = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
         if notes:
             body += f"<ul class='mlops-warnings'>{notes}</ul>"
@@ -254,8 +254,8 @@ def _from_run(
     }
     kept_ids = {int(e["id"]) for e in sliced.kept}
     datasets: dict[str, str] = {}
-    for row in store.run_datasets(run_id):
-        if row["execution_id"] is None or int(row["execution_id"]) in kept_ids:
+    for row in store.datasets_of_executions(sorted(kept_ids)):
+        if not row["source_path"]:  # files are checked by hash, as inputs
             datasets[str(row["name"])] = str(row["fingerprint"])
     manifest = {
         "format": FORMAT,
@@ -274,11 +274,14 @@ def _from_run(
         "environment": env,
         "requirements": _requirements(codes, env),
         "cells": cell_meta,
-        "cells_total": len([e for e in session if e["run_id"] == run_id]),
+        "cells_total": len(session),
         "left_out": [
-            {"execution_id": int(e["id"]), "execution_count": e.get("execution_count")}
+            {
+                "execution_id": int(e["id"]),
+                "execution_count": e.get("execution_count"),
+                "cell_id": e.get("cell_id"),
+            }
             for e in sliced.left_out
-            if e["run_id"] == run_id
         ],
         "reproducibility": {"status": repro.status, "reasons": repro.reasons},
         "warnings": [],
@@ -403,10 +406,8 @@ def _write_inputs(
     kept = {int(c["execution_id"]) for c in manifest["cells"] if c.get("execution_id")}
     messages: list[str] = []
     files: dict[Path, dict[str, Any]] = {}
-    for row in store.run_datasets(run_id):
+    for row in store.datasets_of_executions(sorted(kept)):
         if not row["source_path"]:
-            continue
-        if row["execution_id"] is not None and int(row["execution_id"]) not in kept:
             continue
         path = Path(row["source_path"])
         path = path if path.is_absolute() else root / path
@@ -496,7 +497,7 @@ def _requirements(codes: Sequence[str], env: Mapping[str, Any]) -> list[str]:
     lines = []
     for dist in sorted(dists, key=str.lower):
         key = dist.lower().replace("_", "-")
-        version = known.get(key)
+        version = __version__ if key == "mlops-jupyter" else known.get(key)
         if version is None:
             try:
                 version = metadata.version(dist)

@@ -280,7 +280,9 @@ def effective_names(
     """
     static = code_names(str(execution.get("code") or ""))
     return CodeNames(
-        reads=static.reads | frozenset(execution.get("reads") or ()),
+        # capture's reads do not say whether the cell bound a name before reading it: where
+        # the cell binds it, the statement-order view above decides
+        reads=static.reads | (frozenset(execution.get("reads") or ()) - static.writes),
         writes=static.writes | frozenset(execution.get("writes") or ()),
         mutates=(static.mutates - modules) | static.seeds,
         imports=static.imports,

@@ -35,10 +35,10 @@ class Verification:
         return shown.to_string(index=False) + "\n\n" + self.summary
 
     def _repr_html_(self) -> str:
-        from ..display.html import esc, panel
+        from ..display.html import esc, panel, table
 
         colour = "mlops-ok" if self.reproduced else "mlops-bad"
-        body = self.table.to_html(index=False, na_rep="-", classes="mlops-table")
+        body = table(self.table)
         return panel("Verify", f"<p class='{colour}'>{esc(self.summary)}</p>{body}")
 
 
@@ -60,7 +60,8 @@ def compare(
     metrics = store.latest_metrics(rerun.run_id) if rerun.run_id else {}
     datasets: dict[str, str] = {}
     if rerun.run_id:
-        for row in store.run_datasets(rerun.run_id):
+        executions = [int(e["id"]) for e in store.list_executions(rerun.run_id)]
+        for row in store.datasets_of_executions(executions):
             datasets[str(row["name"])] = str(row["fingerprint"])
     rows: list[dict[str, Any]] = []
     for key, spec in manifest.get("metrics", {}).items():

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlite_utils import Database, Migrations
-
-from .base import StoreBase, dumps, loads, utcnow
+from .base import Migrations, SqlDb, StoreBase, dumps, loads, utcnow
 
 migrations = Migrations("mlops_jupyter.export")
 
 
 @migrations()
-def m001_create_verifications(db: Database) -> None:
+def m001_create_verifications(db: SqlDb) -> None:
     db.executescript(
         """
         CREATE TABLE verifications (
@@ -46,9 +44,28 @@ class ExportMixin(StoreBase):
         A kernel may hold state from runs it had before (``%mlops run`` starts a new run in the
         same kernel): those earlier executions come first, in execution order (``id``).
         """
-        run = self.query_one("SELECT kernel_id FROM runs WHERE id = ?", (run_id,))
+        run = self.query_one("SELECT kernel_id, source FROM runs WHERE id = ?", (run_id,))
         if run is None or not run["kernel_id"]:
-            rows = self.query("SELECT * FROM executions WHERE run_id = ? ORDER BY id", (run_id,))
+            # No kernel id (a plain IPython shell): follow the chain of parent runs started in
+            # the same way (capture starts a child run when a param changes after results).
+            chain = [run_id]
+            parent = self.query_one("SELECT parent_run_id FROM runs WHERE id = ?", (run_id,))
+            while parent and parent["parent_run_id"] and len(chain) < 1000:
+                row = self.query_one(
+                    "SELECT id, kernel_id, source, parent_run_id FROM runs WHERE id = ?",
+                    (parent["parent_run_id"],),
+                )
+                if row is None or row["kernel_id"] or row["source"] != (run or {}).get("source"):
+                    break
+                chain.append(row["id"])
+                parent = row
+            marks = ",".join("?" * len(chain))
+            rows = self.query(
+                f"""SELECT * FROM executions WHERE run_id IN ({marks}) AND id <= (
+                       SELECT COALESCE(MAX(id), 0) FROM executions WHERE run_id = ?)
+                    ORDER BY id""",
+                (*chain, run_id),
+            )
         else:
             rows = self.query(
                 """SELECT e.* FROM executions e JOIN runs r ON r.id = e.run_id
@@ -90,6 +107,27 @@ class ExportMixin(StoreBase):
                    UNION SELECT dst_id FROM lineage WHERE run_id = ? AND dst_type = 'dataset')
                ORDER BY d.id""",
             (run_id, run_id, run_id),
+        )
+
+    def datasets_of_executions(self, execution_ids: list[int]) -> list[dict[str, Any]]:
+        """Dataset versions recorded by, or linked in lineage to, these executions (by id).
+
+        A version whose content was seen before keeps its first execution, so lineage edges
+        of these executions count too.
+        """
+        ids = dumps(sorted({int(i) for i in execution_ids}))
+        return self.query(
+            """SELECT d.id, d.name, d.version, d.fingerprint, d.source_path, d.source_hash,
+                      d.execution_id, d.run_id
+               FROM datasets d
+               WHERE d.execution_id IN (SELECT value FROM json_each(?))
+                  OR d.fingerprint IN (
+                   SELECT src_id FROM lineage WHERE src_type = 'dataset'
+                     AND execution_id IN (SELECT value FROM json_each(?))
+                   UNION SELECT dst_id FROM lineage WHERE dst_type = 'dataset'
+                     AND execution_id IN (SELECT value FROM json_each(?)))
+               ORDER BY d.id""",
+            (ids, ids, ids),
         )
 
     def latest_runs_of_notebook(self, candidates: list[str]) -> list[dict[str, Any]]:

@@ -1,0 +1,280 @@
+"""Export without kernels: slicing, parameters, reproducibility status, bundle files, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+from IPython.core.error import UsageError
+
+from mlops_jupyter.errors import InputChanged, InvalidInput
+from mlops_jupyter.export import export, reproducibility
+from mlops_jupyter.export.parameterize import (
+    comment_out,
+    inject_parameters,
+    literal_assignments,
+    strip_magics,
+)
+from mlops_jupyter.export.slice import code_names, slice_executions
+
+
+def run(shell: Any, code: str) -> None:
+    result = shell.run_cell(code, store_history=True)
+    assert result.success, result.error_in_exec
+
+
+def _ex(i: int, code: str, reads: list[str] = (), writes: list[str] = (), **kw: Any) -> dict:
+    return {"id": i, "code": code, "reads": list(reads), "writes": list(writes), **kw}
+
+
+# -- slicing -----------------------------------------------------------------------------------
+
+
+def test_code_names_sees_mutations_and_statement_order() -> None:
+    cn = code_names(
+        "df = pd.read_csv('a.csv')\ndf['z'] = df.x * 2\nmodel.fit(X, y)\ndf.head()\n"
+        "total = [v for v in range(3)]\ndef f(a):\n    return a + b\n%mlops param lr=0.1"
+    )
+    assert "df" not in cn.reads  # bound by the cell before it was read
+    assert {"pd", "model", "X", "y", "b"} <= cn.reads
+    assert {"a", "v"}.isdisjoint(cn.reads)  # locals of a function / comprehension
+    assert {"df", "total", "f"} <= cn.writes and "v" not in cn.writes
+    assert {"df", "model"} <= cn.mutates
+
+
+def test_slice_keeps_only_what_feeds_the_result_in_execution_order() -> None:
+    executions = [
+        _ex(1, "import numpy as np", writes=["np"]),
+        _ex(2, "x = np.arange(10)", ["np"], ["x"]),
+        _ex(3, "lr = 0.1", writes=["lr"]),
+        _ex(4, "x.mean()", ["x"]),  # exploratory
+        _ex(5, "plt_data = x * 3", ["x"], ["plt_data"]),  # feeds nothing
+        _ex(6, "x[0] = 5", ["x"]),  # mutation: needed
+        _ex(7, "score = (x * lr).sum()", ["x", "lr"], ["score"]),
+        _ex(8, "lr = 0.5", writes=["lr"]),  # after the result: not used
+        _ex(9, "boom()", status="error"),
+    ]
+    result = slice_executions(executions, {7: ["metric:score"]})
+    assert [e["id"] for e in result.kept] == [1, 2, 3, 6, 7]
+    assert result.suppliers[7] == {"x": 6, "lr": 3}
+    assert result.suppliers[6] == {"x": 2}
+    assert not result.unresolved
+
+
+def test_slice_uses_the_last_writer_before_the_read() -> None:
+    executions = [
+        _ex(1, "a = 1", writes=["a"]),
+        _ex(2, "a = 2", writes=["a"]),
+        _ex(3, "b = a + 1", ["a"], ["b"]),
+        _ex(4, "a = 3", writes=["a"]),
+        _ex(5, "res = b * 10 + c", ["b", "c"], ["res"]),
+    ]
+    result = slice_executions(executions, {5: ["metric:res"]})
+    assert [e["id"] for e in result.kept] == [2, 3, 5]
+    assert result.unresolved == frozenset({"c"})
+
+
+# -- parameters --------------------------------------------------------------------------------
+
+
+def test_literal_param_assignments_become_comments_and_injection_checks_keys() -> None:
+    code = "%mlops experiment churn\nlr = 0.1\ndepth: int = 3\nname = make()\n%mlops param a=1"
+    found = literal_assignments(code)
+    assert {k: v[0] for k, v in found.items()} == {"lr": 0.1, "depth": 3}
+    out = comment_out(strip_magics(code), {"lr": literal_assignments(strip_magics(code))["lr"]})
+    assert "%mlops experiment" not in out and "%mlops param a=1" in out
+    assert "# lr = 0.1" in out and "depth: int = 3" in out
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("lr = 0.1\ndepth = 3", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(lr)"),
+    ]
+    inject_parameters(nb, {"lr": 0.5})
+    assert nb.cells[1].metadata["tags"] == ["injected-parameters"]
+    assert "lr = 0.5" in nb.cells[1].source
+    with pytest.raises(InvalidInput, match=r"Unknown param 'lrr'.*params are depth, lr"):
+        inject_parameters(nb, {"lrr": 1})
+
+
+# -- from a real shell: export and reproducibility ---------------------------------------------
+
+
+def _train_csv(path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=120), "y": rng.integers(0, 2, 120)})
+    frame.assign(x2=lambda d: d.x + d.y).to_csv(path, index=False)
+
+
+CELLS = {
+    "imports": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+    "from sklearn.metrics import accuracy_score",
+    "param": "C = 0.01",
+    "data": "df = pd.read_csv('train.csv')\nX, y = df[['x', 'x2']], df['y']",
+    "look": "df.describe()",
+    "fit": "model = LogisticRegression(C=C).fit(X, y)",
+    "score": "accuracy = accuracy_score(y, model.predict(X))",
+}
+
+
+def _run_cells(shell: Any, order: list[tuple[str, str | None]]) -> str:
+    for cell_id, override in order:
+        result = shell.run_cell(override or CELLS[cell_id], store_history=True, cell_id=cell_id)
+        assert result.success, result.error_in_exec
+    from mlops_jupyter.capture.session import get_session
+
+    run_id = get_session().run_id
+    assert run_id
+    return run_id
+
+
+def test_out_of_order_run_is_stale_and_exports_the_code_that_ran(shell: Any, workdir: Path) -> None:
+    _train_csv(workdir / "train.csv")
+    run_id = _run_cells(
+        shell,
+        [
+            ("imports", None),
+            ("data", None),
+            ("param", None),
+            ("look", None),
+            ("fit", None),
+            ("param", "C = 100.0"),  # edited and re-run after the model was fitted
+            ("score", None),
+        ],
+    )
+    from mlops_jupyter.store import open_store
+
+    store = open_store()
+    status = reproducibility(store, run_id)
+    assert status.status == "stale"
+    assert any("edited and re-run" in r for r in status.reasons)
+
+    with pytest.warns(UserWarning, match="The run is stale"):
+        bundle = export(run_id, to=workdir / "bundle", store=store)
+    nb = nbformat.read(workdir / "bundle" / "run.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert code[0] == "%load_ext mlops_jupyter"
+    params_cell = nb.cells[2]
+    assert params_cell.metadata["tags"] == ["parameters"]
+    assert params_cell.source == "C = 0.01"  # the value the model was trained with
+    assert [c for c in code if "describe" in c] == []  # exploratory cell left out
+    body = code[2:]
+    assert body[0].startswith("import pandas") and body[1].startswith("df = pd.read_csv")
+    assert body[2].startswith("model = ") and body[3].startswith("accuracy = ")
+    manifest = json.loads((workdir / "bundle" / "manifest.json").read_text())
+    assert manifest["parameters"] == {"C": 0.01}
+    assert manifest["params"]["C"] == 100.0  # the params table kept the last value logged
+    assert manifest["metrics"]["accuracy"]["value"] == store.latest_metrics(run_id)["accuracy"]
+    assert manifest["metrics"]["accuracy"]["rel_tol"] == 1e-6
+    assert manifest["inputs"] == [
+        {
+            "path": "train.csv",
+            "hash": manifest["inputs"][0]["hash"],
+            "size": (workdir / "train.csv").stat().st_size,
+            "copied": True,
+        }
+    ]
+    assert (workdir / "bundle" / "data" / "train.csv").read_bytes() == (
+        workdir / "train.csv"
+    ).read_bytes()
+    assert {"X", "y"} <= set(manifest["datasets"])
+    reqs = (workdir / "bundle" / "requirements.txt").read_text().splitlines()
+    assert any(r.startswith("scikit-learn==") for r in reqs)
+    assert any(r.startswith("pandas==") for r in reqs)
+    assert manifest["reproducibility"]["status"] == "stale"
+    assert bundle.manifest == manifest and "Run bundle" in bundle._repr_html_()
+
+
+def test_in_order_run_is_reproducible_and_notebook_edits_make_it_stale(
+    shell: Any, workdir: Path
+) -> None:
+    _train_csv(workdir / "train.csv")
+    order = ["imports", "param", "data", "look", "fit", "score"]
+    run_id = _run_cells(shell, [(c, None) for c in order])
+    from mlops_jupyter.store import open_store
+
+    store = open_store()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(CELLS[c], id=c) for c in order]
+    assert reproducibility(store, run_id, notebook=nb).status == "reproducible"
+
+    nb.cells[2].source = "df = pd.read_csv('other.csv')"  # edited since it ran
+    nb.cells.pop(1)  # the param cell was deleted
+    status = reproducibility(store, run_id, notebook=nb)
+    assert status.status == "stale"
+    assert any("edited in the notebook" in r for r in status.reasons)
+    assert any("deleted" in r for r in status.reasons)
+
+    # reading a name from a cell below: out of order
+    nb2 = nbformat.v4.new_notebook()
+    nb2.cells = [nbformat.v4.new_code_cell(CELLS[c], id=c) for c in order]
+    nb2.cells.insert(5, nb2.cells.pop(1))  # the param cell now sits below the fit
+    status = reproducibility(store, run_id, notebook=nb2)
+    assert any("read `C`" in r and "below it" in r for r in status.reasons)
+
+
+def test_magic_export_errors_are_one_line(shell: Any, workdir: Path) -> None:
+    with pytest.raises(UsageError, match="the following arguments are required: --to"):
+        shell.run_line_magic("mlops", "export")
+    (workdir / "notes").mkdir()
+    (workdir / "notes" / "keep.txt").write_text("mine")
+    run(shell, "a = 1")
+    with pytest.raises(UsageError, match="already holds files that are not a bundle"):
+        shell.run_line_magic("mlops", "export --to notes")
+    assert (workdir / "notes" / "keep.txt").read_text() == "mine"
+    result = shell.run_cell("%mlops export --to notes", store_history=True)
+    assert isinstance(result.error_in_exec, UsageError)
+
+
+def test_magic_export_writes_a_bundle(shell: Any, workdir: Path, capsys: Any) -> None:
+    _train_csv(workdir / "train.csv")
+    _run_cells(shell, [(c, None) for c in ["imports", "param", "data", "fit", "score"]])
+    bundle = shell.run_line_magic("mlops", "export --to out")
+    assert (workdir / "out" / "manifest.json").is_file()
+    assert bundle.manifest["parameters"] == {"C": 0.01}
+
+
+def test_cli_export_from_notebook_without_run_and_verify_input_changed(workdir: Path) -> None:
+    from mlops_jupyter.cli import cli
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext mlops_jupyter"),
+        nbformat.v4.new_code_cell("%mlops experiment demo\nx = 1"),
+        nbformat.v4.new_code_cell("y = x + 1"),
+    ]
+    nbformat.write(nb, workdir / "plain.ipynb")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["export", "plain.ipynb", "--to", "b"])
+    assert result.exit_code == 0, result.output
+    assert "No captured run of plain.ipynb" in result.output
+    cells = nbformat.read(workdir / "b" / "run.ipynb", as_version=4).cells
+    assert [c.source for c in cells[3:]] == ["x = 1", "y = x + 1"]
+
+    # a bundle whose input changed fails before any kernel starts, exit code 2
+    manifest = json.loads((workdir / "b" / "manifest.json").read_text())
+    (workdir / "b" / "data").mkdir(exist_ok=True)
+    (workdir / "b" / "data" / "in.csv").write_text("a\n1\n")
+    manifest["inputs"] = [{"path": "in.csv", "hash": "0" * 32, "size": 4, "copied": True}]
+    manifest["data_root"] = "data"
+    (workdir / "b" / "manifest.json").write_text(json.dumps(manifest))
+    result = runner.invoke(cli, ["verify", "b"])
+    assert result.exit_code == 2
+    assert "The bundle's input data changed: in.csv changed" in result.output
+    assert "Traceback" not in result.output
+    from mlops_jupyter.export import run_bundle
+
+    with pytest.raises(InputChanged, match="Restore the files"):
+        run_bundle(workdir / "b")
+
+    result = runner.invoke(cli, ["run", "b", "--grid", "lr"])
+    assert result.exit_code == 1 and "Expected --grid KEY=V1,V2" in result.output
+    result = runner.invoke(cli, ["export", "nope", "--to", "c"])
+    assert result.exit_code == 1 and "No run with id 'nope'" in result.output
