@@ -199,7 +199,7 @@ class Session:
         try:
             if self.run_id is None and not self.pending_metrics:
                 return
-            failed = self.source == "script" and getattr(sys, "last_value", None) is not None
+            failed = not self.interactive and getattr(sys, "last_value", None) is not None
             self.end_run("failed" if failed else "finished")
         except Exception:
             pass  # the interpreter is going away; the run stays 'running'

@@ -43,7 +43,7 @@ def summarize(store: Any) -> str:
     cols += [c for c in frame.columns if c.startswith("metrics.")]
     params = [c for c in frame.columns if c.startswith("params.")]
     lines.append(f"Runs ({len(frame)}):")
-    lines.append(frame[cols].fillna("").to_string(index=False))
+    lines.append(frame[cols].astype(object).fillna("").to_string(index=False))
     lines.append("")
     counts = store.query(
         """SELECT (SELECT COUNT(*) FROM executions) AS executions,
@@ -151,4 +151,4 @@ def runs(ctx: click.Context, experiment: str | None, all_columns: bool) -> None:
     cols += (params if all_columns else params[:6]) + metrics
     frame = frame[[c for c in cols if c in frame.columns]].copy()
     frame["started_at"] = frame["started_at"].str.slice(0, 19)
-    click.echo(frame.fillna("").to_string(index=False))
+    click.echo(frame.astype(object).fillna("").to_string(index=False))
