@@ -85,14 +85,14 @@ def _headline(d: Any) -> str:
     badges.append(f"={s['unchanged']} unchanged")
     if s.get("duplicate_keys"):
         badges.append(f"{s['duplicate_keys']} duplicate keys")
-    for k, word in (
-        ("columns_added", "columns added"),
-        ("columns_removed", "columns removed"),
-        ("columns_renamed", "renamed"),
-        ("dtype_changed", "dtype changes"),
+    for k, one, many in (
+        ("columns_added", "column added", "columns added"),
+        ("columns_removed", "column removed", "columns removed"),
+        ("columns_renamed", "column renamed", "columns renamed"),
+        ("dtype_changed", "dtype change", "dtype changes"),
     ):
         if s.get(k):
-            badges.append(f"{s[k]} {word}")
+            badges.append(f"{s[k]} {one if s[k] == 1 else many}")
     how = (
         f"keyed on {', '.join(map(str, d.key))}"
         if d.key
@@ -115,7 +115,15 @@ def _pct(n: int, s: dict[str, Any]) -> str:
 
 
 def _arrow(before: Any, after: Any) -> str:
-    return f'{fmt(before)}<span class="mlops-arrow">→</span>{fmt(after)}'
+    return f'{_cell(before)}<span class="mlops-arrow">→</span>{_cell(after)}'
+
+
+def _cell(value: Any) -> str:
+    """A value for display; a missing one (no such column, NaN) as a muted dash."""
+    value = _py(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return '<span class="mlops-muted">–</span>'
+    return fmt(value)
 
 
 def _values_table(values: Any) -> str:

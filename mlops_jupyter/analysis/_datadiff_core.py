@@ -1,0 +1,664 @@
+"""The computation behind :func:`mlops_jupyter.analysis.datadiff.diff`: DataFrames in, a frozen
+:class:`DatasetDiff` out. No store, no I/O.
+
+With a key the rows are aligned on the key columns (factorised codes, no Python loop) and
+compared column by column on numpy arrays: floats with ``atol``/``rtol``, NaN equals NaN. Keys
+that occur more than once on either side are reported in ``duplicates`` and left out of the
+row matching, never collapsed. Without a key the rows are compared by whole-row content as
+multisets (``pandas.util.hash_pandas_object`` per row, then counts).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AnalysisError, InvalidInput
+
+MAX_CHANGED_CELLS = 1_000_000  # cells listed in .changed; the counts are always exact
+SAMPLE_ROWS = 20  # rows shown in the HTML samples
+TOP_DISTRIBUTIONS = 3  # columns whose distributions are drawn
+
+
+@dataclass(frozen=True)
+class DatasetDiff:
+    """The result of :func:`diff`: data first, rendering in :mod:`mlops_jupyter.display`.
+
+    ``summary``: counts (rows in A and B, added, removed, changed, unchanged, duplicate keys,
+    columns added/removed/renamed/dtype-changed, changed cells). ``added``/``removed``: rows
+    only in B / only in A. ``changed``: one row per changed cell (key columns, ``column``,
+    ``before``, ``after``). ``schema``: one row per column-level change. ``column_changes``:
+    changed cells per column. ``values``: per-column summaries before and after.
+    """
+
+    a_label: str
+    b_label: str
+    key: tuple[str, ...]
+    atol: float
+    rtol: float
+    summary: dict[str, Any]
+    schema: pd.DataFrame
+    added: pd.DataFrame
+    removed: pd.DataFrame
+    changed: pd.DataFrame
+    column_changes: pd.Series
+    values: pd.DataFrame
+    duplicates: pd.DataFrame
+    sample_before: pd.DataFrame = field(repr=False)
+    sample_after: pd.DataFrame = field(repr=False)
+    sample_mask: pd.DataFrame = field(repr=False)
+    distributions: dict[str, dict[str, Any]] = field(repr=False)
+    a_ref: dict[str, Any] | None = None
+    b_ref: dict[str, Any] | None = None
+
+    @property
+    def identical(self) -> bool:
+        s = self.summary
+        return not (
+            s["added"]
+            or s["removed"]
+            or s.get("changed")
+            or len(self.schema)
+            or s["rows_a"] != s["rows_b"]
+        )
+
+    def to_html(self) -> str:
+        from ..display.datadiff import render_diff
+
+        return render_diff(self)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        s = self.summary
+        parts = [f"{k}={s[k]}" for k in ("rows_a", "rows_b", "added", "removed", "changed")]
+        return f"<DatasetDiff {self.a_label} -> {self.b_label}: {', '.join(parts)}>"
+
+
+# -- the diff itself ---------------------------------------------------------------------------
+
+
+def compute_diff(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    key: tuple[str, ...] = (),
+    *,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    labels: tuple[str, str] = ("A", "B"),
+) -> DatasetDiff:
+    """The diff of two DataFrames (no store involved)."""
+    for frame, label in ((a, labels[0]), (b, labels[1])):
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidInput(
+                f"{label} is a {type(frame).__name__}, not a DataFrame. "
+                "Pass DataFrames or stored versions like 'name@2'."
+            )
+        if frame.columns.has_duplicates:
+            dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+            raise AnalysisError(
+                f"{label} has duplicate column names {dup}. Rename them before diffing."
+            )
+    key = tuple(key)
+    a, b = _with_key_columns(a, key, labels[0]), _with_key_columns(b, key, labels[1])
+    schema, renames = _schema_changes(a, b, key, atol, rtol)
+    b = b.rename(columns=renames)
+    common = [c for c in a.columns if c in b.columns]
+    if key:
+        rows = _keyed(a, b, key, [c for c in common if c not in key], atol, rtol)
+    else:
+        rows = _unkeyed(a, b, common)
+    values, distributions = _values(a, b, common, rows["column_changes"])
+    back = {v: k for k, v in renames.items()}  # rows of B keep B's column names
+    rows["added"] = rows["added"].rename(columns=back)
+    kinds = schema["change"].value_counts() if len(schema) else pd.Series(dtype=int)
+    summary = {
+        "rows_a": len(a),
+        "rows_b": len(b),
+        "added": len(rows["added"]),
+        "removed": len(rows["removed"]),
+        "changed": rows["n_changed"],
+        "unchanged": rows["n_unchanged"],
+        "changed_cells": int(rows["column_changes"].sum()) if key else None,
+        "duplicate_keys": len(rows["duplicates"]) if key else None,
+        "columns_added": int(kinds.get("added", 0)),
+        "columns_removed": int(kinds.get("removed", 0)),
+        "columns_renamed": int(kinds.get("renamed", 0)),
+        "dtype_changed": int(kinds.get("dtype", 0)),
+        "key": list(key),
+        "atol": atol,
+        "rtol": rtol,
+    }
+    return DatasetDiff(
+        a_label=labels[0],
+        b_label=labels[1],
+        key=tuple(key),
+        atol=atol,
+        rtol=rtol,
+        summary=summary,
+        schema=schema,
+        added=rows["added"],
+        removed=rows["removed"],
+        changed=rows["changed"],
+        column_changes=rows["column_changes"],
+        values=values,
+        duplicates=rows["duplicates"],
+        sample_before=rows["sample_before"],
+        sample_after=rows["sample_after"],
+        sample_mask=rows["sample_mask"],
+        distributions=distributions,
+    )
+
+
+def _schema_changes(
+    a: pd.DataFrame, b: pd.DataFrame, key: tuple[str, ...], atol: float, rtol: float
+) -> tuple[pd.DataFrame, dict[Any, Any]]:
+    """Columns added, removed, renamed (same content, other name) and dtype changes."""
+    only_a = [c for c in a.columns if c not in b.columns]
+    only_b = [c for c in b.columns if c not in a.columns]
+    renames: dict[Any, Any] = {}
+    if only_a and only_b:
+        sig_a = {c: _column_signature(a[c]) for c in only_a}
+        for cb in only_b:
+            sig = _column_signature(b[cb])
+            for ca in only_a:
+                if ca not in renames.values() and sig_a[ca] == sig:
+                    renames[cb] = ca
+                    break
+        _renames_on_rows(a, b, key, only_a, only_b, renames, atol, rtol)
+    rows: list[dict[str, Any]] = []
+    for c in only_a:
+        if c not in renames.values():
+            rows.append(
+                {"column": c, "change": "removed", "before": str(a[c].dtype), "after": None}
+            )
+    for c in only_b:
+        if c in renames:
+            rows.append(
+                {"column": renames[c], "change": "renamed", "before": renames[c], "after": c}
+            )
+        else:
+            rows.append({"column": c, "change": "added", "before": None, "after": str(b[c].dtype)})
+    for c in a.columns:
+        if c in b.columns and a[c].dtype != b[c].dtype:
+            rows.append(
+                {
+                    "column": c,
+                    "change": "dtype",
+                    "before": str(a[c].dtype),
+                    "after": str(b[c].dtype),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["column", "change", "before", "after"])
+    return frame, renames
+
+
+def _column_signature(s: pd.Series) -> tuple[int, int, str]:
+    """Order-insensitive content signature: length, sum of row hashes, dtype kind."""
+    hashed = pd.util.hash_pandas_object(s, index=False).to_numpy()
+    return len(s), int(hashed.sum(dtype=np.uint64)), _kind(s)
+
+
+def _renames_on_rows(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    key: tuple[str, ...],
+    only_a: list[Any],
+    only_b: list[Any],
+    renames: dict[Any, Any],
+    atol: float,
+    rtol: float,
+) -> None:
+    """A column is renamed when its values agree on every matched row.
+
+    Rows are matched on the key, or without one on the content of the shared columns (rows
+    whose shared content is unique on both sides).
+    """
+    left = [c for c in only_b if c not in renames]
+    right = [c for c in only_a if c not in renames.values()]
+    if not left or not right:
+        return
+    if key:
+        ia, ib, _, _, _ = _align(a, b, key)
+    else:
+        shared = [c for c in a.columns if c in b.columns]
+        if not shared:
+            return
+        ha = pd.DataFrame({"_row": _row_hashes(a, b, shared)})
+        hb = pd.DataFrame({"_row": _row_hashes(b, a, shared)})
+        ia, ib, _, _, _ = _align(ha, hb, ("_row",))
+    if not len(ia):
+        return
+    for cb in left:
+        for ca in right:
+            if ca in renames.values() or _kind(a[ca]) != _kind(b[cb]):
+                continue
+            if not _differs(a[ca], b[cb], ia, ib, atol, rtol).any():
+                renames[cb] = ca
+                break
+
+
+def _align(
+    a: pd.DataFrame, b: pd.DataFrame, key: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Matched row positions (ia, ib), rows only in A, rows only in B, duplicated keys."""
+    n_a = len(a)
+    codes = None
+    n_codes = 1
+    for k in key:
+        sa, sb = a[k], b[k]
+        both = (
+            pd.concat([sa, sb], ignore_index=True)
+            if sa.dtype == sb.dtype
+            else pd.Series(np.concatenate([sa.to_numpy(object), sb.to_numpy(object)]))
+        )
+        c, uniques = pd.factorize(both, use_na_sentinel=False)
+        if codes is None:
+            codes = c.astype(np.int64)
+        else:
+            codes, _ = pd.factorize(codes * len(uniques) + c)
+            codes = codes.astype(np.int64)
+        n_codes = int(codes.max()) + 1 if len(codes) else 1
+    assert codes is not None
+    ca, cb = codes[:n_a], codes[n_a:]
+    count_a = np.bincount(ca, minlength=n_codes)
+    count_b = np.bincount(cb, minlength=n_codes)
+    dup = (count_a > 1) | (count_b > 1)
+    ok_a, ok_b = ~dup[ca], ~dup[cb]
+    pos_b = np.full(n_codes, -1, dtype=np.int64)
+    rows_b = np.flatnonzero(ok_b)
+    pos_b[cb[rows_b]] = rows_b
+    rows_a = np.flatnonzero(ok_a)
+    partner = pos_b[ca[rows_a]]
+    hit = partner >= 0
+    ia, ib = rows_a[hit], partner[hit]
+    removed = rows_a[~hit]
+    added = rows_b[count_a[cb[rows_b]] == 0]
+    dup_codes = np.flatnonzero(dup)
+    duplicates = pd.DataFrame(columns=[*key, "rows_a", "rows_b"])
+    if len(dup_codes):
+        first = np.full(n_codes, -1, dtype=np.int64)
+        order = np.arange(len(codes))[::-1]
+        first[codes[order]] = order  # the first occurrence wins (written last)
+        firsts = first[dup_codes]
+        both_keys = pd.concat([a[list(key)], b[list(key)]], ignore_index=True)
+        duplicates = both_keys.iloc[firsts].reset_index(drop=True)
+        duplicates["rows_a"] = count_a[dup_codes]
+        duplicates["rows_b"] = count_b[dup_codes]
+    return ia, ib, removed, added, duplicates
+
+
+def _keyed(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    key: tuple[str, ...],
+    columns: list[Any],
+    atol: float,
+    rtol: float,
+) -> dict[str, Any]:
+    ia, ib, removed, added, duplicates = _align(a, b, key)
+    changed_any = np.zeros(len(ia), dtype=bool)
+    masks: dict[Any, np.ndarray] = {}
+    for c in columns:
+        mask = _differs(a[c], b[c], ia, ib, atol, rtol)
+        masks[c] = mask
+        changed_any |= mask
+    column_changes = pd.Series(
+        {c: int(m.sum()) for c, m in masks.items()}, dtype="int64", name="changed_cells"
+    )
+    column_changes.index.name = "column"
+    changed = _changed_cells(a, b, key, ia, ib, masks)
+    rows = np.flatnonzero(changed_any)[:SAMPLE_ROWS]
+    sample_before = a.iloc[ia[rows]].reset_index(drop=True)
+    sample_after = b.iloc[ib[rows]].reset_index(drop=True)
+    sample_mask = pd.DataFrame({c: m[rows] for c, m in masks.items()}, columns=list(masks))
+    n_changed = int(changed_any.sum())
+    return {
+        "added": b.iloc[added],
+        "removed": a.iloc[removed],
+        "changed": changed,
+        "n_changed": n_changed,
+        "n_unchanged": len(ia) - n_changed,
+        "column_changes": column_changes,
+        "duplicates": duplicates,
+        "sample_before": sample_before,
+        "sample_after": sample_after,
+        "sample_mask": sample_mask,
+    }
+
+
+def _changed_cells(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    key: tuple[str, ...],
+    ia: np.ndarray,
+    ib: np.ndarray,
+    masks: dict[Any, np.ndarray],
+) -> pd.DataFrame:
+    """One row per changed cell: key values, column, before, after (in A's row order)."""
+    parts = []
+    budget = MAX_CHANGED_CELLS
+    for order, (c, mask) in enumerate(masks.items()):
+        pos = np.flatnonzero(mask)[:budget]
+        budget -= len(pos)
+        if not len(pos):
+            continue
+        part = a[list(key)].iloc[ia[pos]].reset_index(drop=True)
+        part["column"] = c
+        part["before"] = pd.Series(a[c].iloc[ia[pos]].to_numpy(dtype=object), dtype=object)
+        part["after"] = pd.Series(b[c].iloc[ib[pos]].to_numpy(dtype=object), dtype=object)
+        part["_row"] = pos
+        part["_col"] = order
+        parts.append(part)
+        if budget <= 0:
+            break
+    if not parts:
+        return pd.DataFrame(
+            {
+                **{k: pd.Series(dtype=a[k].dtype) for k in key},
+                "column": [],
+                "before": [],
+                "after": [],
+            }
+        ).astype({"column": object, "before": object, "after": object})
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values(["_row", "_col"], kind="stable").drop(columns=["_row", "_col"])
+    return out.reset_index(drop=True)
+
+
+def _unkeyed(a: pd.DataFrame, b: pd.DataFrame, common: list[Any]) -> dict[str, Any]:
+    """Rows only in A / only in B by whole-row content on the shared columns, as multisets."""
+    ha = _row_hashes(a, b, common)
+    hb = _row_hashes(b, a, common)
+    only_a = _surplus(ha, hb)
+    only_b = _surplus(hb, ha)
+    empty = pd.Series(dtype="int64", name="changed_cells")
+    empty.index.name = "column"
+    return {
+        "added": b.iloc[only_b],
+        "removed": a.iloc[only_a],
+        "changed": pd.DataFrame(columns=["column", "before", "after"]),
+        "n_changed": None,
+        "n_unchanged": len(a) - len(only_a),
+        "column_changes": empty,
+        "duplicates": pd.DataFrame(),
+        "sample_before": pd.DataFrame(),
+        "sample_after": pd.DataFrame(),
+        "sample_mask": pd.DataFrame(),
+    }
+
+
+def _row_hashes(frame: pd.DataFrame, other: pd.DataFrame, common: list[Any]) -> np.ndarray:
+    cols = {}
+    for c in common:
+        s = frame[c]
+        if s.dtype != other[c].dtype:  # compare values, not representations
+            s = s.astype("float64") if _kind(s) == _kind(other[c]) == "number" else s.astype(str)
+        cols[c] = s
+    if not cols:
+        return np.zeros(len(frame), dtype=np.uint64)
+    return pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy()
+
+
+def _surplus(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Positions of the rows of ``mine`` beyond the copies ``theirs`` has of the same content."""
+    if not len(mine):
+        return np.zeros(0, dtype=np.int64)
+    occurrence = pd.Series(mine).groupby(mine, sort=False).cumcount().to_numpy()
+    counts = pd.Series(theirs).value_counts()
+    have = pd.Series(mine).map(counts).fillna(0).to_numpy(dtype=np.int64)
+    return np.flatnonzero(occurrence >= have)
+
+
+# -- comparing one column ----------------------------------------------------------------------
+
+
+def _kind(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return "datetime"
+    return "other"
+
+
+def _arrays(s: pd.Series, rows: np.ndarray, as_float: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Values at ``rows`` as a numpy array plus their missing-value mask."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        values = s.to_numpy()[rows]
+        if as_float and dtype.kind != "f":
+            values = values.astype(np.float64)
+        na = np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), dtype=bool)
+        return values, na
+    taken = s.iloc[rows]
+    na = taken.isna().to_numpy()
+    if as_float:
+        values = taken.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif _kind(taken) == "datetime":
+        values = taken.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(
+            np.int64
+        )
+    else:
+        values = taken.to_numpy(dtype=object)
+    return values, na
+
+
+def _differs(
+    sa: pd.Series, sb: pd.Series, ia: np.ndarray, ib: np.ndarray, atol: float, rtol: float
+) -> np.ndarray:
+    """Boolean mask over the matched rows: True where A's cell differs from B's."""
+    ka, kb = _kind(sa), _kind(sb)
+    if sa.dtype == sb.dtype and not isinstance(sa.dtype, np.dtype) and ka == "other":
+        fast = _extension_differs(sa, sb, ia, ib)
+        if fast is not None:
+            return fast
+    numeric = ka == kb == "number"
+    floaty = numeric and (
+        pd.api.types.is_float_dtype(sa.dtype)
+        or pd.api.types.is_float_dtype(sb.dtype)
+        or atol > 0
+        or rtol > 0
+        or not (_is_int(sa) and _is_int(sb))
+    )
+    if ka == kb == "datetime" and str(sa.dtype) != str(sb.dtype):
+        ka = kb = "other"
+    if ka != kb:
+        va, na_a = _arrays(sa.astype(object), ia, False)
+        vb, na_b = _arrays(sb.astype(object), ib, False)
+    else:
+        va, na_a = _arrays(sa, ia, floaty)
+        vb, na_b = _arrays(sb, ib, floaty)
+    both_present = ~na_a & ~na_b
+    if floaty:
+        with np.errstate(invalid="ignore"):
+            if atol == 0 and rtol == 0:
+                unequal = va != vb
+            else:
+                unequal = ~np.isclose(va, vb, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        unequal = _unequal(va, vb)
+    return (unequal & both_present) | (na_a != na_b)
+
+
+def _is_int(s: pd.Series) -> bool:
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
+
+
+def _extension_differs(
+    sa: pd.Series, sb: pd.Series, ia: np.ndarray, ib: np.ndarray
+) -> np.ndarray | None:
+    """Same extension dtype (Arrow strings, categoricals): compare without leaving the array."""
+    try:
+        xa, xb = sa.array.take(ia), sb.array.take(ib)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ne = xa != xb
+        na_a, na_b = np.asarray(xa.isna()), np.asarray(xb.isna())
+        if hasattr(ne, "to_numpy") and not isinstance(ne, np.ndarray):
+            ne = ne.to_numpy(dtype=bool, na_value=True)
+        ne = np.asarray(ne, dtype=bool)
+    except (TypeError, ValueError, NotImplementedError):
+        return None
+    return (ne & ~na_a & ~na_b) | (na_a != na_b)
+
+
+def _unequal(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    if va.dtype != object and vb.dtype != object:
+        return np.asarray(va != vb, dtype=bool)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = va != vb
+        if isinstance(out, np.ndarray) and out.dtype == bool and out.shape == va.shape:
+            return out
+    except (TypeError, ValueError):
+        pass
+    return np.fromiter((not _same(x, y) for x, y in zip(va, vb)), dtype=bool, count=len(va))
+
+
+def _same(x: Any, y: Any) -> bool:
+    try:
+        return bool(x == y)
+    except (TypeError, ValueError):
+        return repr(x) == repr(y)
+
+
+# -- values: per-column summaries and distributions --------------------------------------------
+
+
+def _column_summary(s: pd.Series) -> dict[str, Any]:
+    out: dict[str, Any] = {"dtype": str(s.dtype)}
+    kind = _kind(s)
+    if kind == "number":
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = values[~np.isnan(values)]
+        out["nulls"] = len(values) - len(present)
+        out["mean"] = float(present.mean()) if len(present) else None
+        out["std"] = float(present.std(ddof=1)) if len(present) > 1 else None
+        out["distinct"] = len(np.unique(present))  # sorting beats hashing for floats
+        return out
+    out["nulls"] = int(s.isna().sum())
+    try:
+        counts = s.value_counts(dropna=True)
+    except TypeError:
+        counts = s.astype(str).value_counts(dropna=True)
+    out["distinct"] = len(counts)
+    total = max(int(counts.sum()), 1)
+    out["top"] = ", ".join(f"{v} ({n / total:.0%})" for v, n in counts.head(3).items())
+    return out
+
+
+def _summaries(series: list[pd.Series]) -> list[dict[str, Any]]:
+    """Column summaries, on a few threads for large frames (numpy sorts and Arrow release the GIL)."""
+    rows = max((len(s) for s in series), default=0)
+    workers = min(4, os.cpu_count() or 1)
+    if rows < 100_000 or workers < 2:
+        return [_column_summary(s) for s in series]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_column_summary, series))
+
+
+def _values(
+    a: pd.DataFrame, b: pd.DataFrame, common: list[Any], column_changes: pd.Series
+) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """Per-column summary before and after (long form) and the distributions to draw."""
+    rows = []
+    shift: dict[Any, float] = {}
+    stats = ("dtype", "nulls", "mean", "std", "distinct", "top")
+    columns = [*a.columns, *[c for c in b.columns if c not in a.columns]]
+    summaries = _summaries([a[c] for c in a.columns] + [b[c] for c in b.columns])
+    side_a = dict(zip(a.columns, summaries[: a.shape[1]]))
+    side_b = dict(zip(b.columns, summaries[a.shape[1] :]))
+    for c in columns:
+        before, after = side_a.get(c, {}), side_b.get(c, {})
+        for stat in stats:
+            if stat not in before and stat not in after:
+                continue
+            x, y = before.get(stat), after.get(stat)
+            rows.append(
+                {"column": c, "stat": stat, "before": x, "after": y, "changed": not _close(x, y)}
+            )
+        if c in common:
+            shift[c] = _shift(before, after, len(a), len(b))
+    values = pd.DataFrame(rows, columns=["column", "stat", "before", "after", "changed"])
+    ranked = sorted(
+        common,
+        key=lambda c: (-int(column_changes.get(c, 0)), -shift.get(c, 0.0)),
+    )
+    picks = [c for c in ranked if column_changes.get(c, 0) > 0 or shift.get(c, 0) > 0]
+    distributions = {str(c): _distribution(a[c], b[c]) for c in picks[:TOP_DISTRIBUTIONS]}
+    return values, distributions
+
+
+def _close(x: Any, y: Any) -> bool:
+    if isinstance(x, float) and isinstance(y, float):
+        if np.isnan(x) and np.isnan(y):
+            return True
+        return bool(np.isclose(x, y, rtol=1e-9, atol=0.0))
+    return bool(x == y)
+
+
+def _shift(before: dict[str, Any], after: dict[str, Any], n_a: int, n_b: int) -> float:
+    """How much a column's summary moved (for ranking what to draw)."""
+    score = abs(before.get("nulls", 0) / max(n_a, 1) - after.get("nulls", 0) / max(n_b, 1))
+    if before.get("mean") is not None and after.get("mean") is not None:
+        scale = before.get("std") or after.get("std") or 1.0
+        if scale and np.isfinite(scale):
+            score += abs(before["mean"] - after["mean"]) / scale
+    if before.get("distinct") != after.get("distinct"):
+        score += 0.01
+    if before.get("top") != after.get("top"):
+        score += 0.1
+    return float(score) if np.isfinite(score) else 0.0
+
+
+def _distribution(sa: pd.Series, sb: pd.Series, bins: int = 20) -> dict[str, Any]:
+    if _kind(sa) == _kind(sb) == "number":
+        va = sa.to_numpy(dtype=np.float64, na_value=np.nan)
+        vb = sb.to_numpy(dtype=np.float64, na_value=np.nan)
+        va, vb = va[np.isfinite(va)], vb[np.isfinite(vb)]
+        both = np.concatenate([va, vb])
+        if len(both):
+            edges = np.histogram_bin_edges(both, bins=bins)
+            return {
+                "kind": "numeric",
+                "edges": edges.tolist(),
+                "a": np.histogram(va, bins=edges)[0].tolist(),
+                "b": np.histogram(vb, bins=edges)[0].tolist(),
+            }
+    ca = sa.astype(str).value_counts()
+    cb = sb.astype(str).value_counts()
+    labels = list((ca.add(cb, fill_value=0)).sort_values(ascending=False).index[:10])
+    return {
+        "kind": "categorical",
+        "labels": labels,
+        "a": [int(ca.get(v, 0)) for v in labels],
+        "b": [int(cb.get(v, 0)) for v in labels],
+    }
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+def _with_key_columns(frame: pd.DataFrame, key: tuple[str, ...], label: str) -> pd.DataFrame:
+    """Key columns must exist; a key naming an index level is moved into the columns."""
+    missing = [k for k in key if k not in frame.columns]
+    if missing and all(k in (frame.index.names or []) for k in missing):
+        frame = frame.reset_index(level=missing)
+        missing = []
+    if missing:
+        raise InvalidInput(
+            f"Key column(s) {missing} are not in {label}. "
+            f"Choose from: {', '.join(map(str, frame.columns[:20]))}."
+        )
+    return frame
