@@ -242,7 +242,7 @@ def _plot(ref: st.Sample, cur: st.Sample, kind: str) -> dict[str, Any] | None:
     r, c = rc / ref.n, cc / cur.n
     order = (r + c).sort_values(ascending=False, kind="stable").index
     top = list(order[:PLOT_CATEGORIES])
-    labels = [str(k) for k in top]
+    labels = [str(int(k)) if isinstance(k, float) and k.is_integer() else str(k) for k in top]
     ref_shares = [float(r[k]) for k in top]
     cur_shares = [float(c[k]) for k in top]
     if len(order) > PLOT_CATEGORIES:
@@ -291,6 +291,8 @@ def _test_column(
         return _Outcome(row, None)
     ref = _prepare(ref_side, column, kind, as_text)
     cur = _prepare(cur_side, column, kind, as_text)
+    kind = st.effective_kind(ref, kind)
+    row["type"] = kind
     notes += _sample_notes(ref, cur, kind)
     if ref.n == 0 or cur.n == 0:
         where = "reference" if ref.n == 0 else "current"
@@ -304,7 +306,7 @@ def _test_column(
     test, threshold = by_column.get(column) or by_type.get(kind) or (None, None)
     if test is None:
         test = st.default_test(ref, cur, kind)
-    elif test in st.NUMERIC_ONLY and kind != st.NUMERIC:
+    elif test in st.NUMERIC_ONLY and (ref.values is None or cur.values is None):
         raise InvalidInput(
             f"Test {test!r} needs numbers but column {column!r} is categorical. "
             "Use chisquare, z, jensenshannon or psi for it."

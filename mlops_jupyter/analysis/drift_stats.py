@@ -23,7 +23,8 @@ sorted, categories counted); every test then works on those arrays, vectorised:
 
 Shared bins follow Evidently: a numeric column whose reference has more than 20 distinct values
 uses ``np.histogram`` bins over both samples together (Sturges' rule, the range of both);
-anything else uses the union of the distinct values (categories).
+anything else uses the union of the distinct values (categories). As in Evidently 0.7, an
+integer column whose reference has at most 10 distinct values is compared as categories.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ DEFAULT_THRESHOLD = {t: 0.05 for t in P_VALUE_TESTS} | {t: 0.1 for t in DISTANCE
 SKETCH_SIZE = 2000  # quantile points kept for a numeric column of a stored reference
 MAX_STORED_COUNTS = 1000  # distinct values kept as exact counts in a stored reference
 KS_EXACT_MAX = 10_000  # scipy's ks_2samp switches from exact to asymptotic above this
+INTEGER_CARDINALITY_LIMIT = (
+    10  # Evidently 0.7: integer columns with at most 10 values are categories
+)
 
 
 @dataclass
@@ -79,6 +83,7 @@ class Sample:
     minimum: float = float("nan")
     maximum: float = float("nan")
     exact: bool = True
+    integer: bool = False  # an integer dtype (few distinct values make it categorical)
     notes: list[str] = field(default_factory=list)
 
 
@@ -134,6 +139,7 @@ def numeric_sample(series: pd.Series, *, as_objects: bool = False) -> Sample:
     n = int(values.size)
     sample = Sample(NUMERIC, n=n, n_missing=int(arr.size - n), nunique=0, values=values)
     sample.notes = notes
+    sample.integer = pd.api.types.is_integer_dtype(series.dtype)
     if n:
         distinct = 1 + int(np.count_nonzero(values[1:] != values[:-1]))
         sample.nunique = distinct
@@ -183,6 +189,7 @@ def sample_to_profile(sample: Sample) -> dict[str, Any]:
         "n": sample.n,
         "n_missing": sample.n_missing,
         "nunique": sample.nunique,
+        "integer": sample.integer,
     }
     if sample.counts is not None and sample.nunique <= MAX_STORED_COUNTS:
         out["count_values"] = [_jsonable(v) for v in sample.counts.index]
@@ -217,6 +224,7 @@ def sample_from_profile(profile: dict[str, Any]) -> Sample:
         n_missing=int(profile["n_missing"]),
         nunique=int(profile["nunique"]),
         counts=counts,
+        integer=bool(profile.get("integer", False)),
     )
     if profile.get("counts_truncated"):
         sample.exact = False
@@ -245,6 +253,13 @@ def combined_nunique(ref: Sample, cur: Sample) -> int:
     if ref.counts is None or cur.counts is None:
         return max(ref.nunique, cur.nunique)
     return len(ref.counts.index.union(cur.counts.index))
+
+
+def effective_kind(ref: Sample, kind: str) -> str:
+    """Evidently 0.7 reads integer columns with at most 10 distinct values as categories."""
+    if kind == NUMERIC and ref.integer and ref.nunique <= INTEGER_CARDINALITY_LIMIT:
+        return CATEGORICAL
+    return kind
 
 
 def default_test(ref: Sample, cur: Sample, kind: str) -> str:
