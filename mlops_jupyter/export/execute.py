@@ -170,6 +170,7 @@ def _execute(nb: Any, cwd: Path, env: dict[str, str], *, timeout: int, progress:
         client.reset_execution_trackers()
         with client.setup_kernel(env=env):
             assert client.kc is not None
+            send_cell_ids(client)
             info = client.wait_for_reply(client.kc.kernel_info())
             if info is not None:
                 nb.metadata["language_info"] = info["content"]["language_info"]
@@ -187,6 +188,35 @@ def _execute(nb: Any, cwd: Path, env: dict[str, str], *, timeout: int, progress:
                 bar.update(1)
     finally:
         bar.close()
+
+
+def send_cell_ids(client: Any) -> None:
+    """Make an nbclient client send each cell's id (``metadata.cellId``, as JupyterLab does).
+
+    nbclient leaves it out, and capture needs it to tell cells apart. Call after the kernel
+    client exists (inside ``client.setup_kernel()``).
+    """
+    current: dict[str, Any] = {}
+    kc = client.kc
+
+    def on_cell_execute(cell: Any, cell_index: int) -> None:
+        current["id"] = cell.get("id")
+
+    def execute(code: str, *, store_history: bool = True, stop_on_error: bool = True) -> str:
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": store_history,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": stop_on_error,
+        }
+        msg = kc.session.msg("execute_request", content, metadata={"cellId": current.get("id")})
+        kc.shell_channel.send(msg)
+        return str(msg["header"]["msg_id"])
+
+    client.on_cell_execute = on_cell_execute
+    kc.execute = execute
 
 
 def _reported_run_id(nb: Any) -> str | None:
