@@ -34,16 +34,27 @@ def distribution_svg(plot: dict[str, Any] | None, width: int = 180, height: int 
     top = max([*ref, *cur, 1e-12])
     slot = width / max(n, 1)
     bar = max(slot / 2 - 0.5, 0.5)
+    if plot["kind"] == "hist":
+        e = [float(v) for v in plot["edges"]]
+        names = [f"{fmt(e[i], 3)} to {fmt(e[i + 1], 3)}" for i in range(n)]
+    else:
+        names = [esc(label) for label in plot["labels"]]
     parts = []
     for i, (r, c) in enumerate(zip(ref, cur)):
         x = i * slot
+        rects = []
         for j, (value, color) in enumerate(((r, REF_COLOR), (c, CUR_COLOR))):
             h = (height - 2) * max(value, 0) / top
             if h <= 0:
                 continue
-            parts.append(
+            rects.append(
                 f'<rect x="{x + j * bar:.1f}" y="{height - h:.1f}" width="{bar:.1f}" '
                 f'height="{h:.1f}" fill="{color}"/>'
+            )
+        if rects:
+            parts.append(
+                f"<g><title>{names[i]}: reference {r:.1%}, current {c:.1%}</title>"
+                f"{''.join(rects)}</g>"
             )
     if plot["kind"] == "hist":
         edges = plot["edges"]
@@ -94,8 +105,8 @@ def _column_rows(report: Any, rows: Sequence[dict[str, Any]]) -> str:
         drifted = bool(row["drifted"])
         cells = [
             f'<td style="text-align:left"><b>{esc(row["column"])}</b></td>',
-            f"<td>{esc(row['type'] or '')}</td>",
-            f"<td>{esc(row['test'] or '')}</td>",
+            f'<td style="text-align:left">{esc(row["type"] or "")}</td>',
+            f'<td style="text-align:left">{esc(row["test"] or "")}</td>',
             f"<td>{_num(row['statistic'])}</td>",
             f"<td>{_num(row['p_value'])}</td>",
             f"<td>{_num(row['threshold'])}</td>",
