@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 
 import mlops_jupyter as mj
-from mlops_jupyter.errors import InvalidInput, ModelNotFound, RegistryError, UnsafeModel
+from mlops_jupyter.errors import (
+    AuditTampered,
+    InvalidInput,
+    ModelNotFound,
+    RegistryError,
+    UnsafeModel,
+)
 
 
 @pytest.fixture(scope="module")
@@ -273,6 +279,10 @@ def test_gates_pass_for_good_model_and_fail_for_bad_challenger(store, data) -> N
     assert gates.loc["metric:auc", "verdict"] == "fail"  # depth-1 tree: auc ~0.9 is missed
     assert gates.loc["champion_vs_challenger", "verdict"] == "fail"
     assert second.bootstrap.difference < 0 and second.bootstrap.ci_high < 0
+    table = second.comparison.set_index("role")
+    assert table.loc["champion", "version"] == 1 and table.loc["challenger", "version"] == 2
+    assert table.loc["challenger", "auc"] == pytest.approx(second.gates.iloc[0]["figure"])
+    assert table.loc["champion", "accuracy"] > table.loc["challenger", "accuracy"]
     assert mj.models("bc", store=store).aliases == {"production": 1}
     actions = [r["action"] for r in store.list_audit_records("bc")]
     assert actions == ["register", "register", "set_policy", "promote", "promote_failed"]
@@ -437,6 +447,8 @@ def test_deleted_audit_rows_are_detected(store, store_file, data) -> None:
     report = mj.audit_verify(store=store)
     assert not report.ok and report.broken_id == 4
     assert "mlops-bad" in report.to_html()
+    with pytest.raises(AuditTampered, match="broken at record 4"):
+        report.check()
 
 
 def test_deleted_last_audit_row_is_detected_by_alias_replay(store, store_file, data) -> None:

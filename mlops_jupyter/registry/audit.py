@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..display.html import esc, panel, table
+from ..errors import AuditTampered
 from ..store.registry import GENESIS_HASH, audit_hash
 
 MOVES_ALIAS = ("promote", "rollback")
@@ -49,6 +50,15 @@ class AuditReport:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def check(self) -> AuditReport:
+        """Raise :class:`AuditTampered` when the chain is broken; return self otherwise."""
+        if not self.ok:
+            raise AuditTampered(
+                f"{self.summary()}. Restore the store from a backup and investigate who "
+                "changed it; `mlops-jupyter audit list` shows the records."
+            )
+        return self
 
     def to_html(self) -> str:
         cls = "mlops-good" if self.ok else "mlops-bad"

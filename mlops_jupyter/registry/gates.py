@@ -18,6 +18,7 @@ as forced. Every attempt, passed or failed, is an audit record.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ import numpy as np
 from ..errors import InvalidInput, RegistryError, UnsafeModel
 from ..store.base import dumps
 from .audit import current_user
-from .evaldata import binarise, predict, read_snapshot
+from .evaldata import binarise, evaluate, predict, read_snapshot
 from .policy import DEFAULT_POLICY, check_condition, normalise_policy, parse_condition
 from .stats import METRICS, BootstrapResult, McNemarResult, mcnemar, paired_bootstrap
 from .versions import check_name, load_version, resolve_store
@@ -69,6 +70,9 @@ class PromotionResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def __repr__(self) -> str:
+        return f"{self.summary()}\n{self.gates.to_string(index=False)}"
 
     def plot(self) -> Any:
         from ..display.registry import comparison_figure
@@ -285,12 +289,14 @@ def _champion_gates(
                 f"{test.champion_only} ({test.method} test)",
             )
         )
-    frame = pd.DataFrame(
-        [
-            {"role": "challenger", "version": candidate["version"], metric: boot.candidate},
-            {"role": "champion", "version": holder["version"], metric: boot.champion},
-        ]
-    )
+    records = []
+    for role, row, model in (("challenger", candidate, models[0]), ("champion", holder, models[1])):
+        rec: dict[str, Any] = {"role": role, "version": row["version"], "rows": len(y)}
+        with contextlib.suppress(Exception):  # informative only: the gate already decided
+            rec.update(evaluate(model, snap.X, y))
+        records.append(rec)
+    records[0][metric], records[1][metric] = boot.candidate, boot.champion
+    frame = pd.DataFrame(records)
     return _Comparison(rows, frame, boot, test)
 
 

@@ -17,16 +17,13 @@ from ..errors import NotFound
 def model_fingerprint(model: Any, fallback: bytes) -> str:
     """The capture layer's fingerprint of ``model``; the file's hash if capture is absent."""
     try:
-        from ..capture.fingerprint import model_fingerprint as fp
-    except ImportError:
-        fp = None
-    if fp is not None:
-        try:
-            value = fp(model)
-            if value:
-                return str(value)
-        except Exception:
-            pass
+        from ..capture.fingerprint import model_fingerprint as capture_fp
+
+        value = capture_fp(model)
+        if value:
+            return str(value)
+    except Exception:  # capture absent or the model unhashable: fall back to the file
+        pass
     import xxhash
 
     return xxhash.xxh3_128_hexdigest(fallback)

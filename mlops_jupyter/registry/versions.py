@@ -312,6 +312,11 @@ class RegisteredModel:
 
         return pd.DataFrame(self.store.list_audit_records(self.name))
 
+    def __repr__(self) -> str:
+        aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(self.aliases.items())) or "none"
+        table = self.versions.to_string(index=False) if len(self.versions) else "(no versions)"
+        return f"Model {self.name!r} (aliases: {aliases})\n{table}"
+
     def to_html(self) -> str:
         from ..display.registry import model_html
 
@@ -340,6 +345,9 @@ class ModelList:
 
     def _repr_html_(self) -> str:
         return self.to_html()
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(index=False) if len(self.frame) else "(no registered models)"
 
     def __len__(self) -> int:
         return len(self.frame)
