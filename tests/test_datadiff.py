@@ -272,3 +272,20 @@ def test_keyed_diff_is_vectorised() -> None:
     elapsed = time.perf_counter() - start
     assert d.summary["changed"] == n // 100
     assert elapsed < 3.0
+
+
+def test_edge_cases_empty_unhashable_and_disjoint() -> None:
+    empty = pd.DataFrame({"id": pd.Series([], dtype="int64"), "x": pd.Series([], dtype=float)})
+    full = pd.DataFrame({"id": [1, 2], "x": [1.0, 2.0]})
+    d = diff(empty, full, key="id", store=False)
+    assert (d.summary["added"], d.summary["removed"], d.summary["unchanged"]) == (2, 0, 0)
+    assert diff(empty, empty, key="id", store=False).identical
+    disjoint = diff(pd.DataFrame({"p": [1]}), pd.DataFrame({"q": ["z"]}), store=False)
+    assert (disjoint.summary["added"], disjoint.summary["removed"]) == (1, 1)
+    lists_a = pd.DataFrame({"id": [1, 2], "l": [[1], [2]]})
+    lists_b = pd.DataFrame({"id": [1, 2], "l": [[1], [3]]})
+    assert diff(lists_a, lists_b, key="id", store=False).summary["changed"] == 1
+    unkeyed = diff(lists_a, lists_b, store=False)
+    assert (unkeyed.summary["added"], unkeyed.summary["removed"]) == (1, 1)
+    renamed = diff(lists_a, lists_b.rename(columns={"l": "m"}).assign(m=[[1], [2]]), store=False)
+    assert renamed.summary["columns_renamed"] == 1 and renamed.summary["unchanged"] == 2

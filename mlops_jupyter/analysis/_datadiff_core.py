@@ -201,7 +201,7 @@ def _schema_changes(
 
 def _column_signature(s: pd.Series) -> tuple[int, int, str]:
     """Order-insensitive content signature: length, sum of row hashes, dtype kind."""
-    hashed = pd.util.hash_pandas_object(s, index=False).to_numpy()
+    hashed = _hash(s.to_frame())
     return len(s), int(hashed.sum(dtype=np.uint64)), _kind(s)
 
 
@@ -373,11 +373,17 @@ def _changed_cells(
 
 
 def _unkeyed(a: pd.DataFrame, b: pd.DataFrame, common: list[Any]) -> dict[str, Any]:
-    """Rows only in A / only in B by whole-row content on the shared columns, as multisets."""
-    ha = _row_hashes(a, b, common)
-    hb = _row_hashes(b, a, common)
-    only_a = _surplus(ha, hb)
-    only_b = _surplus(hb, ha)
+    """Rows only in A / only in B by whole-row content on the shared columns, as multisets.
+
+    Without a shared column no row of A is in B (and the other way round).
+    """
+    if common:
+        ha = _row_hashes(a, b, common)
+        hb = _row_hashes(b, a, common)
+        only_a = _surplus(ha, hb)
+        only_b = _surplus(hb, ha)
+    else:
+        only_a, only_b = np.arange(len(a)), np.arange(len(b))
     empty = pd.Series(dtype="int64", name="changed_cells")
     empty.index.name = "column"
     return {
@@ -400,10 +406,19 @@ def _row_hashes(frame: pd.DataFrame, other: pd.DataFrame, common: list[Any]) -> 
         s = frame[c]
         if s.dtype != other[c].dtype:  # compare values, not representations
             s = s.astype("float64") if _kind(s) == _kind(other[c]) == "number" else s.astype(str)
-        cols[c] = s
-    if not cols:
-        return np.zeros(len(frame), dtype=np.uint64)
-    return pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy()
+        cols[c] = s.reset_index(drop=True)
+    return _hash(pd.DataFrame(cols))
+
+
+def _hash(frame: pd.DataFrame) -> np.ndarray:
+    """One 64-bit hash per row; unhashable cells (lists, dicts) are hashed by their repr."""
+    try:
+        return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except TypeError:
+        as_text = {
+            c: frame[c].map(repr) if frame[c].dtype == object else frame[c] for c in frame.columns
+        }
+        return pd.util.hash_pandas_object(pd.DataFrame(as_text), index=False).to_numpy()
 
 
 def _surplus(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
@@ -541,8 +556,9 @@ def _column_summary(s: pd.Series) -> dict[str, Any]:
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         present = values[~np.isnan(values)]
         out["nulls"] = len(values) - len(present)
-        out["mean"] = float(present.mean()) if len(present) else None
-        out["std"] = float(present.std(ddof=1)) if len(present) > 1 else None
+        with np.errstate(invalid="ignore", over="ignore"):  # inf in a column: NaN stats
+            out["mean"] = float(present.mean()) if len(present) else None
+            out["std"] = float(present.std(ddof=1)) if len(present) > 1 else None
         out["distinct"] = len(np.unique(present))  # sorting beats hashing for floats
         return out
     out["nulls"] = int(s.isna().sum())
