@@ -191,7 +191,7 @@ _W, _H, _PAD = 240, 110, 18
 def _plot(name: str, dist: dict[str, Any], d: Any) -> str:
     svg = _histograms(dist) if dist["kind"] == "numeric" else _bars(dist)
     n = int(d.column_changes.get(name, 0)) if d.key else None
-    note = f" ({n} changed cells)" if n else ""
+    note = f" ({n} changed cell{'' if n == 1 else 's'})" if n else ""
     return f'<div class="mlops-plot"><div><b>{esc(name)}</b>{esc(note)}</div>{svg}</div>'
 
 
