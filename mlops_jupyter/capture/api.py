@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput
+from . import session as session_mod
 from .ast_names import is_secret
 from .session import get_session
 
@@ -112,7 +113,10 @@ def log_metric(key: str, value: float, step: int | None = None) -> None:
         ) from None
     if step is not None and type(step) is not int:
         step = _step(step)
-    get_session().buffer_metric(key, number, step)
+    session = session_mod._session
+    if session is None or not session.is_open():
+        session = get_session()
+    session.buffer_metric(key, number, step)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:

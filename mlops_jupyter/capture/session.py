@@ -19,10 +19,11 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..store.base import utcnow
 from .detect import FingerprintCache
 
 ENV_EXPERIMENT = "MLOPS_JUPYTER_EXPERIMENT"
@@ -46,7 +47,8 @@ class Session:
         # What the current run has recorded: key -> (value, source). Drives child runs.
         self.params: dict[str, tuple[Any, str]] = {}
         self.has_results = False  # the current run has metrics or models
-        self.pending_metrics: list[tuple[str, float, int | None, str]] = []
+        # log_metric points: (key, value, step, epoch seconds or ISO text)
+        self.pending_metrics: list[tuple[str, float, int | None, Any]] = []
         self.last_capture: dict[str, Any] | None = None
         self.last_model: str | None = None  # fingerprint of the run's latest fitted model
         self.fp_cache = FingerprintCache()  # dataset fingerprints by object id
@@ -69,11 +71,10 @@ class Session:
 
     def is_open(self) -> bool:
         """False once the shared store was closed under us (``close_all``)."""
-        if self._store is None:
+        store = self._store
+        if store is None:
             return True
-        from ..store import _open
-
-        return _open.get(self._store.path) is self._store
+        return _shared_stores().get(store.path) is store
 
     @property
     def experiment(self) -> str:
@@ -171,13 +172,14 @@ class Session:
     # -- buffered metrics --------------------------------------------------------------------
 
     def buffer_metric(self, key: str, value: float, step: int | None) -> None:
-        self.pending_metrics.append((key, value, step, utcnow()))
+        self.pending_metrics.append((key, value, step, time.time()))
         if not self.interactive and len(self.pending_metrics) >= SCRIPT_FLUSH_EVERY:
             self.flush_metrics()
 
     def take_metrics(self) -> list[tuple[str, float, int | None, str]]:
+        """Remove and return the buffered points, times as ISO-8601 UTC text."""
         pending, self.pending_metrics = self.pending_metrics, []
-        return pending
+        return [(k, v, s, iso_utc(t)) for k, v, s, t in pending]
 
     def flush_metrics(self, execution_id: int | None = None) -> int:
         """Write buffered ``log_metric`` points to the current run; returns how many."""
@@ -203,6 +205,33 @@ class Session:
             self.end_run("failed" if failed else "finished")
         except Exception:
             pass  # the interpreter is going away; the run stays 'running'
+
+
+_open_stores: dict[Any, Any] | None = None
+
+
+def _shared_stores() -> dict[Any, Any]:
+    global _open_stores
+    if _open_stores is None:
+        from ..store import _open
+
+        _open_stores = _open
+    return _open_stores
+
+
+_iso_second: tuple[int, str] = (-1, "")
+
+
+def iso_utc(t: float | str) -> str:
+    """Epoch seconds as ISO-8601 UTC with microseconds (as ``utcnow``), fast for runs of points."""
+    global _iso_second
+    if isinstance(t, str):
+        return t
+    sec = int(t)
+    if _iso_second[0] != sec:
+        _iso_second = (sec, datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    micros = min(int((t - sec) * 1_000_000), 999_999)
+    return f"{_iso_second[1]}.{micros:06d}+00:00"
 
 
 _session: Session | None = None

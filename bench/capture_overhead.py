@@ -1,0 +1,200 @@
+"""Benchmark (#2): what automatic capture costs, each figure beside its baseline (same run).
+
+1. Added time per trivial cell (``x = 1``): the same InteractiveShell (history on) without the
+   extension, then with it, then without again. Goal: under 0.5 ms added.
+2. Fingerprint throughput on a 1,000,000 x 20 float DataFrame: ours vs xxh3 over the raw
+   column buffers, ``pandas.util.hash_pandas_object`` and a DVC-style md5 of the frame written
+   to parquet (write + md5). Goal: >= 4 GB/s. Then a 1,000,000 x 5 string-column frame
+   (pandas' default ``str`` dtype, and ``object``). Goal: >= 0.5 GB/s. Sizes are
+   ``memory_usage(deep=True)``.
+3. 100,000 ``mj.log_metric`` calls, buffered and written in one flush, vs MLflow's
+   ``log_metric`` on a SQLite tracking URI (``--mlflow-calls`` calls, extrapolated to 100,000;
+   MLflow in its own virtualenv, see ``_peers.py``). Goal: under 1 s, at least 100x.
+
+    .venv/bin/python bench/capture_overhead.py [--cells 2000] [--mlflow-calls 2000] [--no-peer]
+
+Timings on a shared 2-core machine are pessimistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+MLFLOW = ["mlflow", "pandas<3"]
+
+MLFLOW_CODE = """
+import json, sys, time, warnings, logging
+warnings.filterwarnings("ignore"); logging.disable(logging.WARNING)
+import mlflow
+db, n = sys.argv[1], int(sys.argv[2])
+mlflow.set_tracking_uri(f"sqlite:///{db}")
+mlflow.set_experiment("bench")
+with mlflow.start_run():
+    mlflow.log_metric("warmup", 0.0)
+    t0 = time.perf_counter()
+    for i in range(n):
+        mlflow.log_metric("loss", i * 1e-5, step=i)
+    seconds = time.perf_counter() - t0
+print(json.dumps({"seconds": seconds, "calls": n, "version": mlflow.__version__}))
+"""
+
+
+def per_cell(shell: Any, n: int) -> float:
+    """Mean seconds per ``x = 1`` cell, best of 3 batches."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            shell.run_cell("x = 1", store_history=True)
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best
+
+
+def bench_cells(n: int) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance(history_length=1000)
+    shell.run_cell("x = 0", store_history=True)
+    base1 = per_cell(shell, n)
+    shell.run_line_magic("load_ext", "mlops_jupyter")
+    shell.run_cell("x = 1", store_history=True)  # first captured cell creates the run
+    ours = per_cell(shell, n)
+    shell.run_line_magic("unload_ext", "mlops_jupyter")
+    base2 = per_cell(shell, n)
+    base = min(base1, base2)
+    added = ours - base
+    print("1. Trivial cell `x = 1` (history on), mean of best batch")
+    print(f"   plain shell                 {base * 1e3:8.3f} ms / cell")
+    print(f"   with %load_ext mlops_jupyter {ours * 1e3:7.3f} ms / cell")
+    print(f"   added by capture            {added * 1e3:8.3f} ms / cell   goal < 0.5 ms")
+    print("   (MLflow's single log_metric on SQLite: see section 3)")
+
+
+def gbps(nbytes: int, seconds: float) -> float:
+    return nbytes / seconds / 1e9
+
+
+def best_of(fn: Any, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench_fingerprints(tmp: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import xxhash
+
+    from mlops_jupyter.capture.fingerprint import fingerprint
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.random((1_000_000, 20)), columns=[f"c{i}" for i in range(20)])
+    size = int(df.memory_usage(index=False, deep=True).sum())
+
+    def raw() -> None:
+        h = xxhash.xxh3_128()
+        for i in range(df.shape[1]):
+            h.update(np.ascontiguousarray(df.iloc[:, i].to_numpy()).data.cast("B"))
+        h.hexdigest()
+
+    def parquet_md5() -> None:
+        path = tmp / "frame.parquet"
+        df.to_parquet(path)
+        hashlib.md5(path.read_bytes()).hexdigest()
+
+    t_ours = best_of(lambda: fingerprint(df))
+    t_raw = best_of(raw)
+    t_pandas = best_of(lambda: pd.util.hash_pandas_object(df).to_numpy(), repeat=1)
+    t_parquet = best_of(parquet_md5, repeat=1)
+    print(f"\n2. Fingerprint, 1,000,000 x 20 float64 ({size / 1e6:.0f} MB)")
+    print(f"   mlops-jupyter fingerprint()   {gbps(size, t_ours):6.2f} GB/s   goal >= 4 GB/s")
+    print(f"   xxh3 over raw column buffers  {gbps(size, t_raw):6.2f} GB/s")
+    print(f"   pandas.util.hash_pandas_object {gbps(size, t_pandas):5.2f} GB/s")
+    print(f"   DVC-style: to_parquet + md5   {gbps(size, t_parquet):6.2f} GB/s")
+    print(
+        f"   ours vs hash_pandas_object: {t_pandas / t_ours:.1f}x, vs parquet+md5: {t_parquet / t_ours:.1f}x"
+    )
+
+    words = np.array([f"customer-{i:05d}-{'x' * (i % 17)}" for i in range(5000)])
+    cols = {f"s{i}": words[rng.integers(0, len(words), 1_000_000)] for i in range(5)}
+    sdf = pd.DataFrame(cols).astype("str")
+    odf = sdf.astype(object)
+    print("\n   1,000,000 x 5 string columns")
+    for label, frame in (("str (Arrow)", sdf), ("object", odf)):
+        fsize = int(frame.memory_usage(index=False, deep=True).sum())
+        t = best_of(lambda f=frame: fingerprint(f))
+        t_pd = best_of(lambda f=frame: pd.util.hash_pandas_object(f).to_numpy(), repeat=1)
+        print(
+            f"   {label:12s} ({fsize / 1e6:4.0f} MB) ours {gbps(fsize, t):6.2f} GB/s   "
+            f"hash_pandas_object {gbps(fsize, t_pd):5.2f} GB/s   goal >= 0.5 GB/s"
+        )
+
+
+def bench_log_metric(tmp: Path, mlflow_calls: int, no_peer: bool) -> None:
+    os.environ["MLOPS_JUPYTER_STORE"] = str(tmp / "metrics" / "lineage.db")
+    from mlops_jupyter.capture.session import reset_session
+
+    reset_session()
+    import mlops_jupyter as mj
+
+    mj.start_run("bench")
+    from mlops_jupyter.capture.session import get_session
+
+    get_session().interactive = True  # as in a notebook: one flush with the cell
+    n = 100_000
+    c0, t0 = time.process_time(), time.perf_counter()
+    for i in range(n):
+        mj.log_metric("loss", i * 1e-5, step=i)
+    c1, t1 = time.process_time(), time.perf_counter()
+    mj.end_run()
+    c2, t2 = time.process_time(), time.perf_counter()
+    ours = t2 - t0
+    print(f"\n3. {n:,} x log_metric (wall s, cpu s in brackets)")
+    print(f"   mj.log_metric calls           {t1 - t0:8.3f} s  ({c1 - c0:.3f})")
+    print(f"   + one flush to SQLite         {t2 - t1:8.3f} s  ({c2 - c1:.3f})")
+    print(f"   mlops-jupyter total           {ours:8.3f} s  ({c2 - c0:.3f})   goal < 1 s")
+    if no_peer:
+        return
+    from _peers import run_peer
+
+    peer = run_peer("mlflow", MLFLOW, MLFLOW_CODE, str(tmp / "mlflow.db"), str(mlflow_calls))
+    per_call = peer["seconds"] / peer["calls"]
+    extrapolated = per_call * n
+    print(
+        f"   MLflow {peer['version']} log_metric (sqlite) {per_call * 1e3:6.2f} ms / call "
+        f"({peer['calls']} calls) -> {extrapolated:8.1f} s for {n:,} (extrapolated)"
+    )
+    print(f"   ratio: {extrapolated / ours:,.0f}x faster   goal >= 100x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=2000)
+    parser.add_argument("--mlflow-calls", type=int, default=2000)
+    parser.add_argument("--no-peer", action="store_true")
+    args = parser.parse_args()
+    home = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-") as d:
+        tmp = Path(d)
+        os.chdir(tmp)
+        os.environ["MLOPS_JUPYTER_STORE"] = str(tmp / "cells" / "lineage.db")
+        bench_cells(args.cells)
+        bench_fingerprints(tmp)
+        bench_log_metric(tmp, args.mlflow_calls, args.no_peer)
+        os.chdir(home)
+
+
+if __name__ == "__main__":
+    main()
