@@ -165,7 +165,8 @@ def _execute(nb: Any, cwd: Path, env: dict[str, str], *, timeout: int, progress:
         allow_errors=False,
     )
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    bar = tqdm(total=len(code_cells), desc="run.ipynb", unit="cell", disable=not progress)
+    # the last cell is our report cell: not counted in the bar
+    bar = tqdm(total=len(code_cells) - 1, desc="run.ipynb", unit="cell", disable=not progress)
     try:
         client.reset_execution_trackers()
         with client.setup_kernel(env=env):
@@ -185,7 +186,8 @@ def _execute(nb: Any, cwd: Path, env: dict[str, str], *, timeout: int, progress:
                         f"Cell {index + 1} of run.ipynb failed: {ename}: "
                         f"{evalue[0] if evalue else ''}"
                     ) from None
-                bar.update(1)
+                if index != code_cells[-1]:
+                    bar.update(1)
     finally:
         bar.close()
 

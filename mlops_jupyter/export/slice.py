@@ -75,6 +75,40 @@ PURE_METHODS = frozenset(
         "display",
         "format",
         "savefig",
+        *[
+            "drop",
+            "dropna",
+            "fillna",
+            "astype",
+            "groupby",
+            "merge",
+            "join",
+            "apply",
+            "map",
+            "query",
+            "assign",
+            "filter",
+            "select_dtypes",
+            "rename",
+            "reset_index",
+            "set_index",
+            "sort_values",
+            "sort_index",
+            "pivot",
+            "melt",
+            "agg",
+            "round",
+            "clip",
+            "abs",
+            "shift",
+            "diff",
+            "pct_change",
+            "rolling",
+            "resample",
+            "reshape",
+            "flatten",
+            "tolist",
+        ],
     ]
 )
 BUILTINS = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "exit", "quit"}
@@ -113,7 +147,9 @@ def code_names(code: str) -> CodeNames:
         visitor = _Names()
         visitor.visit(stmt)
         reads |= (visitor.reads | (visitor.inner_reads - visitor.locals)) - total.writes
-        for attr in ("writes", "mutates", "imports", "import_binds", "seeds"):
+        # changing an object this cell made itself is internal to the cell
+        total.mutates.update(visitor.mutates - total.writes)
+        for attr in ("writes", "imports", "import_binds", "seeds"):
             getattr(total, attr).update(getattr(visitor, attr))
     return CodeNames(
         reads=frozenset(reads - BUILTINS),
