@@ -378,7 +378,7 @@ def _performance(
     classification = _is_classification(ref.frame[target])
     before = _scores(ref.frame[target], ref.frame[prediction], classification)
     after = _scores(cur.frame[target], cur.frame[prediction], classification)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"metric": k, "reference": before[k], "current": after[k], "change": after[k] - before[k]}
         for k in before
         if k in after
@@ -487,16 +487,16 @@ def drift(
             outcomes[name] = _test_column(ref, cur, name, by_column, by_type)
             bar.update(1)
         extra: dict[str, dict[str, Any] | None] = {}
-        for role, name in (("target", target), ("prediction", prediction)):
-            if not name:
+        for role, special_name in (("target", target), ("prediction", prediction)):
+            if not special_name:
                 extra[role] = None
                 continue
-            if name not in ref.columns or name not in cur.columns:
-                notes.append(f"{role} column {name!r} is not in both datasets: not tested")
+            if special_name not in ref.columns or special_name not in cur.columns:
+                notes.append(f"{role} column {special_name!r} is not in both datasets: not tested")
                 extra[role] = None
                 continue
-            outcome = _test_column(ref, cur, name, by_column, by_type)
-            outcomes[name] = outcome
+            outcome = _test_column(ref, cur, special_name, by_column, by_type)
+            outcomes[special_name] = outcome
             extra[role] = outcome.row
             bar.update(1)
 

@@ -217,7 +217,14 @@ class DriftMixin(StoreBase):
                         report["model_name"],
                     )
                 )
-            self.add_edges(edges, run_id=report.get("run_id"))
+            self.conn.executemany(
+                """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, run_id,
+                   execution_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)""",
+                [
+                    (st, str(si), dt, str(di), rel, report.get("run_id"), created_at)
+                    for st, si, rel, dt, di in edges
+                ],
+            )
         row = self.get_drift_report(report_id)
         return row
 
