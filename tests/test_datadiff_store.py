@@ -119,6 +119,9 @@ def test_magic_datasets_and_diff(shell: Any) -> None:
     assert (d.summary["changed"], d.summary["removed"]) == (1, 1)
     stored = shell.run_line_magic("mlops", "diff df@1 df@2 --key id --atol 2")
     assert (stored.summary["changed"], stored.summary["removed"]) == (0, 1)
+    run(shell, "df_v1.to_csv('v1.csv', index=False)")
+    from_file = shell.run_line_magic("mlops", "diff v1.csv df_v2 --key id")
+    assert (from_file.a_label, from_file.summary["changed"]) == ("v1.csv", 1)
     unkeyed = shell.run_line_magic("mlops", "diff df_v1 df_v2")
     assert (unkeyed.summary["removed"], unkeyed.summary["added"]) == (2, 1)
     assert "<svg" in unkeyed._repr_html_() or unkeyed.distributions == {}

@@ -17,7 +17,7 @@ def datasets(shell: Any, args: list[str]) -> Any:
 
 
 def diff(shell: Any, args: list[str]) -> Any:
-    """A and B: DataFrame variables first, else stored versions (name@3, name@latest, prefix)."""
+    """A and B: DataFrame variables first, then csv/parquet files, else stored versions."""
     from ..analysis.datadiff import diff as compute
 
     parser = MagicArgumentParser("diff")
@@ -32,10 +32,17 @@ def diff(shell: Any, args: list[str]) -> Any:
 
 
 def _operand(shell: Any, name: str) -> Any:
-    """The notebook variable ``name`` when it holds a DataFrame/Series, else the stored ref."""
+    """The notebook variable ``name`` (a DataFrame or Series), else a csv/parquet file, else
+    the stored version ``name`` refers to."""
+    from pathlib import Path
+
     import pandas as pd
+
+    from ..analysis.datadiff import read_table
 
     value = (getattr(shell, "user_ns", None) or {}).get(name)
     if isinstance(value, (pd.DataFrame, pd.Series)):
         return value
+    if Path(name).suffix.lower() in {".csv", ".tsv", ".parquet", ".pq"} and Path(name).is_file():
+        return read_table(name)
     return name
