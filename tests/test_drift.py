@@ -108,8 +108,11 @@ def test_awkward_data_is_noted_not_fatal() -> None:
         constant=np.ones(n),
         only_cur=2,
     )
-    report = drift(ref, cur, save=False)
+    cur = pd.concat([cur, cur[["cats"]].rename(columns={"cats": "dup"})] * 1, axis=1)
+    cur = pd.concat([cur, cur[["dup"]]], axis=1)
+    report = drift(ref.assign(dup="a"), cur, save=False)
     by = report.columns.set_index("column")
+    assert any("duplicate column names, not tested: dup" in n for n in report.notes)
     assert "missing: 10" in by.loc["with_nan", "note"]
     assert (
         "constant in reference" in by.loc["constant", "note"] and not by.loc["constant", "drifted"]

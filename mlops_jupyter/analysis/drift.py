@@ -401,9 +401,14 @@ def _performance(
 def _select_columns(
     ref: Side, cur: Side, columns: Sequence[str] | None, special: set[str]
 ) -> tuple[list[str], list[str]]:
-    ref_cols = list(ref.columns)
-    cur_cols = list(cur.columns)
     notes: list[str] = []
+    duplicated = sorted(
+        {str(c) for side in (ref, cur) for c in side.columns if side.columns.count(c) > 1}
+    )
+    if duplicated:
+        notes.append(f"duplicate column names, not tested: {', '.join(duplicated[:10])}")
+    ref_cols = [c for c in ref.columns if str(c) not in duplicated]
+    cur_cols = [c for c in cur.columns if str(c) not in duplicated]
     if columns is not None:
         if isinstance(columns, str):
             columns = [c.strip() for c in columns.split(",") if c.strip()]
