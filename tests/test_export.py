@@ -43,7 +43,9 @@ def test_code_names_sees_mutations_and_statement_order() -> None:
     assert {"pd", "model", "X", "y", "b"} <= cn.reads
     assert {"a", "v"}.isdisjoint(cn.reads)  # locals of a function / comprehension
     assert {"df", "total", "f"} <= cn.writes and "v" not in cn.writes
-    assert {"df", "model"} <= cn.mutates
+    assert "model" in cn.mutates and "df" not in cn.mutates  # df: made by this very cell
+    assert code_names("df['z'] = 1\ndf.dropna(inplace=True)\ndf.describe()").mutates == {"df"}
+    assert code_names("df.describe()\nnp.random.seed(0)").seeds == {"np"}
 
 
 def test_slice_keeps_only_what_feeds_the_result_in_execution_order() -> None:
