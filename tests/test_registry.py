@@ -459,6 +459,16 @@ def test_deleted_last_audit_row_is_detected_by_alias_replay(store, store_file, d
     assert "audit trail says 1" in report.problem
 
 
+def test_edited_alias_history_is_detected(store, store_file, data) -> None:
+    _promoted_store(store, data)
+    conn = sqlite3.connect(store_file)
+    conn.execute("UPDATE alias_history SET start_at = '2000-01-01T00:00:00+00:00' WHERE id = 2")
+    conn.commit()
+    conn.close()
+    report = mj.audit_verify(store=store)
+    assert not report.ok and "alias history" in report.problem
+
+
 # -- CLI --------------------------------------------------------------------------------------
 
 

@@ -124,15 +124,14 @@ def verify(store: Any) -> AuditReport:
 
 
 def _replay_aliases(store: Any, rows: list[dict[str, Any]]) -> str | None:
-    """Replay promotions and rollbacks; the result must equal the aliases table."""
+    """Replay promotions and rollbacks: the result must equal the aliases table, and every
+    alias history range must be one audit record's move (so dated answers can be trusted)."""
     replay: dict[tuple[str, str], int] = {}
     for row in rows:
         if row["action"] in MOVES_ALIAS and row["alias"] is not None:
             replay[(row["name"], row["alias"])] = int(row["to_version"])
-    actual: dict[tuple[str, str], int] = {}
-    for model in store.list_registered_models():
-        for alias, version in store.get_aliases(model["name"]).items():
-            actual[(model["name"], alias)] = version
+    names = [m["name"] for m in store.list_registered_models()]
+    actual = {(n, a): v for n in names for a, v in store.get_aliases(n).items()}
     for key in sorted(set(replay) | set(actual)):
         if replay.get(key) != actual.get(key):
             name, alias = key
@@ -140,4 +139,20 @@ def _replay_aliases(store: Any, rows: list[dict[str, Any]]) -> str | None:
                 f"alias {alias!r} of {name!r} points at version {actual.get(key)} but the "
                 f"audit trail says {replay.get(key)} (a record was deleted or an alias edited)"
             )
+    by_id = {int(r["id"]): r for r in rows}
+    moves = {int(r["id"]) for r in rows if r["action"] in MOVES_ALIAS}
+    seen: set[int] = set()
+    for name in names:
+        for h in store.alias_history(name):
+            rec = by_id.get(int(h["audit_id"] or 0))
+            found = (name, h["alias"], h["version"], h["start_at"], h["action"])
+            keys = ("name", "alias", "to_version", "at", "action")
+            if rec is None or tuple(rec[k] for k in keys) != found:
+                return (
+                    f"the alias history of {name!r} ({h['alias']!r} -> v{h['version']} from "
+                    f"{h['start_at']}) has no matching audit record (the history was edited)"
+                )
+            seen.add(int(rec["id"]))
+    if moves - seen:
+        return f"audit record {min(moves - seen)} moved an alias the alias history does not show"
     return None
