@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html.parser
+import math
 import statistics
 from typing import Any
 
@@ -430,3 +431,57 @@ def test_diff_html_links_metrics_to_cells(store, runs) -> None:
     targets = set(re.findall(r'href="#([^"]+)"', markup))
     anchors = set(re.findall(r'<a id="([^"]+)"', markup))
     assert targets and targets <= anchors
+
+
+# -- the summaries behind the fast runs table ---------------------------------------------------
+
+
+def _same_tables(store: Any, experiment: str) -> None:
+    """compare_frame (summaries) holds the same values as runs_frame (row by row)."""
+    import math
+
+    fast = store.compare_frame(experiment).set_index("run_id").sort_index()
+    exact = store.runs_frame(experiment).set_index("run_id").sort_index()
+    assert sorted(fast.columns) == sorted(exact.columns)
+    for column in exact.columns:
+        for run in exact.index:
+            a, b = fast.loc[run, column], exact.loc[run, column]
+            missing_a = a is None or (isinstance(a, float) and math.isnan(a))
+            missing_b = b is None or (isinstance(b, float) and math.isnan(b))
+            assert missing_a == missing_b, (column, run, a, b)
+            if not missing_a:
+                assert a == b or str(a) == str(b), (column, run, a, b)
+
+
+def test_fast_table_matches_the_exact_query_through_updates(store, store_file) -> None:
+    from mlops_jupyter.store import open_store
+
+    ids = populate(store)
+    _same_tables(store, "churn")
+    r0, r3 = ids["r0"], ids["r3"]
+    store.log_params(r0, {"depth": 99, "lr": 0.1 + 0.2, "flag": True, "note": None})
+    store.log_metrics(r0, [("auc", 0.123456789012345678, 10, None), ("new", float("inf"), 0, None)])
+    store.log_metrics(r3, [("auc", None, 11, None)])
+    _same_tables(store, "churn")
+    fast = store.compare_frame("churn").set_index("run_name")
+    assert fast.loc["r0", "params.depth"] == 99
+    assert fast.loc["r0", "params.lr"] == 0.1 + 0.2  # exact, not rounded to 15 digits
+    assert fast.loc["r0", "metrics.auc"] == 0.123456789012345678
+    assert math.isinf(fast.loc["r0", "metrics.new"])
+    other = open_store(store_file, shared=False)  # another connection, as another kernel
+    try:
+        other.log_metrics(ids["r5"], [("auc", 0.99, 20, None)])
+    finally:
+        other.close()
+    assert store.compare_frame("churn").set_index("run_name").loc["r5", "metrics.auc"] == 0.99
+    with store.write():  # deleting the latest point brings the previous one back
+        store.conn.execute(
+            "DELETE FROM metrics WHERE id = (SELECT MAX(id) FROM metrics WHERE run_id = ?)",
+            (ids["r5"],),
+        )
+    assert store.compare_frame("churn").set_index("run_name").loc["r5", "metrics.auc"] == (
+        pytest.approx(auc_at(5, STEPS - 1))
+    )
+    store.log_metrics(ids["r5"], [("auc", 0.5, 21, None)])  # may reuse the deleted id
+    _same_tables(store, "churn")
+    assert store.refresh_summaries() == 0  # nothing new: nothing rewritten

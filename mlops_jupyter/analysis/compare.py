@@ -73,7 +73,7 @@ def compare(
     if runs is None and experiment is None:
         frame = pd.DataFrame(columns=RUN_COLUMNS)
     else:
-        frame = store.runs_frame(experiment=experiment, run_ids=list(runs) if runs else None)
+        frame = store.compare_frame(experiment=experiment, run_ids=list(runs) if runs else None)
     table = _shape_table(frame, store, keep_empty=runs is not None)
     result = Comparison(runs=table, experiment=experiment, store=store)
     if metric is not None:
