@@ -466,7 +466,15 @@ def test_edited_alias_history_is_detected(store, store_file, data) -> None:
     conn.commit()
     conn.close()
     report = mj.audit_verify(store=store)
-    assert not report.ok and "alias history" in report.problem
+    assert not report.ok and "no matching audit record" in report.problem
+    conn = sqlite3.connect(store_file)
+    start = conn.execute("SELECT at FROM audit_records WHERE id = 5").fetchone()[0]
+    conn.execute("UPDATE alias_history SET start_at = ? WHERE id = 2", (start,))
+    conn.execute("UPDATE alias_history SET end_at = '2100-01-01' WHERE id = 1")
+    conn.commit()
+    conn.close()
+    report = mj.audit_verify(store=store)
+    assert not report.ok and "not when the next holder took over" in report.problem
 
 
 # -- CLI --------------------------------------------------------------------------------------

@@ -143,7 +143,15 @@ def _replay_aliases(store: Any, rows: list[dict[str, Any]]) -> str | None:
     moves = {int(r["id"]) for r in rows if r["action"] in MOVES_ALIAS}
     seen: set[int] = set()
     for name in names:
-        for h in store.alias_history(name):
+        history = store.alias_history(name)
+        for h, nxt in zip(history, [*history[1:], None]):
+            same = nxt is not None and nxt["alias"] == h["alias"]
+            if h["end_at"] != (nxt["start_at"] if same else None):
+                return (
+                    f"the alias history of {name!r} ({h['alias']!r} -> v{h['version']} from "
+                    f"{h['start_at']}) ends at {h['end_at']}, not when the next holder took over "
+                    "(the history was edited)"
+                )
             rec = by_id.get(int(h["audit_id"] or 0))
             found = (name, h["alias"], h["version"], h["start_at"], h["action"])
             keys = ("name", "alias", "to_version", "at", "action")
