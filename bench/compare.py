@@ -1,0 +1,155 @@
+"""Benchmark (#3): the comparison panel's table for 10,000 runs x 20 params x 10 metrics, and
+``mj.runs()`` beside ``mlflow.search_runs`` on the same runs in an MLflow SQLite store.
+
+Prints: building the panel's table (``mj.compare`` + the panel's first render; goal under 1 s),
+the first call (which folds the new runs into the per-run summaries) and warm calls;
+``mj.runs()``, ``store.compare_frame`` (the summaries ``mj.compare`` reads) and
+``mlflow.search_runs`` on the same ``--peer-runs`` runs (same params, same metric values), each
+the median of ``--repeat`` warm calls, and the ratios (goal at least 10x).
+Populating either store is outside every timing. MLflow runs in its own virtualenv
+(``_peers.py``); it is filled with ``log_batch``, one call per run.
+
+    .venv/bin/python bench/compare.py [--runs 10000] [--peer-runs 1000] [--repeat 3] [--no-peer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _peers import run_peer
+
+MLFLOW = ["mlflow", "pandas<3"]
+N_PARAMS, N_METRICS = 20, 10
+
+PEER_CODE = """
+import json, statistics, sys, time, warnings, logging
+warnings.filterwarnings("ignore"); logging.disable(logging.WARNING)
+import mlflow
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+db, n, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+mlflow.set_tracking_uri(f"sqlite:///{db}")
+client = MlflowClient()
+exp = client.create_experiment("bench")
+now = int(time.time() * 1000)
+for i in range(n):
+    run = client.create_run(exp, run_name=f"run-{i}")
+    params = [Param(f"p{j}", str(PARAM(i, j))) for j in range(N_PARAMS)]
+    metrics = [Metric(f"m{k}", METRIC(i, k), now, 0) for k in range(N_METRICS)]
+    client.log_batch(run.info.run_id, metrics=metrics, params=params)
+    client.set_terminated(run.info.run_id)
+times = []
+for _ in range(repeat + 1):  # the first call warms caches and imports; not counted
+    start = time.perf_counter()
+    frame = mlflow.search_runs(experiment_ids=[exp], max_results=50000)
+    times.append(time.perf_counter() - start)
+check = float(frame["metrics.m3"].sum())
+print(json.dumps({"seconds": statistics.median(times[1:]), "rows": len(frame),
+                  "columns": frame.shape[1], "check": check, "version": mlflow.__version__}))
+"""
+
+HELPERS = f"""
+N_PARAMS, N_METRICS = {N_PARAMS}, {N_METRICS}
+def PARAM(i, j):
+    return ("rf", "gb", "lr")[(i + j) % 3] if j % 4 == 0 else (i * 7 + j) % 50
+def METRIC(i, k):
+    return ((i * 31 + k * 17) % 1000) / 1000.0
+"""
+exec(HELPERS)  # the same param and metric values on both sides
+
+
+def populate(store: Any, experiment: str, n: int) -> None:
+    """``n`` finished runs, each with 20 params and 10 metrics, in one transaction."""
+    param_of, metric_of = globals()["PARAM"], globals()["METRIC"]
+    with store.write():
+        for i in range(n):
+            run_id = store.create_run(experiment, name=f"run-{i}")["id"]
+            store.log_params(run_id, {f"p{j}": param_of(i, j) for j in range(N_PARAMS)})
+            store.log_metrics(
+                run_id, [(f"m{k}", metric_of(i, k), 0, None) for k in range(N_METRICS)]
+            )
+            store.end_run(run_id)
+
+
+def timed(func: Any, repeat: int) -> tuple[float, Any]:
+    """Median seconds of ``repeat`` calls after one warm-up call, and the last result."""
+    result = func()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--peer-runs", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-peer", action="store_true", help="Skip MLflow.")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="mlops-bench-compare-"))
+    os.environ["MLOPS_JUPYTER_STORE"] = str(tmp / "lineage.db")
+    import mlops_jupyter as mj
+    from mlops_jupyter.store import open_store
+
+    store = open_store()
+    start = time.perf_counter()
+    populate(store, "big", args.runs)
+    populate(store, "same", args.peer_runs)
+    print(
+        f"populated {args.runs} + {args.peer_runs} runs x {N_PARAMS} params x {N_METRICS} "
+        f"metrics in {time.perf_counter() - start:.1f} s (not timed below)"
+    )
+
+    def build_panel() -> Any:
+        return mj.compare(experiment="big", metric="m0", store=store).panel()
+
+    start = time.perf_counter()
+    first = build_panel()  # folds the new runs into the per-run summaries, once
+    t_first = time.perf_counter() - start
+    t_compare, cmp = timed(lambda: mj.compare(experiment="big", metric="m0", store=store), 3)
+    t_panel, panel = timed(build_panel, args.repeat)
+    assert len(cmp) == args.runs and len(cmp.params) == N_PARAMS
+    assert len(cmp.metrics) == N_METRICS and len(panel.checks) == first.max_rows
+    print(f"\n{args.runs} runs: panel's table, first call (folds new runs): {t_first:7.3f} s")
+    print(f"{args.runs} runs: mj.compare table:                       {t_compare:7.3f} s")
+    print(
+        f"{args.runs} runs: panel's table (compare + first render):  {t_panel:7.3f} s   goal < 1 s"
+    )
+
+    t_ours, frame = timed(lambda: mj.runs("same"), args.repeat)
+    t_fast, fast = timed(lambda: store.compare_frame("same"), args.repeat)
+    ours_check = float(frame["metrics.m3"].sum())
+    assert abs(float(fast["metrics.m3"].sum()) - ours_check) < 1e-6
+    print(f"\n{args.peer_runs} runs: mj.runs() (row-by-row query):           {t_ours:7.3f} s")
+    print(f"{args.peer_runs} runs: store.compare_frame (summaries):        {t_fast:7.3f} s")
+    if args.no_peer:
+        return
+    code = HELPERS + PEER_CODE
+    peer = run_peer(
+        "mlflow", MLFLOW, code, str(tmp / "mlflow.db"), str(args.peer_runs), str(args.repeat)
+    )
+    same = abs(peer["check"] - ours_check) < 1e-6 and peer["rows"] == len(frame)
+    print(
+        f"{args.peer_runs} runs: mlflow.search_runs:                  {peer['seconds']:7.3f} s"
+        f"   (MLflow {peer['version']}, {peer['columns']} columns, same values: {same})"
+    )
+    print(f"ratio mj.runs():     {peer['seconds'] / t_ours:6.1f}x faster   goal >= 10x")
+    print(f"ratio compare_frame: {peer['seconds'] / t_fast:6.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()
