@@ -461,20 +461,20 @@ def test_deleted_last_audit_row_is_detected_by_alias_replay(store, store_file, d
 
 def test_edited_alias_history_is_detected(store, store_file, data) -> None:
     _promoted_store(store, data)
-    conn = sqlite3.connect(store_file)
-    conn.execute("UPDATE alias_history SET start_at = '2000-01-01T00:00:00+00:00' WHERE id = 2")
-    conn.commit()
-    conn.close()
-    report = mj.audit_verify(store=store)
-    assert not report.ok and "no matching audit record" in report.problem
-    conn = sqlite3.connect(store_file)
-    start = conn.execute("SELECT at FROM audit_records WHERE id = 5").fetchone()[0]
-    conn.execute("UPDATE alias_history SET start_at = ? WHERE id = 2", (start,))
-    conn.execute("UPDATE alias_history SET end_at = '2100-01-01' WHERE id = 1")
-    conn.commit()
-    conn.close()
-    report = mj.audit_verify(store=store)
-    assert not report.ok and "not when the next holder took over" in report.problem
+
+    def edit(sql: str) -> str | None:
+        conn = sqlite3.connect(store_file)
+        conn.execute(sql)
+        conn.commit()
+        conn.close()
+        return mj.audit_verify(store=store).problem
+
+    # "production was v2 all along": the range no longer matches its audit record
+    assert "no matching audit record" in edit("UPDATE alias_history SET version = 2 WHERE id = 1")
+    assert edit("UPDATE alias_history SET version = 1 WHERE id = 1") is None
+    # stretching v1's range over v2's
+    problem = edit("UPDATE alias_history SET end_at = '2100-01-01' WHERE id = 1")
+    assert "not when the next holder took over" in problem
 
 
 # -- CLI --------------------------------------------------------------------------------------
