@@ -280,3 +280,12 @@ def test_cli_export_from_notebook_without_run_and_verify_input_changed(workdir: 
     assert result.exit_code == 1 and "Expected --grid KEY=V1,V2" in result.output
     result = runner.invoke(cli, ["export", "nope", "--to", "c"])
     assert result.exit_code == 1 and "No run with id 'nope'" in result.output
+
+
+def test_data_root_follows_the_relative_paths_the_code_used() -> None:
+    from mlops_jupyter.export.bundle import _root_from_literals
+
+    rows = [{"source_path": "/proj/data/train.csv"}]
+    assert _root_from_literals(rows, ["df = pd.read_csv('data/train.csv')"]) == Path("/proj")
+    assert _root_from_literals(rows, ["df = pd.read_csv('./train.csv')"]) == Path("/proj/data")
+    assert _root_from_literals(rows, ["df = pd.read_csv(path)"]) is None

@@ -402,13 +402,15 @@ def _write_inputs(
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
     run = store.get_run(run_id)
     nb_path = _existing(run.get("notebook_path"))
-    root = nb_path.parent if nb_path else Path.cwd()
     kept = {int(c["execution_id"]) for c in manifest["cells"] if c.get("execution_id")}
+    rows = [r for r in store.datasets_of_executions(sorted(kept)) if r["source_path"]]
+    codes = [str((store.get_execution(i) or {}).get("code", "")) for i in sorted(kept)]
+    # The kernel's working directory: the notebook's folder, else what the code's relative
+    # paths imply ("data/train.csv" read as /proj/data/train.csv -> /proj), else here.
+    root = nb_path.parent if nb_path else _root_from_literals(rows, codes) or Path.cwd()
     messages: list[str] = []
     files: dict[Path, dict[str, Any]] = {}
-    for row in store.datasets_of_executions(sorted(kept)):
-        if not row["source_path"]:
-            continue
+    for row in rows:
         path = Path(row["source_path"])
         path = path if path.is_absolute() else root / path
         if path in files:
@@ -447,6 +449,34 @@ def _write_inputs(
         (target / DATA_DIR).mkdir(parents=True, exist_ok=True)
         return inputs, DATA_DIR, messages
     return inputs, str(root), messages
+
+
+def _root_from_literals(rows: list[dict[str, Any]], codes: list[str]) -> Path | None:
+    import ast
+
+    literals: set[str] = set()
+    for code in codes:
+        try:
+            tree = ast.parse(pz.python_source(code))
+        except SyntaxError:
+            continue
+        literals.update(
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        )
+    for row in rows:
+        path = Path(str(row["source_path"]))
+        if not path.is_absolute():
+            continue
+        for text in literals:
+            rel = Path(text)
+            if rel.is_absolute() or not text.strip() or "\n" in text:
+                continue
+            parts = [p for p in rel.parts if p != "."]
+            if parts and ".." not in parts and list(path.parts[-len(parts) :]) == parts:
+                return Path(*path.parts[: -len(parts)])
+    return None
 
 
 def _is_within(path: Path, root: Path) -> bool:

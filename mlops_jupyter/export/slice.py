@@ -298,8 +298,8 @@ def _flatten(target: ast.AST) -> list[ast.AST]:
 class Slice:
     """The executions a run's results depend on, in the order they ran."""
 
-    kept: tuple[dict[str, Any], ...]
-    left_out: tuple[dict[str, Any], ...]
+    kept: tuple[Mapping[str, Any], ...]
+    left_out: tuple[Mapping[str, Any], ...]
     targets: Mapping[int, Sequence[str]] = field(default_factory=dict)
     unresolved: frozenset[str] = frozenset()  # needed names no captured execution wrote
     # for each kept execution id: name -> id of the execution whose value it read
