@@ -124,18 +124,27 @@ def _unique_counts(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sorted_values[last], counts
 
 
-def numeric_sample(series: pd.Series, *, as_objects: bool = False) -> Sample:
-    """Sort the finite values once; count distinct values when there are few."""
+def numeric_sample(series: pd.Series, *, as_objects: bool = False, with_std: bool = True) -> Sample:
+    """Sort the finite values once; count distinct values when there are few.
+
+    ``with_std``: the standard deviation is only needed on the reference side.
+    """
     if as_objects:
         arr = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    elif series.dtype == np.float64:
+        arr = series.to_numpy()  # a view: the sort below makes the only copy
     else:
         arr = series.to_numpy(dtype=float, na_value=np.nan)
     finite = np.isfinite(arr)
     notes = []
-    n_inf = int(np.count_nonzero(np.isinf(arr)))
-    if n_inf:
-        notes.append(f"{n_inf} infinite values treated as missing")
-    values = np.sort(arr[finite]) if not finite.all() else np.sort(arr)
+    if finite.all():
+        values = np.sort(arr)
+    else:
+        n_inf = int(np.count_nonzero(np.isinf(arr[~finite])))
+        if n_inf:
+            notes.append(f"{n_inf} infinite values treated as missing")
+        values = arr[finite]
+        values.sort()
     n = int(values.size)
     sample = Sample(NUMERIC, n=n, n_missing=int(arr.size - n), nunique=0, values=values)
     sample.notes = notes
@@ -143,7 +152,9 @@ def numeric_sample(series: pd.Series, *, as_objects: bool = False) -> Sample:
     if n:
         distinct = 1 + int(np.count_nonzero(values[1:] != values[:-1]))
         sample.nunique = distinct
-        sample.std = float(np.std(values))
+        if with_std:
+            centred = values - values.mean()
+            sample.std = float(np.sqrt(np.dot(centred, centred) / n))
         sample.minimum, sample.maximum = float(values[0]), float(values[-1])
         if distinct <= MAX_STORED_COUNTS:
             keys, counts = _unique_counts(values)
