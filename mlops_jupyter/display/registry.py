@@ -14,6 +14,31 @@ from typing import Any
 from .html import esc, figure_img, panel, table
 
 _VERDICT_CLASS = {"pass": "mlops-good", "fail": "mlops-bad", "skipped": "mlops-muted"}
+# more specific than the shared stylesheet, which every later panel on the page repeats
+_CSS = (
+    "<style>.mlops-panel .mlops-registry table.mlops-table td{text-align:left;"
+    "white-space:normal;max-width:460px}</style>"
+)
+_TIME_COLUMNS = ("created_at", "start_at", "end_at", "at", "last_registered_at")
+
+
+def _clean(frame: Any) -> Any:
+    """Missing values shown as blanks, timestamps to the second (display only)."""
+    if frame is None:
+        return frame
+    out = frame.astype(object).where(frame.notna(), None)
+    for col in _TIME_COLUMNS:
+        if col in out.columns:
+            out[col] = [None if v is None else str(v)[:19].replace("T", " ") for v in out[col]]
+    return out
+
+
+def clean_table(frame: Any, **kwargs: Any) -> str:
+    return table(_clean(frame), **kwargs)
+
+
+def _panel(title: str, body: str) -> str:
+    return panel(title, f'{_CSS}<div class="mlops-registry">{body}</div>')
 
 
 def _alias_badges(aliases: dict[str, int]) -> str:
@@ -28,10 +53,10 @@ def _alias_badges(aliases: dict[str, int]) -> str:
 def model_html(view: Any) -> str:
     """A registered model: aliases, versions (metrics, data lineage), alias history."""
     body = f"<div>{_alias_badges(view.aliases)}</div>"
-    body += "<h3>Versions</h3>" + table(view.versions)
+    body += "<h3>Versions</h3>" + clean_table(view.versions)
     if view.history is not None and len(view.history):
         cols = ["alias", "version", "action", "start_at", "end_at", "who", "reason", "forced"]
-        body += "<h3>Alias history</h3>" + table(view.history[cols])
+        body += "<h3>Alias history</h3>" + clean_table(view.history[cols])
     if view.policy:
         pol = view.policy
         items = [f"{k} {v}" for k, v in pol.get("metrics", {}).items()]
@@ -43,7 +68,7 @@ def model_html(view: Any) -> str:
         items.append(f"drift gate {'on' if pol.get('drift') else 'off'}")
         items.append(f"lineage gate {'on' if pol.get('lineage') else 'off'}")
         body += "<h3>Policy</h3><ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
-    return panel(f"Model {view.name}", body)
+    return _panel(f"Model {view.name}", body)
 
 
 def history_html(view: Any) -> str:
@@ -51,33 +76,34 @@ def history_html(view: Any) -> str:
     if view.history is None or not len(view.history):
         body = '<div class="mlops-muted">No alias has been assigned yet.</div>'
     else:
-        body = table(view.history[cols])
-    return panel(f"Alias history of {view.name}", body)
+        body = clean_table(view.history[cols])
+    return _panel(f"Alias history of {view.name}", body)
 
 
 def gates_table(result: Any) -> str:
     def cls(row: dict[str, Any], col: str) -> str | None:
         return _VERDICT_CLASS.get(str(row.get("verdict"))) if col == "verdict" else None
 
-    return table(result.gates, cell_class=cls)
+    return clean_table(result.gates, cell_class=cls)
 
 
 def promotion_html(result: Any, *, with_plot: bool = False) -> str:
     cls = "mlops-good" if result.passed else "mlops-bad"
     body = f'<div class="{cls}">{esc(result.summary())}</div>' + gates_table(result)
     if result.comparison is not None:
-        body += "<h3>Champion vs challenger</h3>" + table(result.comparison)
+        body += "<h3>Champion vs challenger</h3>" + clean_table(result.comparison)
         if with_plot:
             try:
                 body += figure_img(comparison_figure(result))
             except Exception as exc:  # a plot never breaks the panel
                 body += f'<div class="mlops-muted">plot unavailable: {esc(exc)}</div>'
-    return panel(f"Promotion of {result.name} v{result.version} to {result.alias}", body)
+    return _panel(f"Promotion of {result.name} v{result.version} to {result.alias}", body)
 
 
 def comparison_figure(result: Any) -> Any:
     """Histogram of the bootstrap differences with the CI and the decision line."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     boot = result.bootstrap
     fig, ax = plt.subplots(figsize=(5, 2.6))
@@ -91,6 +117,7 @@ def comparison_figure(result: Any) -> Any:
     ax.axvline(0.0, color="#777", linestyle=":")
     ax.set_xlabel(f"{boot.metric}: v{result.version} - v{result.from_version}")
     ax.set_ylabel("resamples")
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     fig.tight_layout()
     return fig

@@ -16,11 +16,17 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..display.html import esc, panel, table
+from ..display.html import esc, panel
 from ..errors import AuditTampered
 from ..store.registry import GENESIS_HASH, audit_hash
 
 MOVES_ALIAS = ("promote", "rollback")
+
+
+def audit_table(frame: Any, mark: Any) -> str:
+    from ..display.registry import clean_table
+
+    return clean_table(frame, cell_class=mark)
 
 
 def current_user(by: str | None = None) -> str:
@@ -74,7 +80,7 @@ class AuditReport:
             def mark(row: dict[str, Any], col: str) -> str | None:
                 return "mlops-bad" if broken is not None and row.get("id") == broken else None
 
-            body += table(frame, cell_class=mark)
+            body += audit_table(frame, mark)
         return panel("Audit trail", body)
 
     def _repr_html_(self) -> str:

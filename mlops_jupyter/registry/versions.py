@@ -333,7 +333,7 @@ class ModelList:
     frame: Any
 
     def to_html(self) -> str:
-        from ..display.html import panel, table
+        from ..display.html import panel
 
         if self.frame.empty:
             return panel(
@@ -341,7 +341,9 @@ class ModelList:
                 '<div class="mlops-muted">No registered models yet. '
                 "Register one with <code>%mlops register MODEL_VAR --name NAME</code>.</div>",
             )
-        return panel("Registered models", table(self.frame))
+        from ..display.registry import clean_table
+
+        return panel("Registered models", clean_table(self.frame))
 
     def _repr_html_(self) -> str:
         return self.to_html()
