@@ -210,6 +210,13 @@ def line_svg(
     )
 
 
+def _when(value: Any) -> str:
+    try:
+        return str(value.strftime("%Y-%m-%d %H:%M:%S"))
+    except AttributeError:
+        return str(value)[:19]
+
+
 def render_history(history: Any) -> str:
     reports = history.reports
     scope = f" of model {history.model}" if history.model else ""
@@ -220,11 +227,12 @@ def render_history(history: Any) -> str:
             "CURRENT` (or mj.drift) with a model name to start monitoring.</p>",
         )
     threshold = float(reports["drift_share"].iloc[-1])
+    first, last = (_when(reports["created_at"].iloc[i]) for i in (0, -1))
     parts = [
-        f"<p>{len(reports)} reports from {esc(reports['created_at'].iloc[0])} to "
-        f"{esc(reports['created_at'].iloc[-1])}; "
+        f"<p>{len(reports)} reports from {esc(first)} to {esc(last)}; "
         f"{int(reports['drifted'].sum())} found dataset drift.</p>",
-        "<h3>Share of drifted columns</h3>",
+        f"<h3>Share of drifted columns (0 to 100%; dashed: the verdict's threshold, "
+        f"{threshold:.0%})</h3>",
         line_svg(
             reports["share"].tolist(),
             threshold=threshold,
@@ -243,7 +251,7 @@ def render_history(history: Any) -> str:
             cells.append(
                 '<div style="display:inline-block;margin:4px 10px 4px 0;vertical-align:top">'
                 f'<div><b>{esc(name)}</b> <span class="mlops-muted">{esc(last["test"] or "")}'
-                f" {_num(last['statistic'])}</span></div>"
+                f", last PSI {_num(last['psi'])}</span></div>"
                 + line_svg(
                     group["psi"].tolist(),
                     width=180,
@@ -255,6 +263,7 @@ def render_history(history: Any) -> str:
             )
         parts.append("".join(cells))
     shown = reports.drop(columns=["drift_share"]).iloc[::-1]
+    shown = shown.assign(created_at=[_when(t) for t in shown["created_at"]])
     parts.append("<h3>Reports</h3>")
     parts.append(table(shown, max_rows=100))
     return panel(f"Drift history{scope}", "".join(parts))
