@@ -80,6 +80,20 @@ def test_slice_uses_the_last_writer_before_the_read() -> None:
     assert result.unresolved == frozenset({"c"})
 
 
+def test_a_cell_that_wrote_a_file_read_later_is_kept() -> None:
+    executions = [
+        _ex(1, "import pandas as pd", writes=["pd"]),
+        _ex(2, "raw = pd.DataFrame({'a': [1, 2]})", ["pd"], ["raw"]),
+        _ex(3, "raw.to_csv('./clean.csv', index=False)", ["raw"]),
+        _ex(4, "raw.to_csv('other.csv')", ["raw"]),  # feeds nothing
+        _ex(5, "df = pd.read_csv('clean.csv')\ntotal = df.a.sum()", ["pd"], ["df", "total"]),
+    ]
+    result = slice_executions(executions, {5: ["metric:total"]})
+    assert [e["id"] for e in result.kept] == [1, 2, 3, 5]
+    assert result.suppliers[5]["file:clean.csv"] == 3
+    assert not result.unresolved
+
+
 # -- parameters --------------------------------------------------------------------------------
 
 

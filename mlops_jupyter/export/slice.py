@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,28 @@ PURE_METHODS = frozenset(
         ],
     ]
 )
+FILE_PREFIX = "file:"
+FILE_WRITERS = frozenset(
+    [
+        "to_csv",
+        "to_parquet",
+        "to_json",
+        "to_excel",
+        "to_pickle",
+        "to_feather",
+        "to_hdf",
+        "to_stata",
+        "savefig",
+        "save",
+        "savez",
+        "savez_compressed",
+        "savetxt",
+        "dump",
+        "write_text",
+        "write_bytes",
+    ]
+)
+FILE_READERS = frozenset(["load", "loadtxt", "genfromtxt", "read_text", "read_bytes", "imread"])
 BUILTINS = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "exit", "quit"}
 
 
@@ -285,7 +308,43 @@ class _Names(ast.NodeVisitor):
                 self.mutates.add(base.id)
             if isinstance(base, ast.Name) and "seed" in func.attr.lower():
                 self.seeds.add(base.id)
+        self._files(node)
         self.generic_visit(node)
+
+    def _files(self, node: ast.Call) -> None:
+        """A file named by a string literal is a name too: ``file:<path>``.
+
+        ``df.to_csv("clean.csv")`` binds it, ``pd.read_csv("clean.csv")`` reads it, so a cell
+        that produced an intermediate file is kept with the cell that reads it back.
+        """
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        path = _literal_arg(node, 0, "path") or _literal_arg(node, 0, "filepath_or_buffer")
+        if not path:
+            return
+        key = FILE_PREFIX + os.path.normpath(path)
+        if name == "open":
+            mode = _literal_arg(node, 1, "mode") or "r"
+            if "a" in mode or "+" in mode:
+                self.mutates.add(key)
+            elif "w" in mode or "x" in mode:
+                self.writes.add(key)
+            else:
+                self.reads.add(key)
+        elif name in FILE_WRITERS:
+            self.writes.add(key)
+        elif name.startswith("read_") or name in FILE_READERS:
+            self.reads.add(key)
+
+
+def _literal_arg(node: ast.Call, position: int, keyword: str) -> str | None:
+    value: ast.AST | None = node.args[position] if len(node.args) > position else None
+    for kw in node.keywords:
+        if kw.arg == keyword:
+            value = kw.value
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
+    return None
 
 
 def _flatten(target: ast.AST) -> list[ast.AST]:
@@ -365,7 +424,10 @@ def slice_executions(
             waiting.setdefault(name, []).append(eid)
     kept = tuple(e for e in ok if int(e["id"]) in kept_ids)
     left_out = tuple(e for e in executions if int(e["id"]) not in kept_ids)
-    unresolved = frozenset(n for n, readers in waiting.items() if readers) - BUILTINS
+    unresolved = (
+        frozenset(n for n, readers in waiting.items() if readers and not n.startswith(FILE_PREFIX))
+        - BUILTINS
+    )
     return Slice(
         kept=kept,
         left_out=left_out,
