@@ -30,11 +30,13 @@ def model_fingerprint(model: Any, fallback: bytes) -> str:
 
 
 def data_fingerprint(obj: Any) -> str | None:
+    """Capture's content fingerprint, through the session's cache when capture is running."""
     try:
+        session = sys.modules.get("mlops_jupyter.capture.session")
+        if session is not None:
+            return session.get_session().fp_cache.get(obj, fresh=False)
         from ..capture.fingerprint import fingerprint
-    except ImportError:
-        return None
-    try:
+
         return fingerprint(obj)
     except Exception:
         return None
