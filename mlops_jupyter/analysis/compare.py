@@ -459,21 +459,12 @@ def diff_runs(store: Any, run_a: str, run_b: str) -> RunDiff:
     )
 
 
-_MISSING = object()
-
-
 def _param_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> pd.DataFrame:
     rows = []
     for key in sorted(set(a) | set(b)):
-        va, vb = a.get(key, _MISSING), b.get(key, _MISSING)
-        if va is _MISSING or vb is _MISSING or va != vb or type(va) is not type(vb):
-            rows.append(
-                {
-                    "param": key,
-                    "a": None if va is _MISSING else va,
-                    "b": None if vb is _MISSING else vb,
-                }
-            )
+        va, vb = a.get(key), b.get(key)  # a missing param and a None param read the same
+        if va != vb or type(va) is not type(vb):
+            rows.append({"param": key, "a": va, "b": vb})
     return pd.DataFrame(rows, columns=["param", "a", "b"], dtype=object)
 
 

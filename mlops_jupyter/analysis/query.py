@@ -307,7 +307,7 @@ def _compare_series(
         if func in (operator.eq, operator.ne) and _mixed_kinds(left, right):
             raise TypeError("compare element by element")  # 5 == "5", like a param string
         result = func(left, right)
-        result = pd.Series(result, index=index).astype(bool)
+        result = pd.Series(result, index=index).fillna(False).astype(bool)
     except (TypeError, ValueError):
         lhs = left if isinstance(left, pd.Series) else pd.Series([left] * len(index), index=index)
         rhs = (

@@ -119,7 +119,8 @@ class CompareMixin(StoreBase):
             for d in dicts:
                 keys.update(d)
             for key in sorted(keys):
-                data[prefix + key] = [d.get(key) for d in dicts]
+                values = [d.get(key) for d in dicts]
+                data[prefix + key] = _typed(values, pd) if prefix == "params." else values
         frame = pd.DataFrame(data)
         for column in frame.columns:
             if column.startswith("metrics."):
@@ -264,6 +265,14 @@ class CompareMixin(StoreBase):
             (json.dumps(list(run_ids)),),
         )
         return {str(r["run_id"]) for r in rows}
+
+
+def _typed(values: list[Any], pd: Any) -> Any:
+    """Integer params stay integers when some runs lack them (nullable Int64, not 4.0)."""
+    present = [v for v in values if v is not None]
+    if present and len(present) < len(values) and all(type(v) is int for v in present):
+        return pd.array(values, dtype="Int64")
+    return values
 
 
 def _dump(values: dict[str, Any]) -> str:
