@@ -506,6 +506,12 @@ def test_cli_models_promote_rollback_exit_codes(store, store_file, data) -> None
     assert "production=v2" in detail.output
     back = runner.invoke(cli, [*base, "rollback", "bc", "production"])
     assert back.exit_code == 0 and "v2 -> v1" in back.output
+    held = runner.invoke(
+        cli, [*base, "models", "bc", "--alias", "production", "--at", "2001-01-01"]
+    )
+    assert held.exit_code == 0 and held.output.strip() == "production: nobody"
+    held = runner.invoke(cli, [*base, "models", "bc", "--alias", "production"])
+    assert held.output.strip() == "production: v1"
     history = runner.invoke(cli, [*base, "models", "bc", "--history"])
     assert history.output.count("production") == 3 and "rollback" in history.output
     unknown = runner.invoke(cli, [*base, "promote", "nope", "1", "--to", "production"])

@@ -120,7 +120,10 @@ def test_panel_promote_is_disabled_until_gates_pass(trained: Any) -> None:
 
     shell = trained
     run(shell, "%mlops register clf --name bc")
-    run(shell, "%mlops register tree --name bc")
+    run(shell, "%mlops register tree --name bc --eval X_test y_test --train X_train --by ann")
+    tree = mj.open_store().get_model_version("bc", 2)
+    assert tree["created_by"] == "ann" and tree["train_fingerprint"]
+    assert tree["card"]["evaluation_data"]["rows"] == len(shell.user_ns["X_test"])
     run(shell, "%mlops promote bc 1 --to production")
     panel = _panel(mj.models("bc"))
     w = panel.mlops
