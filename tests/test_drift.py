@@ -320,3 +320,47 @@ def test_cli_exit_codes_and_output(workdir: Path, files: dict[str, Path]) -> Non
         bad = runner.invoke(cli, ["drift", *args])
         assert bad.exit_code == 2, (args, bad.output)
         assert "Error:" in bad.output and "Traceback" not in bad.output
+
+
+def test_links_to_captured_datasets_and_reads_snapshots(shell: Any, store_file: Path) -> None:
+    """Variables captured as datasets share their fingerprints with the report's edges; a
+    stored version with a parquet snapshot can be the current side."""
+    import io
+
+    from mlops_jupyter.store import open_store
+
+    code = (
+        "import numpy as np, pandas as pd\n"
+        "rng = np.random.default_rng(0)\n"
+        "ref_df = pd.DataFrame({'x': rng.normal(size=500), 'k': rng.choice(list('ab'), 500)})\n"
+        "cur_df = pd.DataFrame({'x': rng.normal(1, 1, 500), 'k': rng.choice(list('ab'), 500)})\n"
+    )
+    assert shell.run_cell(code, store_history=True).success
+    report = shell.run_line_magic("mlops", "drift ref_df cur_df")
+    assert report.drifted_columns == ["x"]
+    st = open_store(store_file, shared=False)
+    try:
+        captured = {d["name"]: d["fingerprint"] for d in st.list_datasets()}
+        assert "ref_df" in captured, captured  # capture records DataFrames a cell writes
+        edges = st.edges(node=("dataset", captured["ref_df"]))
+        assert any(e["dst_id"] == report.id and e["relation"] == "reference" for e in edges)
+        # give cur_df's stored version a parquet snapshot: it can then be named as `current`
+        from mlops_jupyter.capture.record import record_dataset
+
+        cur = shell.user_ns["cur_df"]
+        row = record_dataset(st, "batch", cur)
+        buf = io.BytesIO()
+        cur.to_parquet(buf, index=False)
+        digest = st.put_artifact(buf.getvalue(), "application/vnd.apache.parquet")
+        with st.write():
+            st.conn.execute(
+                "UPDATE dataset_contents SET snapshot_hash = ? WHERE fingerprint = ?",
+                (digest, row["fingerprint"]),
+            )
+        again = drift("ref_df", "batch@1", store=st)
+        assert again.current == "batch@1" and again.drifted_columns == ["x"]
+        assert again.columns.set_index("column").loc["x", "statistic"] == pytest.approx(
+            report.columns.set_index("column").loc["x", "statistic"]
+        )
+    finally:
+        st.close()

@@ -267,6 +267,8 @@ def _sample_notes(ref: st.Sample, cur: st.Sample, kind: str) -> list[str]:
         )
     if ref.n and ref.nunique == 1:
         notes.append("constant in reference")
+    if kind == st.CATEGORICAL and ref.n > 20 and ref.nunique > 0.5 * ref.n:
+        notes.append("mostly distinct values (an id or free text?): drift tests say little")
     if kind == st.CATEGORICAL and ref.counts is not None and cur.counts is not None:
         unseen = cur.counts.index.difference(ref.counts.index, sort=False)
         if len(unseen):
