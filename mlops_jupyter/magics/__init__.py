@@ -61,8 +61,9 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "drift": (
         "mlops_jupyter.magics.drift:drift",
         "%mlops drift REFERENCE CURRENT [--columns C,...] [--target COL] [--prediction COL] "
-        "[--model NAME] | %mlops drift --history [--model NAME]",
-        "per-column drift tests between two datasets, or drift over time",
+        "[--model NAME] [--test COL=TEST[:THRESHOLD]] [--drift-share X] [--no-save] "
+        "| %mlops drift --history [--model NAME]",
+        "per-column drift tests (Evidently's defaults, PSI) between two datasets, or over time",
     ),
     "datasets": (
         "mlops_jupyter.magics.datadiff:datasets",
