@@ -127,8 +127,14 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
                 reads=reads,
                 writes=writes,
             )
-            if params:
-                store.log_params(run_id, params, execution_id=execution_id, source="auto")
+            # A param re-assigned to the value the run already holds is not written again.
+            to_write = {
+                k: v
+                for k, v in params.items()
+                if session.params.get(k) != (v, "auto") or type(session.params[k][0]) is not type(v)
+            }
+            if to_write:
+                store.log_params(run_id, to_write, execution_id=execution_id, source="auto")
             if est_params:
                 store.log_params(run_id, est_params, execution_id=execution_id, source="estimator")
             points = [(k, v, None, None) for k, v in metrics.items()] + pending

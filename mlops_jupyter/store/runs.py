@@ -260,12 +260,16 @@ class RunsMixin(StoreBase):
         if not rows:
             return
         with self.write():
+            # Not an UPSERT: SQLite makes a trigger's INSERT OR IGNORE (compare_stale) fail
+            # under ON CONFLICT DO UPDATE. Unchanged values are left alone (no trigger fires).
             self.conn.executemany(
-                """INSERT INTO params (run_id, key, value, execution_id, source, logged_at)
-                   VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(run_id, key) DO UPDATE SET value = excluded.value,
-                   execution_id = excluded.execution_id, source = excluded.source,
-                   logged_at = excluded.logged_at""",
+                """UPDATE params SET value = ?, execution_id = ?, source = ?, logged_at = ?
+                   WHERE run_id = ? AND key = ? AND (value IS NOT ? OR source IS NOT ?)""",
+                [(v, ex, src, at, r, k, v, src) for r, k, v, ex, src, at in rows],
+            )
+            self.conn.executemany(
+                """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
+                   logged_at) VALUES (?, ?, ?, ?, ?, ?)""",
                 rows,
             )
 
