@@ -207,6 +207,20 @@ def test_out_of_order_run_is_stale_and_exports_the_code_that_ran(shell: Any, wor
     assert manifest["reproducibility"]["status"] == "stale"
     assert bundle.manifest == manifest and "Run bundle" in bundle._repr_html_()
 
+    with pytest.warns(UserWarning):
+        export(run_id, to=workdir / "everything", all=True, store=store)
+    nb = nbformat.read(workdir / "everything" / "run.ipynb", as_version=4)
+    assert any("describe" in c.source for c in nb.cells)  # --all keeps exploratory cells
+
+
+def test_a_param_assigned_in_two_kept_cells_stays_in_the_code() -> None:
+    from mlops_jupyter.export.bundle import _choose_parameters
+
+    codes = ["lr = 0.1\nx = 1", "y = x * lr", "lr = 0.2\nz = y * lr", "depth = 3"]
+    parameters, assigners, skipped = _choose_parameters(codes, {"lr": 0.2, "depth": 3, "n": 5})
+    assert parameters == {"depth": 3} and skipped == ["lr"]
+    assert assigners["depth"][0] == 3
+
 
 def test_in_order_run_is_reproducible_and_notebook_edits_make_it_stale(
     shell: Any, workdir: Path

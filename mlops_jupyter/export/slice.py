@@ -440,7 +440,8 @@ def slice_executions(
 def run_slice(store: Any, run_id: str, *, keep_all: bool = False) -> tuple[Slice, list[str]]:
     """The slice of a stored run, with warnings about what it could not decide.
 
-    With ``keep_all`` every successful execution of the run is kept (``--all``).
+    With ``keep_all`` every successful execution of the kernel session up to the run's last
+    one is kept (``--all``).
     """
     executions = store.session_executions(run_id)
     own = [e for e in executions if e["run_id"] == run_id]
@@ -457,7 +458,9 @@ def run_slice(store: Any, run_id: str, *, keep_all: bool = False) -> tuple[Slice
                 "The run has no metric, model or dataset tied to a cell, so every cell it ran "
                 "is kept."
             )
-        targets = {int(e["id"]): ["all"] for e in own if e.get("status", "ok") == "ok"}
+        # --all: everything the kernel ran up to the run's end; the fallback: the run's cells
+        pool = executions if keep_all else own
+        targets = {int(e["id"]): ["all"] for e in pool if e.get("status", "ok") == "ok"}
     result = slice_executions(executions, targets, target_names=loose)
     if result.unresolved:
         warnings.append(
