@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mlops_jupyter.analysis.drift import drift, drift_history
-from mlops_jupyter.errors import InvalidInput
+from mlops_jupyter.errors import AnalysisError, InvalidInput
 
 
 def frames(n: int, m: int | None = None, *, shift: bool = True, seed: int = 1):
@@ -149,6 +149,12 @@ def test_target_prediction_and_concept_drift() -> None:
     assert perf.loc["accuracy", "current"] == pytest.approx(np.mean(cur["pred"] == y_cur))
     assert perf.loc["accuracy", "change"] < -0.2
     assert any("concept-drift" in n for n in report.notes)
+    scores = drift(
+        ref, cur.assign(pred=rng.random(n)), save=False, target="label", prediction="pred"
+    )
+    assert scores.performance is None and any("holds scores" in n for n in scores.notes)
+    with pytest.raises(AnalysisError, match="no rows"):
+        drift(ref, cur.head(0), save=False)
     reg_ref = pd.DataFrame({"x": rng.normal(size=500), "y": rng.normal(size=500)})
     reg_ref["p"] = reg_ref["y"] + rng.normal(0, 0.1, 500)
     reg_cur = reg_ref.assign(p=reg_ref["y"] + rng.normal(0, 1.0, 500))

@@ -381,6 +381,10 @@ def _performance(
             ]
     assert ref.frame is not None and cur.frame is not None
     classification = _is_classification(ref.frame[target])
+    if classification and not all(
+        _is_classification(f[prediction]) for f in (ref.frame, cur.frame)
+    ):
+        return None, [f"performance change not computed: {prediction!r} holds scores, not labels"]
     before = _scores(ref.frame[target], ref.frame[prediction], classification)
     after = _scores(cur.frame[target], cur.frame[prediction], classification)
     rows: list[dict[str, Any]] = [
@@ -473,6 +477,11 @@ def drift(
     )
     ref = resolve_side(reference, "reference", db, reference_name, allow_profile=True)
     cur = resolve_side(current, "current", db, current_name, allow_profile=False)
+    for side in (ref, cur):
+        if side.n_rows == 0:
+            raise AnalysisError(
+                f"The {side.label} dataset has no rows. Pass a non-empty DataFrame or file."
+            )
     special = {c for c in (target, prediction) if c}
     names, notes = _select_columns(ref, cur, columns, special)
     by_column, by_type = _overrides(tests, set(names) | special)
