@@ -207,7 +207,7 @@ def _shape(obj: Any) -> tuple[str, int | None, int | None, dict[str, str]]:
         return "dataframe", obj.shape[0], obj.shape[1], schema
     if pd is not None and isinstance(obj, pd.Series):
         return "series", obj.shape[0], 1, {str(obj.name or "value"): str(obj.dtype)}
-    shape = getattr(obj, "shape", ())
+    shape: tuple[Any, ...] = tuple(getattr(obj, "shape", ()))
     n_rows = shape[0] if len(shape) >= 1 else 1
     n_cols = 1 if len(shape) <= 1 else int(_prod(shape[1:]))
     return "ndarray", int(n_rows), n_cols, {"value": str(getattr(obj, "dtype", ""))}

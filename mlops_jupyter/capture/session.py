@@ -49,7 +49,7 @@ class Session:
         self.has_results = False  # the current run has metrics or models
         # log_metric points: (key, value, step, epoch seconds or ISO text)
         self.pending_metrics: list[tuple[str, float, int | None, Any]] = []
-        self.last_capture: dict[str, Any] | None = None
+        self.last_capture: Any = None  # cell.Captured of the last captured cell
         self.last_model: str | None = None  # fingerprint of the run's latest fitted model
         self.fp_cache = FingerprintCache()  # dataset fingerprints by object id
         self.model_fps: dict[int, str] = {}  # id(estimator) -> fingerprint, once captured
@@ -360,7 +360,7 @@ def environment() -> tuple[str, str, dict[str, str]]:
 
         packages: dict[str, str] = {}
         for dist in importlib.metadata.distributions():
-            name = dist.metadata.get("Name") if dist.metadata else None
+            name = dist.name
             if name:
                 packages[str(name).lower()] = str(dist.version)
         _environment = (platform.python_version(), platform.platform(), packages)

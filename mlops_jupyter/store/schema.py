@@ -11,7 +11,7 @@ fingerprint, ``metric`` -> "<run_id>:<key>", ``run`` -> runs.id, ``model_version
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .base import Migrations
 
@@ -151,7 +151,7 @@ def m001_create_core(db: Database) -> None:
     )
 
 
-def _area_sets() -> list[Migrations]:
+def _area_sets() -> list[Any]:
     from . import compare, datadiff, drift, export, registry
 
     return [
@@ -163,7 +163,7 @@ def _area_sets() -> list[Migrations]:
     ]
 
 
-MIGRATION_SETS: list[Migrations] = [core, *_area_sets()]
+MIGRATION_SETS: list[Any] = [core, *_area_sets()]  # ours, or sqlite_utils.Migrations
 
 
 def expected_version() -> int:
