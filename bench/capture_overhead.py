@@ -32,10 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 MLFLOW = ["mlflow", "pandas<3"]
 
 MLFLOW_CODE = """
-import json, sys, time, warnings, logging
+import json, os, sys, time, warnings, logging
 warnings.filterwarnings("ignore"); logging.disable(logging.WARNING)
 import mlflow
 db, n = sys.argv[1], int(sys.argv[2])
+os.chdir(os.path.dirname(db))  # MLflow's ./mlruns goes beside its database
 mlflow.set_tracking_uri(f"sqlite:///{db}")
 mlflow.set_experiment("bench")
 with mlflow.start_run():
