@@ -311,7 +311,7 @@ def test_cli_export_from_notebook_without_run_and_verify_input_changed(workdir: 
 
 
 def test_data_root_follows_the_relative_paths_the_code_used() -> None:
-    from mlops_jupyter.export.bundle import _root_from_literals
+    from mlops_jupyter.export.inputs import _root_from_literals
 
     rows = [{"source_path": "/proj/data/train.csv"}]
     assert _root_from_literals(rows, ["df = pd.read_csv('data/train.csv')"]) == Path("/proj")

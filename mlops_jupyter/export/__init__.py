@@ -4,7 +4,8 @@ Papermill's shape, one small module per step::
 
     slice.py         which captured executions the results depend on (names read / written)
     parameterize.py  the ``parameters`` cell, literal param assignments turned into comments
-    bundle.py        write run.ipynb + manifest.json + requirements.txt (+ data/ inputs)
+    bundle.py        write run.ipynb + manifest.json + requirements.txt
+    inputs.py        input files (hashed, copied into data/ when small), environment, requirements
     execute.py       run a bundle in a fresh kernel (nbclient); sweeps behind an Executor
     verify.py        re-run and compare metrics (tolerance) and dataset fingerprints
     repro.py         reproducibility status of an interactive run

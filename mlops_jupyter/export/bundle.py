@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import shutil
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
@@ -28,18 +26,17 @@ from typing import Any
 from .._version import __version__
 from ..errors import ExportError, InvalidInput, RunNotFound
 from . import parameterize as pz
+from .inputs import environment, existing_file, requirements, write_inputs
 from .repro import ReproStatus, assess, read_notebook_cells
-from .slice import code_names, run_slice
+from .slice import run_slice
 
 FORMAT = "mlops-jupyter-bundle/1"
 MANIFEST = "manifest.json"
 NOTEBOOK = "run.ipynb"
 REQUIREMENTS = "requirements.txt"
-DATA_DIR = "data"
 RUNS_DIR = "runs"
 DEFAULT_REL_TOL = 1e-6
 DEFAULT_ABS_TOL = 1e-9
-COPY_LIMIT_BYTES = 50 * 1024 * 1024  # inputs up to this total are copied into data/
 
 
 class StaleRunWarning(UserWarning):
@@ -126,7 +123,7 @@ def export(
         manifest, nb, extra = _from_run(
             store, run_id, keep_all=all, notebook_file=notebook_file, tols=(rel_tol, abs_tol)
         )
-        manifest["inputs"], manifest["data_root"], more = _write_inputs(
+        manifest["inputs"], manifest["data_root"], more = write_inputs(
             store, run_id, manifest, target, copy_inputs
         )
         extra += more
@@ -208,7 +205,7 @@ def _from_run(
             f"Run {run_id} has no captured cell to export. "
             "Run the notebook with `%load_ext mlops_jupyter` loaded, then export again."
         )
-    nb_path = notebook_file or _existing(run.get("notebook_path"))
+    nb_path = notebook_file or existing_file(run.get("notebook_path"))
     session = store.session_executions(run_id)
     repro: ReproStatus = assess(
         session, sliced.kept, sliced.suppliers, read_notebook_cells(nb_path), sliced.unresolved
@@ -246,7 +243,7 @@ def _from_run(
         cell_meta.append(meta)
 
     nb = _notebook(run, parameters, cells)
-    env = _environment(store, run)
+    env = environment(store, run)
     metrics = {
         key: {"value": value, "rel_tol": tols[0], "abs_tol": tols[1]}
         for key, value in store.latest_metrics(run_id).items()
@@ -272,7 +269,7 @@ def _from_run(
         "metrics": metrics,
         "datasets": {k: {"fingerprint": v} for k, v in sorted(datasets.items())},
         "environment": env,
-        "requirements": _requirements(codes, env),
+        "requirements": requirements(codes, env),
         "cells": cell_meta,
         "cells_total": len(session),
         "left_out": [
@@ -358,7 +355,7 @@ def _from_notebook_only(path: Path) -> tuple[dict[str, Any], Any]:
     )
     run = {"id": None, "name": path.stem, "experiment": None}
     nb = _notebook(run, {}, [(c, {}) for c in codes])
-    env = _environment(None, {})
+    env = environment(None, {})
     manifest = {
         "format": FORMAT,
         "mlops_jupyter": __version__,
@@ -370,7 +367,7 @@ def _from_notebook_only(path: Path) -> tuple[dict[str, Any], Any]:
         "inputs": [],
         "data_root": str(path.parent),
         "environment": env,
-        "requirements": _requirements(codes, env),
+        "requirements": requirements(codes, env),
         "cells": [{} for _ in codes],
         "cells_total": len(codes),
         "left_out": [],
@@ -378,163 +375,6 @@ def _from_notebook_only(path: Path) -> tuple[dict[str, Any], Any]:
         "warnings": [message],
     }
     return manifest, nb
-
-
-# -- inputs ------------------------------------------------------------------------------------
-
-
-def file_hash(path: Path) -> str:
-    import xxhash
-
-    h = xxhash.xxh3_128()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _write_inputs(
-    store: Any,
-    run_id: str,
-    manifest: dict[str, Any],
-    target: Path,
-    copy_inputs: bool | None,
-) -> tuple[list[dict[str, Any]], str, list[str]]:
-    run = store.get_run(run_id)
-    nb_path = _existing(run.get("notebook_path"))
-    kept = {int(c["execution_id"]) for c in manifest["cells"] if c.get("execution_id")}
-    rows = [r for r in store.datasets_of_executions(sorted(kept)) if r["source_path"]]
-    codes = [str((store.get_execution(i) or {}).get("code", "")) for i in sorted(kept)]
-    # The kernel's working directory: the notebook's folder, else what the code's relative
-    # paths imply ("data/train.csv" read as /proj/data/train.csv -> /proj), else here.
-    root = nb_path.parent if nb_path else _root_from_literals(rows, codes) or Path.cwd()
-    messages: list[str] = []
-    files: dict[Path, dict[str, Any]] = {}
-    for row in rows:
-        path = Path(row["source_path"])
-        path = path if path.is_absolute() else root / path
-        if path in files:
-            continue
-        if not path.is_file():
-            messages.append(f"Input {path} is gone, so the bundle cannot check or copy it.")
-            continue
-        digest = file_hash(path)
-        if row["source_hash"] and str(row["source_hash"]) != digest:  # same xxh3-128 as capture
-            messages.append(
-                f"Input {path.name} changed since the run read it: the bundle holds today's "
-                "file, so its results may differ."
-            )
-        files[path] = {"hash": digest, "size": path.stat().st_size}
-
-    inside = all(_is_within(p, root) for p in files)
-    total = sum(f["size"] for f in files.values())
-    copy = (
-        bool(files)
-        and inside
-        and (copy_inputs if copy_inputs is not None else total <= COPY_LIMIT_BYTES)
-    )
-    if copy_inputs and not inside:
-        messages.append(
-            f"Inputs outside {root} are not copied: the bundle reads them where they are."
-        )
-    inputs = []
-    for path, info in files.items():
-        rel = os.path.relpath(path, root) if inside else str(path)
-        if copy:
-            dest = target / DATA_DIR / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dest)
-        inputs.append({"path": rel, **info, "copied": copy})
-    if copy or not files:
-        (target / DATA_DIR).mkdir(parents=True, exist_ok=True)
-        return inputs, DATA_DIR, messages
-    return inputs, str(root), messages
-
-
-def _root_from_literals(rows: list[dict[str, Any]], codes: list[str]) -> Path | None:
-    import ast
-
-    literals: set[str] = set()
-    for code in codes:
-        try:
-            tree = ast.parse(pz.python_source(code))
-        except SyntaxError:
-            continue
-        literals.update(
-            n.value
-            for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str)
-        )
-    for row in rows:
-        path = Path(str(row["source_path"]))
-        if not path.is_absolute():
-            continue
-        for text in literals:
-            rel = Path(text)
-            if rel.is_absolute() or not text.strip() or "\n" in text:
-                continue
-            parts = [p for p in rel.parts if p != "."]
-            if parts and ".." not in parts and list(path.parts[-len(parts) :]) == parts:
-                return Path(*path.parts[: -len(parts)])
-    return None
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
-
-
-def _existing(path: Any) -> Path | None:
-    if not path:
-        return None
-    p = Path(str(path))
-    return p.resolve() if p.is_file() else None
-
-
-# -- environment -------------------------------------------------------------------------------
-
-
-def _environment(store: Any, run: Mapping[str, Any]) -> dict[str, Any]:
-    env = store.get_environment(run["environment_id"]) if run.get("environment_id") else None
-    if env:
-        return {
-            "python": env["python_version"],
-            "platform": env["platform"],
-            "packages": env["packages"],
-        }
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": {},
-        "note": "no environment captured with the run; versions are this exporter's",
-    }
-
-
-def _requirements(codes: Sequence[str], env: Mapping[str, Any]) -> list[str]:
-    """``name==version`` for the distributions the cells import, plus mlops-jupyter."""
-    from importlib import metadata
-
-    modules = set().union(*(code_names(c).imports for c in codes)) if codes else set()
-    dist_of = metadata.packages_distributions()
-    known = {str(k).lower().replace("_", "-"): v for k, v in (env.get("packages") or {}).items()}
-    dists = {"mlops-jupyter"}
-    for module in modules:
-        for dist in dist_of.get(module, []):
-            dists.add(dist)
-    lines = []
-    for dist in sorted(dists, key=str.lower):
-        key = dist.lower().replace("_", "-")
-        version = __version__ if key == "mlops-jupyter" else known.get(key)
-        if version is None:
-            try:
-                version = metadata.version(dist)
-            except metadata.PackageNotFoundError:
-                version = None
-        lines.append(f"{dist}=={version}" if version else dist)
-    return lines
 
 
 # -- writing -----------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ExportError, InputChanged, InvalidInput
-from .bundle import DATA_DIR, NOTEBOOK, RUNS_DIR, file_hash, load_manifest
+from .bundle import NOTEBOOK, RUNS_DIR, load_manifest
+from .inputs import DATA_DIR, file_hash
 from .parameterize import inject_parameters
 
 RUN_ID_MARK = "MLOPS_JUPYTER_RUN_ID="

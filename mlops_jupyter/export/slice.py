@@ -24,93 +24,16 @@ from typing import Any
 
 # Method calls that only look at an object: a bare ``df.head()`` does not change ``df``.
 PURE_METHODS = frozenset(
-    [
-        "head",
-        "tail",
-        "describe",
-        "info",
-        "plot",
-        "hist",
-        "show",
-        "sample",
-        "corr",
-        "cov",
-        "count",
-        "value_counts",
-        "unique",
-        "nunique",
-        "isna",
-        "isnull",
-        "notna",
-        "notnull",
-        "sum",
-        "mean",
-        "median",
-        "std",
-        "var",
-        "min",
-        "max",
-        "quantile",
-        "copy",
-        "to_csv",
-        "to_parquet",
-        "to_json",
-        "to_excel",
-        "to_pickle",
-        "to_dict",
-        "to_numpy",
-        "to_string",
-        "to_html",
-        "get_params",
-        "score",
-        "predict",
-        "predict_proba",
-        "transform",
-        "decision_function",
-        "items",
-        "keys",
-        "values",
-        "get",
-        "summary",
-        "print",
-        "display",
-        "format",
-        "savefig",
-        *[
-            "drop",
-            "dropna",
-            "fillna",
-            "astype",
-            "groupby",
-            "merge",
-            "join",
-            "apply",
-            "map",
-            "query",
-            "assign",
-            "filter",
-            "select_dtypes",
-            "rename",
-            "reset_index",
-            "set_index",
-            "sort_values",
-            "sort_index",
-            "pivot",
-            "melt",
-            "agg",
-            "round",
-            "clip",
-            "abs",
-            "shift",
-            "diff",
-            "pct_change",
-            "rolling",
-            "resample",
-            "reshape",
-            "flatten",
-            "tolist",
-        ],
-    ]
+    """
+    head tail describe info plot hist show sample corr cov count value_counts unique
+    nunique isna isnull notna notnull sum mean median std var min max quantile copy to_csv
+    to_parquet to_json to_excel to_pickle to_dict to_numpy to_string to_html get_params
+    score predict predict_proba transform decision_function items keys values get summary
+    print display format savefig drop dropna fillna astype groupby merge join apply map
+    query assign filter select_dtypes rename reset_index set_index sort_values sort_index
+    pivot melt agg round clip abs shift diff pct_change rolling resample reshape flatten
+    tolist
+    """.split()  # noqa: SIM905 - a word list reads better than 60 quoted strings
 )
 FILE_PREFIX = "file:"
 FILE_WRITERS = frozenset(
