@@ -320,6 +320,7 @@ def test_cli_exit_codes_and_output(workdir: Path, files: dict[str, Path]) -> Non
     for args in (
         [str(files["bad"]), str(files["cur"])],
         [str(files["ref"]), "no-such-file.csv"],
+        ["no-such-dataset", str(files["cur"])],
         [str(files["ref"]), str(files["cur"]), "--columns", "nope"],
         [str(files["ref"]), str(files["cur"]), "--test", "age=bogus"],
     ):

@@ -67,8 +67,8 @@ def _table(report: Any) -> str:
                 ]
             )
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
     return "\n".join(lines)
 
 
@@ -128,6 +128,8 @@ def drift(
             if Path(path).exists():
                 sides.append(_read(path))
                 continue
+            if Path(path).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq") or "/" in path:
+                raise BadInput(f"No file {path}. Check the path (csv or parquet files).")
             if store is None:
                 store = store_option(ctx)
             sides.append(path)
