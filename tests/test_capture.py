@@ -317,3 +317,37 @@ def test_profile_structure() -> None:
     assert p["flag"]["kind"] == "bool"
     assert p["when"]["kind"] == "datetime" and p["when"]["min"].startswith("2024-01-01")
     assert list(profile(np.zeros((3, 2)))) == ["0", "1"]
+
+
+def test_odd_objects_are_fingerprinted_or_skipped_alone(shell) -> None:
+    from mlops_jupyter.capture.fingerprint import fingerprint
+
+    run(
+        shell,
+        "import pandas as pd\n"
+        "odd = pd.DataFrame({'lists': [[1, 2], [3]], 'td': pd.to_timedelta([1, 2], unit='s')})\n"
+        "fine = pd.DataFrame({'a': [1, 2]})",
+    )
+    names = {d["name"] for d in _store().list_datasets()}
+    assert names == {"odd", "fine"}
+    assert fingerprint(shell.user_ns["odd"]) != fingerprint(shell.user_ns["odd"].iloc[::-1])
+
+
+def test_one_failing_dataset_does_not_cost_the_cell(shell, monkeypatch) -> None:
+    from mlops_jupyter.capture import _warn, cell
+
+    real = cell.describe_dataset
+
+    def picky(obj: Any, fp: Any = None, **kw: Any) -> Any:
+        if getattr(obj, "name", None) == "bad":
+            raise ValueError("cannot profile this one")
+        return real(obj, fp, **kw)
+
+    monkeypatch.setattr(cell, "describe_dataset", picky)
+    _warn._warned.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(shell, "import pandas as pd\ns = pd.Series([1, 2], name='bad')\nt = pd.Series([3])")
+    assert [e["code"].splitlines()[-1] for e in _executions()] == ["t = pd.Series([3])"]
+    assert {d["name"] for d in _store().list_datasets()} == {"t"}
+    assert any("'s'" in str(w.message) for w in caught)

@@ -15,6 +15,7 @@ from typing import Any
 import xxhash
 
 from . import detect
+from ._warn import warn_once
 from .ast_names import analyse, parse, redact
 from .record import describe_dataset, describe_model, write_dataset, write_model
 from .session import Session
@@ -91,13 +92,22 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
         fresh = syntax.writes | syntax.mutated
         datasets = detect.datasets_of(sorted(set(reads) | set(writes)), ns, session.fp_cache, fresh)
         seen: dict[str, Any] = {}
-        for name, (obj, fp) in datasets.items():
-            if fp not in seen:
-                seen[fp] = describe_dataset(obj, fp, store=store)
-            described[name] = seen[fp]
+        for name, (obj, fp) in list(datasets.items()):
+            try:
+                if fp not in seen:
+                    seen[fp] = describe_dataset(obj, fp, store=store)
+                described[name] = seen[fp]
+            except Exception as exc:  # skip this dataset, keep the rest of the cell
+                warn_once("profile the dataset", exc, repr(name))
+                del datasets[name]
         models = detect.models_of(syntax, ns)
-        for name, (est, _data) in models.items():
-            model_facts[name] = describe_model(est)
+        for name, (est, _data) in list(models.items()):
+            try:
+                model_facts[name] = describe_model(est)
+            except Exception as exc:
+                warn_once("record the model", exc, repr(name))
+                del models[name]
+                continue
             for key, value in model_facts[name].params.items():
                 if key not in params and session.params.get(key, (None, "estimator"))[1] in {
                     "estimator",

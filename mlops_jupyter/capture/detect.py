@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._warn import warn_once
 from .ast_names import CallRef, CellSyntax, is_secret
 from .fingerprint import file_hash, fingerprint, is_dataset
 from .record import is_estimator, is_fitted
@@ -192,7 +193,11 @@ def datasets_of(
             continue
         if getattr(obj, "ndim", 1) == 0:
             continue
-        fp = cache.get(obj, fresh=name in fresh)
+        try:
+            fp = cache.get(obj, fresh=name in fresh)
+        except Exception as exc:  # one odd object must not cost the cell its record
+            warn_once("fingerprint the dataset", exc, repr(name))
+            continue
         if fp is not None:
             out[name] = (obj, fp)
         if len(out) >= MAX_DATASETS_PER_CELL:

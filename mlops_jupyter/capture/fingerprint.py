@@ -129,6 +129,8 @@ def _hash_array(h: Any, arr: Any, pd: Any, np: Any) -> None:
     if arr.dtype.kind in "biufcmMSV":
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
+        if arr.dtype.kind in "mM":  # datetimes and timedeltas: their int64 ticks
+            arr = arr.view(np.int64)
         h.update(np.ascontiguousarray(arr).data.cast("B"))
         return
     if arr.dtype.kind == "U":
@@ -142,10 +144,13 @@ def _hash_array(h: Any, arr: Any, pd: Any, np: Any) -> None:
     except TypeError:
         pass
     if pd is not None:
-        hashed = pd.util.hash_array(flat, categorize=False)
-        h.update(np.ascontiguousarray(hashed).data.cast("B"))
-    else:
-        _update(h, "r" + _SEP.join(repr(v) for v in flat.tolist()))
+        try:
+            hashed = pd.util.hash_array(flat, categorize=False)
+            h.update(np.ascontiguousarray(hashed).data.cast("B"))
+            return
+        except (TypeError, ValueError):  # unhashable cells (lists, dicts)
+            pass
+    _update(h, "r" + _SEP.join(repr(v) for v in flat.tolist()))
 
 
 def _arrow_chunks(array: Any) -> Any:

@@ -8,33 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-import warnings
 from typing import Any
 
 from ..store.base import utcnow
+from ._warn import CaptureWarning, _warned, warn_once
 from .cell import CellStart, capture_cell, should_skip
 from .session import get_session
 
 _installed: dict[int, CellHooks] = {}
-_warned: set[str] = set()
-
-
-class CaptureWarning(RuntimeWarning):
-    """Capture failed for one cell; the cell itself ran normally."""
-
-
-def warn_once(kind: str, exc: BaseException) -> None:
-    """Warn about a capture failure, once per (stage, exception type)."""
-    key = f"{kind}:{type(exc).__name__}"
-    if key in _warned:
-        return
-    _warned.add(key)
-    warnings.warn(
-        f"mlops-jupyter could not {kind} this cell ({type(exc).__name__}: {exc}). "
-        "Your cell ran normally; further failures of this kind are not reported.",
-        CaptureWarning,
-        stacklevel=2,
-    )
 
 
 class CellHooks:
@@ -52,7 +33,7 @@ class CellHooks:
                     raw, getattr(info, "cell_id", None), utcnow(), time.perf_counter()
                 )
         except Exception as exc:
-            warn_once("prepare to capture", exc)
+            warn_once("prepare to capture this cell", exc)
 
     def post_run_cell(self, result: Any) -> None:
         start, self.start = self.start, None
@@ -63,7 +44,7 @@ class CellHooks:
                 return
             session.last_capture = capture_cell(session, self.shell, start, result)
         except Exception as exc:
-            warn_once("capture", exc)
+            warn_once("capture this cell", exc)
 
 
 def install(ip: Any) -> None:
@@ -88,7 +69,10 @@ def uninstall(ip: Any) -> None:
     try:
         get_session().flush_metrics()
     except Exception as exc:
-        warn_once("flush metrics for", exc)
+        warn_once("write buffered metrics", exc)
+
+
+__all__ = ["CaptureWarning", "_warned", "install", "is_installed", "uninstall", "warn_once"]
 
 
 def is_installed(ip: Any) -> bool:

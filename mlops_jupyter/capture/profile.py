@@ -82,7 +82,11 @@ def profile_column(col: Any) -> dict[str, Any]:
     if pd.api.types.is_bool_dtype(dtype):
         result["kind"] = "bool"
         _top(result, sample)
-    elif pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+    elif (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not isinstance(dtype, pd.CategoricalDtype)
+        and not pd.api.types.is_complex_dtype(dtype)
+    ):
         result["kind"] = "numeric"
         _numeric(result, col, sample, np)
     elif pd.api.types.is_datetime64_any_dtype(dtype):
