@@ -217,3 +217,50 @@ def test_cli_demo_prints_what_was_captured(tmp_path: Path) -> None:
     store = open_store(target / "lineage.db", shared=False)
     _assert_quickstart_store(store)
     store.close()
+
+
+def test_headless_environment_variables(monkeypatch, store_file: Path) -> None:
+    parent = open_store(store_file, shared=False)
+    parent_id = parent.create_run("exported")["id"]
+    parent.close()
+    monkeypatch.setenv("MLOPS_JUPYTER_EXPERIMENT", "exported")
+    monkeypatch.setenv("MLOPS_JUPYTER_SOURCE", "headless")
+    monkeypatch.setenv("MLOPS_JUPYTER_PARENT_RUN", parent_id)
+    session_mod.reset_session()
+    first = mj.start_run()
+    second = mj.start_run()
+    store = open_store(store_file, shared=False)
+    row = store.get_run(first.id)
+    assert (row["experiment"], row["source"], row["parent_run_id"]) == (
+        "exported",
+        "headless",
+        parent_id,
+    )
+    assert store.get_run(second.id)["parent_run_id"] is None  # only the first run
+    store.close()
+
+
+def test_git_commit_dirty_flag_and_notebook_name(monkeypatch, workdir: Path) -> None:
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed")
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t"}
+    env["GIT_COMMITTER_EMAIL"] = "t@x"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    (workdir / "train.py").write_text("print(1)\n")
+    for args in (["init", "-q"], ["add", "train.py"], ["commit", "-qm", "first"]):
+        subprocess.run([git, *args], cwd=workdir, check=True)
+    head = subprocess.run(
+        [git, "rev-parse", "HEAD"], cwd=workdir, capture_output=True, text=True
+    ).stdout.strip()
+    monkeypatch.setenv("JPY_SESSION_NAME", str(workdir / "churn model.ipynb"))
+    session_mod.reset_session()
+    clean = mj.start_run().info
+    (workdir / "train.py").write_text("print(2)\n")
+    dirty = mj.start_run().info
+    assert (clean["git_commit"], clean["git_dirty"]) == (head, 0)
+    assert (dirty["git_commit"], dirty["git_dirty"]) == (head, 1)
+    assert clean["experiment"] == "churn model"
+    assert clean["notebook_path"].endswith("churn model.ipynb")
+    assert clean["user"] and clean["host"]
