@@ -124,7 +124,7 @@ class DriftHandler(MlopsHandler):
     empty: ClassVar[Any] = []
 
     def read(self, store: Any) -> Any:
-        return queries.drift(store)
+        return queries.drift(store, self.arg("model"))
 
 
 class CompareHandler(MlopsHandler):

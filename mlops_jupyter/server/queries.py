@@ -262,8 +262,9 @@ def _registry_versions_of(store: Store, fingerprints: set[str]) -> list[dict[str
     ]
 
 
-def drift(store: Store) -> list[dict[str, Any]]:
-    return _call(store, "list_drift_reports") or []
+def drift(store: Store, model: str | None) -> list[dict[str, Any]]:
+    """Saved drift reports, oldest first (only those monitoring ``model`` when given)."""
+    return _call(store, "list_drift_reports", model) or []
 
 
 def _method(store: Store, name: str) -> Callable[..., Any] | None:
