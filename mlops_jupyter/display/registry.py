@@ -143,6 +143,7 @@ def registry_panel(
         value="production",
         options=sorted(set(view.aliases) | {"champion", "challenger", "staging", "production"}),
         description="alias",
+        placeholder="alias, e.g. production",
         ensure_option=False,
     )
     reason = w.Text(placeholder="why (recorded in the audit trail)", description="reason")
