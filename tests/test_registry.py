@@ -266,6 +266,8 @@ def test_gates_pass_for_good_model_and_fail_for_bad_challenger(store, data) -> N
     _register(store, data["good"], data)
     _register(store, data["bad"], data)
     _no_lineage_policy(store, metrics={"auc": ">= 0.9"})
+    with pytest.raises(InvalidInput, match="not a number"):
+        mj.promote("bc", "first", "production", store=store)
     first = mj.promote("bc", 1, "production", store=store)
     assert first.passed and first.moved
     gates = first.gates.set_index("gate")
@@ -343,7 +345,9 @@ def test_force_needs_a_reason_and_is_recorded(store, data) -> None:
     mj.promote("bc", 1, "production", store=store)
     with pytest.raises(InvalidInput, match="needs a reason"):
         mj.promote("bc", 2, "production", force=True, store=store)
-    forced = mj.promote("bc", 2, "production", force=True, reason="hotfix", by="bob", store=store)
+    forced = mj.promote(
+        "bc", "latest", "production", force=True, reason="hotfix", by="bob", store=store
+    )
     assert forced.moved and forced.forced and not forced.passed
     last = store.list_audit_records("bc")[-1]
     assert (last["action"], last["forced"], last["who"], last["reason"]) == (

@@ -31,7 +31,7 @@ from .audit import current_user
 from .evaldata import binarise, evaluate, predict, read_snapshot
 from .policy import DEFAULT_POLICY, check_condition, normalise_policy, parse_condition
 from .stats import METRICS, BootstrapResult, McNemarResult, mcnemar, paired_bootstrap
-from .versions import check_name, load_version, resolve_store
+from .versions import check_name, load_version, resolve_store, resolve_version
 
 PASS, FAIL, SKIPPED, INFO = "pass", "fail", "skipped", "info"
 GATE_COLUMNS = ["gate", "figure", "threshold", "verdict", "detail"]
@@ -384,11 +384,8 @@ def check_gates(name: str, version: int | str, alias: str, *, store: Any = None)
 
     st = resolve_store(store)
     name, alias = check_name(name), check_name(alias, "alias")
-    try:
-        number = int(version)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"Version {version!r} is not a number. Use e.g. 2.") from None
-    candidate = st.get_model_version(name, number)
+    candidate = resolve_version(st, name, version)  # a number or "latest"
+    number = int(candidate["version"])
     held = st.find_alias_holder(name, alias)
     if held == number:
         raise RegistryError(
