@@ -126,10 +126,19 @@ def _is_within(path: Path, root: Path) -> bool:
 
 
 def existing_file(path: Any) -> Path | None:
+    """The recorded notebook file, if it is on disk.
+
+    Jupyter may record a path relative to the server's root (``notebooks/train.ipynb``) while
+    the kernel runs in the notebook's folder: the file name in the working directory counts.
+    """
     if not path:
         return None
     p = Path(str(path))
-    return p.resolve() if p.is_file() else None
+    if p.is_file():
+        return p.resolve()
+    if not p.is_absolute() and (Path.cwd() / p.name).is_file():
+        return (Path.cwd() / p.name).resolve()
+    return None
 
 
 # -- environment -------------------------------------------------------------------------------

@@ -74,7 +74,9 @@ def reproducibility(store: Any, run_id: str, notebook: Any = None) -> ReproStatu
     """
     run = store.get_run(run_id)
     if notebook is None and run.get("notebook_path"):
-        notebook = run["notebook_path"]
+        from .inputs import existing_file
+
+        notebook = existing_file(run["notebook_path"])
     cells = read_notebook_cells(notebook)
     sliced, _ = run_slice(store, run["id"])
     session = store.session_executions(run["id"])
