@@ -34,7 +34,7 @@ export class MlopsSidebar extends Widget {
     try {
       const status = await requestAPI<IStatus>('status');
       this.marker = status.marker;
-      this.storeLabel.textContent = status.store;
+      this.storeLabel.textContent = `${status.store}\u200e`; // keeps the leading / in rtl
       this.storeLabel.title = status.store;
       if (!status.exists) {
         this.showMessage(
@@ -141,7 +141,7 @@ export class MlopsSidebar extends Widget {
         onclick: () =>
           void this.commands.execute(CommandIDs.compare, { runs: this.selectedInOrder() })
       },
-      n >= 2 ? `Compare ${n} runs` : 'Compare'
+      n >= 2 ? `Compare (${n})` : 'Compare'
     );
     const lineage = h(
       'button',
