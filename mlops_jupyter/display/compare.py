@@ -395,13 +395,17 @@ class ComparePanel:
         self.sort_order = w.ToggleButtons(
             options=["desc", "asc"],
             value="asc" if comparison.metric and comparison.direction == "min" else "desc",
-            style={"button_width": "48px"},
+            style={"button_width": "52px"},
+            layout=w.Layout(flex="0 0 auto", width="auto"),
         )
         self.only_diff = w.Checkbox(value=False, description="only differences", indent=False)
         self.message = w.HTML()
-        self.table_html = w.HTML()
+        self.table_html = w.HTML(layout=w.Layout(flex="1 1 auto", margin="0"))
         self.checks: dict[str, Any] = {}
-        self.checks_box = w.VBox(layout=w.Layout(margin="0", padding="0"))
+        # Never shrunk by the wide table beside it (flex), so the checkboxes stay visible.
+        self.checks_box = w.VBox(
+            layout=w.Layout(margin="0", padding="0", flex="0 0 auto", min_width="28px")
+        )
 
         def dropdown(options: list[str], value: Any, label: str) -> Any:
             return w.Dropdown(
@@ -419,7 +423,8 @@ class ComparePanel:
         self.best_direction = w.ToggleButtons(
             options=["max", "min"],
             value=comparison.direction if comparison.metric else "max",
-            style={"button_width": "48px"},
+            style={"button_width": "52px"},
+            layout=w.Layout(flex="0 0 auto", width="auto"),
         )
         self.group_param = dropdown(params, params[0] if params else None, "by")
         self.group_metric = dropdown(metrics, first_metric, "metric")
@@ -624,7 +629,7 @@ class ComparePanel:
                 f"<div>best of {len(scope)} runs by <b>{esc(self.best_metric.value)}</b> "
                 f"({esc(self.best_direction.value)}): "
                 f'<span class="mlops-good">{esc(best["run_name"])}</span></div>'
-                + table(best.to_frame().T)
+                + _runs_table(best.to_frame().T, {})
             )
         if name == "Groups":
             if not (self.group_param.value and self.group_metric.value):
@@ -665,10 +670,13 @@ def _constant_in(frame: Any) -> list[str]:
 
 def _fixed_rows_table(frame: Any) -> str:
     """The runs table with fixed-height rows, so the checkboxes beside it line up."""
+    sel = ".mlops-panel table.mlops-table.mlops-fixed"
     style = (
-        f"<style>.mlops-fixed tr{{height:{ROW_PX}px}}.mlops-fixed td,.mlops-fixed th{{"
-        f"height:{ROW_PX - 1}px;padding:0 6px;line-height:{ROW_PX - 2}px;max-width:16em;"
-        "overflow:hidden;text-overflow:ellipsis;box-sizing:border-box}</style>"
+        f"<style>{sel}{{margin:0 !important;border-collapse:collapse}}"
+        f"{sel} tr{{height:{ROW_PX}px !important}}"
+        f"{sel} td,{sel} th{{height:{ROW_PX}px !important;padding:0 6px !important;"
+        f"line-height:{ROW_PX - 2}px !important;max-width:16em;overflow:hidden;"
+        "text-overflow:ellipsis;box-sizing:border-box;vertical-align:middle}</style>"
     )
     inner = _runs_table(frame, {})
     inner = inner.replace('class="mlops-table"', 'class="mlops-table mlops-fixed"', 1)
