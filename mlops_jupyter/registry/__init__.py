@@ -9,7 +9,8 @@
     audit_verify     check the audit trail's hash chain
 
 Modules: ``versions`` (register, load, views), ``files`` (skops / opt-in pickle), ``evaldata``
-(snapshots, evaluation), ``stats`` (paired bootstrap, McNemar), ``policy``, ``gates``,
+(snapshots, evaluation), ``stats`` (paired bootstrap, McNemar), ``policy``, ``gates``
+(checks), ``actions`` (promote, rollback, set_policy),
 ``audit`` (chain), ``card`` (model cards), ``lineage`` (what capture recorded).
 """
 
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .actions import promote, rollback, set_policy
 from .audit import AuditReport
-from .gates import PromotionResult, check_gates, promote, rollback, set_policy
+from .gates import PromotionResult, check_gates
 from .versions import ModelList, RegisteredModel, load_model, models, register_model
 
 

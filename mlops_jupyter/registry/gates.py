@@ -1,4 +1,4 @@
-"""Promotion gates, promotion, rollback and policies.
+"""Promotion gates: what a version must pass to take an alias.
 
 Gates, in order (each a row of ``PromotionResult.gates``: gate, figure, threshold, verdict,
 detail; verdict is ``pass``, ``fail``, ``skipped`` or ``info``):
@@ -12,25 +12,22 @@ detail; verdict is ``pass``, ``fail``, ``skipped`` or ``info``):
 4. ``drift``: no drift between the candidate's training features and the evaluation features.
 5. ``lineage``: the training data and the code (captured cells) behind the version are known.
 
-An alias moves only when no gate fails; ``force=True`` with a reason overrides and is recorded
-as forced. Every attempt, passed or failed, is an audit record.
+:func:`check_gates` computes them without moving anything (the panel's "Check gates");
+:mod:`mlops_jupyter.registry.actions` acts on the result.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInput, RegistryError, UnsafeModel
-from ..store.base import dumps
-from .audit import current_user
+from ..errors import RegistryError, UnsafeModel
 from .evaldata import binarise, evaluate, predict, read_snapshot
 from .policy import DEFAULT_POLICY, check_condition, normalise_policy, parse_condition
-from .stats import METRICS, BootstrapResult, McNemarResult, mcnemar, paired_bootstrap
+from .stats import BootstrapResult, McNemarResult, mcnemar, paired_bootstrap
 from .versions import check_name, load_version, resolve_store, resolve_version
 
 PASS, FAIL, SKIPPED, INFO = "pass", "fail", "skipped", "info"
@@ -413,170 +410,3 @@ def check_gates(name: str, version: int | str, alias: str, *, store: Any = None)
         bootstrap=comparison.bootstrap,
         mcnemar=comparison.mcnemar,
     )
-
-
-def _gates_json(result: PromotionResult) -> str:
-    payload: dict[str, Any] = {"passed": result.passed, "gates": result.gate_records()}
-    if result.bootstrap is not None:
-        b = result.bootstrap
-        payload["bootstrap"] = {
-            "metric": b.metric,
-            "candidate": b.candidate,
-            "champion": b.champion,
-            "difference": b.difference,
-            "ci": [b.ci_low, b.ci_high],
-            "confidence": b.confidence,
-            "n_resamples": b.n_resamples,
-        }
-    if result.mcnemar is not None:
-        m = result.mcnemar
-        payload["mcnemar"] = {
-            "candidate_only": m.candidate_only,
-            "champion_only": m.champion_only,
-            "p_value": m.p_value,
-            "method": m.method,
-        }
-    return dumps(payload)
-
-
-def promote(
-    name: str,
-    version: int | str,
-    alias: str,
-    reason: str | None = None,
-    force: bool = False,
-    by: str | None = None,
-    *,
-    store: Any = None,
-) -> PromotionResult:
-    """Run the gates and move ``alias`` to ``version`` when they pass (or when forced).
-
-    Returns a :class:`PromotionResult` (``.passed``, ``.gates``, ``.moved``); a failed attempt
-    is recorded in the audit trail and leaves the alias where it was.
-    """
-    if force and not (reason and str(reason).strip()):
-        raise InvalidInput(
-            "A forced promotion needs a reason. "
-            "Pass reason='...' (--reason \"...\" in %mlops promote and mlops-jupyter promote)."
-        )
-    st = resolve_store(store)
-    result = check_gates(name, version, alias, store=st)
-    moved = result.passed or bool(force)
-    audit = {
-        "action": "promote" if moved else "promote_failed",
-        "who": current_user(by),
-        "name": result.name,
-        "from_version": result.from_version,
-        "to_version": result.version,
-        "alias": result.alias,
-        "reason": reason,
-        "gates": _gates_json(result),
-        "forced": bool(force) and moved,
-    }
-    if moved:
-        record = st.move_alias(
-            result.name, result.alias, result.version, action="promote", audit=audit
-        )
-    else:
-        record = st.append_audit(audit)
-    return PromotionResult(
-        **{
-            **result.__dict__,
-            "moved": moved,
-            "forced": bool(force),
-            "reason": reason,
-            "audit_id": record["id"],
-        }
-    )
-
-
-def previous_holder(st: Any, name: str, alias: str) -> tuple[int | None, int | None]:
-    """``(current, previous)`` holders, treating promotions as pushes and rollbacks as pops."""
-    stack: list[int] = []
-    for row in st.alias_history(name, alias):
-        if row["action"] == "rollback":
-            if stack:
-                stack.pop()
-        else:
-            stack.append(int(row["version"]))
-    current = stack[-1] if stack else None
-    previous = stack[-2] if len(stack) >= 2 else None
-    return current, previous
-
-
-def rollback(
-    name: str,
-    alias: str,
-    reason: str | None = None,
-    *,
-    by: str | None = None,
-    store: Any = None,
-) -> dict[str, Any]:
-    """Move ``alias`` back to the version that held it before the current one (recorded)."""
-    st = resolve_store(store)
-    name, alias = check_name(name), check_name(alias, "alias")
-    st.list_model_versions(name)  # ModelNotFound for an unknown name
-    current, previous = previous_holder(st, name, alias)
-    if current is None:
-        raise RegistryError(
-            f"No version of {name!r} holds {alias!r}, so there is nothing to roll back. "
-            f"See the alias history with `%mlops models {name} --history`."
-        )
-    if previous is None:
-        raise RegistryError(
-            f"Version {current} is the first holder of {alias!r} for {name!r}; there is no "
-            f"previous holder to roll back to. Promote another version instead."
-        )
-    record = st.move_alias(
-        name,
-        alias,
-        previous,
-        action="rollback",
-        audit={
-            "action": "rollback",
-            "who": current_user(by),
-            "name": name,
-            "from_version": current,
-            "to_version": previous,
-            "alias": alias,
-            "reason": reason,
-        },
-    )
-    return {
-        "name": name,
-        "alias": alias,
-        "from_version": current,
-        "to_version": previous,
-        "audit_id": record["id"],
-        "at": record["at"],
-    }
-
-
-def set_policy(
-    name: str,
-    *,
-    metrics: Mapping[str, Any] | None = None,
-    compare: Mapping[str, Any] | None = None,
-    drift: bool = True,
-    lineage: bool = True,
-    by: str | None = None,
-    store: Any = None,
-) -> dict[str, Any]:
-    """Set the promotion policy of ``name`` (recorded in the audit trail); returns it."""
-    st = resolve_store(store)
-    name = check_name(name)
-    policy = normalise_policy(metrics, compare, drift, lineage)
-    st.set_model_policy(
-        name,
-        policy,
-        audit={
-            "action": "set_policy",
-            "who": current_user(by),
-            "name": name,
-            "gates": dumps(policy),
-        },
-    )
-    return policy
-
-
-__all__ = ["METRICS", "PromotionResult", "check_gates", "promote", "rollback", "set_policy"]
