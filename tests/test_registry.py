@@ -413,6 +413,39 @@ def _promoted_store(store: Any, data: dict[str, Any]) -> None:
     mj.promote("bc", 2, "production", reason="newer", store=store)
 
 
+def test_concurrent_writers_keep_one_unbroken_chain(store_file) -> None:
+    """Several connections append at once: BEGIN IMMEDIATE serialises them into one chain."""
+    import threading
+
+    from mlops_jupyter.store import open_store
+
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        own = open_store(store_file, shared=False)
+        try:
+            for j in range(20):
+                mj.set_policy(f"m{i}", metrics={"auc": f">= 0.{j + 10}"}, by=f"w{i}", store=own)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            own.close()
+
+    open_store(store_file, shared=False).close()  # migrate once up front
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    check = open_store(store_file, shared=False)
+    try:
+        report = mj.audit_verify(store=check)
+        assert report.ok and report.n_records == 80
+    finally:
+        check.close()
+
+
 def test_triggers_refuse_updates_and_deletes(store, data) -> None:
     _promoted_store(store, data)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
