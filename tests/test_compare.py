@@ -431,6 +431,14 @@ def test_diff_html_links_metrics_to_cells(store, runs) -> None:
     targets = set(re.findall(r'href="#([^"]+)"', markup))
     anchors = set(re.findall(r'<a id="([^"]+)"', markup))
     assert targets and targets <= anchors
+    # the same cell code in both runs: the metrics still link to the code that logged them
+    same = compare(experiment="churn", store=store).diff("r0", "r0")
+    assert same.cells.empty and len(same.producers) == 1  # one cell, listed once
+    assert "model.fit(train)" in same.producers.loc[0, "code"]
+    markup = same.to_html()
+    targets = set(re.findall(r'href="#([^"]+)"', markup))
+    assert targets and targets <= set(re.findall(r'<a id="([^"]+)"', markup))
+    assert "Cells that logged the metrics" in markup and "model.fit(train)" in markup
 
 
 # -- the summaries behind the fast runs table ---------------------------------------------------

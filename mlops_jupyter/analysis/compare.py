@@ -400,6 +400,8 @@ class RunDiff:
       (``change`` is ``changed``, ``only in a`` or ``only in b``; ``diff`` a unified line diff)
     - ``datasets``: ``dataset, a_versions, b_versions, a_fingerprints, b_fingerprints``
     - ``packages``: ``package, a, b`` (python and platform included)
+    - ``producers``: ``execution_id, run, cell, code`` of the cell executions that logged the
+      metrics' latest values (``run`` is ``a`` or ``b``)
     """
 
     run_a: Mapping[str, Any]
@@ -410,6 +412,9 @@ class RunDiff:
     datasets: pd.DataFrame
     packages: pd.DataFrame
     environments_known: bool = True
+    producers: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["execution_id", "run", "cell", "code"])
+    )
 
     @property
     def identical(self) -> bool:
@@ -445,18 +450,41 @@ def diff_runs(store: Any, run_a: str, run_b: str) -> RunDiff:
     a, b = store.get_run(run_a), store.get_run(run_b)
     envs = store.run_environments([a["id"], b["id"]])
     env_a, env_b = envs.get(a["id"]), envs.get(b["id"])
+    metrics = _metric_deltas(store.metric_sources(a["id"]), store.metric_sources(b["id"]))
     return RunDiff(
         run_a={"id": a["id"], "name": a["name"]},
         run_b={"id": b["id"], "name": b["name"]},
         params=_param_changes(store.get_params(a["id"]), store.get_params(b["id"])),
-        metrics=_metric_deltas(store.metric_sources(a["id"]), store.metric_sources(b["id"])),
+        metrics=metrics,
         cells=_cell_changes(
             store.list_executions(a["id"]), store.list_executions(b["id"]), a["name"], b["name"]
         ),
         datasets=_dataset_changes(store.datasets_of_run(a["id"]), store.datasets_of_run(b["id"])),
         packages=_package_changes(env_a, env_b),
         environments_known=env_a is not None and env_b is not None,
+        producers=_producers(store, metrics),
     )
+
+
+def _producers(store: Any, metrics: pd.DataFrame) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for side in ("a", "b"):
+        for execution_id in metrics[f"{side}_execution_id"].dropna():
+            if int(execution_id) in seen:
+                continue
+            seen.add(int(execution_id))
+            execution = store.get_execution(int(execution_id))
+            if execution is not None:
+                rows.append(
+                    {
+                        "execution_id": int(execution_id),
+                        "run": side,
+                        "cell": cell_label(execution["execution_count"], execution["cell_id"]),
+                        "code": execution["code"],
+                    }
+                )
+    return pd.DataFrame(rows, columns=["execution_id", "run", "cell", "code"])
 
 
 def _param_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> pd.DataFrame:

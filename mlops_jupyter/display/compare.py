@@ -139,6 +139,11 @@ def run_diff_html(diff: Any) -> str:
     anchored = set()
     for col in ("a_execution_id", "b_execution_id"):
         anchored |= {int(x) for x in diff.cells[col].dropna()}
+    # Cells that logged a metric but did not change: listed below, so every link lands.
+    producers = [
+        r for r in diff.producers.to_dict("records") if int(r["execution_id"]) not in anchored
+    ]
+    anchored |= {int(r["execution_id"]) for r in producers}
     rows = []
     for r in diff.metrics.to_dict("records"):
         delta = r["delta"]
@@ -181,6 +186,17 @@ def run_diff_html(diff: Any) -> str:
             "".join(cells) or _muted("same code"),
         )
     )
+    if producers:
+        listing = "".join(
+            f'<details><summary><a id="{prefix}{int(r["execution_id"])}"></a>'
+            f"<b>{esc(r['cell'] or 'execution ' + str(r['execution_id']))}</b> "
+            f'<span class="mlops-muted">({esc(a["name"] if r["run"] == "a" else b["name"])}, '
+            f"execution {int(r['execution_id'])})</span></summary>"
+            f'<pre style="margin:2px 0 8px;padding:4px;border:1px solid #ddd;overflow:auto">'
+            f"{esc(r['code'])}</pre></details>"
+            for r in producers
+        )
+        parts.append(_section("Cells that logged the metrics (same code)", listing))
     parts.append(
         _section(
             f"Datasets that differ ({len(diff.datasets)})",
