@@ -189,6 +189,12 @@ def test_sidebar_lists_the_stores_runs_models_and_datasets(page: Any, lab: dict[
     sidebar.locator('th[data-sort="metric:accuracy"]').click()
     sidebar.locator('th[data-sort="metric:accuracy"]').click()
     expect(rows.nth(0).locator(".mlops-run-name")).to_have_text("run-1")
+    # another process writes to the store: the panel refreshes by itself
+    from mlops_jupyter.store import open_store
+
+    with open_store(lab["root"] / ".mlops" / "lineage.db", shared=False) as s:
+        s.create_run("churn", name="run-3")
+    expect(rows).to_have_count(3, timeout=15_000)
 
 
 def test_selecting_two_runs_opens_their_comparison(page: Any, lab: dict[str, Any]) -> None:

@@ -299,3 +299,32 @@ def test_models_show_registry_versions_aliases_audit(get: Any, seeded: dict[str,
         "relation": "registered",
     } in graph["edges"]
     assert [n["column"] for n in graph["nodes"] if n["type"] == "model_version"] == [3]
+
+
+def test_drift_reports_filtered_by_model(get: Any, seeded: dict[str, Any]) -> None:
+    s = open_store(seeded["path"], shared=False)
+    if not hasattr(s, "record_drift_report"):
+        s.close()
+        pytest.skip("the drift store tables have not landed")
+    for model, n_drifted in (("churn-model", 2), (None, 0)):
+        s.record_drift_report(
+            {
+                "reference_fingerprint": FP_RAW,
+                "reference_name": "raw",
+                "current_fingerprint": FP_CLEAN,
+                "current_name": "clean",
+                "model_name": model,
+                "n_columns": 3,
+                "n_drifted": n_drifted,
+                "share": n_drifted / 3,
+                "drift_share": 0.5,
+                "drifted": int(n_drifted > 1),
+            },
+            [],
+        )
+    s.close()
+    reports = get("drift")
+    assert [r["n_drifted"] for r in reports] == [2, 0]
+    [only] = get("drift", params={"model": "churn-model"})
+    assert (only["model_name"], only["current_name"]) == ("churn-model", "clean")
+    assert get("drift", params={"model": "x' OR '1'='1"}) == []

@@ -137,3 +137,15 @@ export interface ILineageArgs {
   execution?: number;
   title?: string;
 }
+
+export interface IDriftReport {
+  id: string;
+  created_at: string;
+  reference_name: string | null;
+  current_name: string | null;
+  model_name: string | null;
+  n_columns: number;
+  n_drifted: number;
+  share: number;
+  drifted: number;
+}

@@ -8,6 +8,7 @@ import { requestAPI } from '../request';
 import {
   CommandIDs,
   IDataset,
+  IDriftReport,
   IExperiment,
   IModels,
   IRegisteredModel,
@@ -18,6 +19,7 @@ import { fmt, h, plural, when } from './dom';
 
 const POLL_MS = 3000;
 const MAX_METRIC_COLUMNS = 4;
+const MAX_DRIFT_REPORTS = 8;
 
 type SortKey = { kind: 'run' | 'metric'; key: string };
 
@@ -51,12 +53,13 @@ export class MlopsSidebar extends Widget {
         )[0];
         this.experiment = latest?.name ?? '';
       }
-      const [runs, models, datasets] = await Promise.all([
+      const [runs, models, datasets, drift] = await Promise.all([
         this.experiment
           ? requestAPI<IRun[]>('runs', { experiment: this.experiment })
           : Promise.resolve([] as IRun[]),
         requestAPI<IModels>('models'),
-        requestAPI<IDataset[]>('datasets')
+        requestAPI<IDataset[]>('datasets'),
+        requestAPI<IDriftReport[]>('drift')
       ]);
       this.runs = runs;
       const ids = new Set(runs.map(r => r.id));
@@ -65,7 +68,8 @@ export class MlopsSidebar extends Widget {
       this.body.replaceChildren(
         this.renderRuns(experiments),
         this.renderModels(models),
-        this.renderDatasets(datasets)
+        this.renderDatasets(datasets),
+        this.renderDrift(drift)
       );
     } catch (error) {
       this.showMessage(`Cannot read the lineage store: ${(error as Error).message}`);
@@ -435,6 +439,38 @@ export class MlopsSidebar extends Widget {
             )
           )
         : h('p', { className: 'mlops-empty' }, 'No datasets captured yet.')
+    );
+  }
+
+  // -- drift -------------------------------------------------------------------------------
+
+  private renderDrift(reports: IDriftReport[]): HTMLElement {
+    const latest = [...reports].reverse().slice(0, MAX_DRIFT_REPORTS);
+    return h(
+      'section',
+      { className: 'mlops-section mlops-drift-section' },
+      h('h3', { className: 'mlops-section-title' }, 'Drift'),
+      latest.length
+        ? h(
+            'ul',
+            { className: 'mlops-list mlops-drift' },
+            ...latest.map(r =>
+              h(
+                'li',
+                { className: 'mlops-drift-report', 'data-report': r.id, title: r.id },
+                h(
+                  'span',
+                  { className: r.drifted ? 'mlops-chip mlops-drifted' : 'mlops-chip' },
+                  r.drifted ? 'drift' : 'stable'
+                ),
+                ` ${r.reference_name ?? 'reference'} -> ${r.current_name ?? 'current'}: `,
+                `${r.n_drifted}/${r.n_columns} columns`,
+                r.model_name ? h('span', { className: 'mlops-muted' }, ` (${r.model_name})`) : null,
+                h('div', { className: 'mlops-muted' }, when(r.created_at))
+              )
+            )
+          )
+        : h('p', { className: 'mlops-empty' }, 'No drift reports. Run `%mlops drift REF CUR`.')
     );
   }
 
