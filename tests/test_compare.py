@@ -11,7 +11,7 @@ import pytest
 
 from mlops_jupyter.analysis.compare import compare, constant_params, register_column
 from mlops_jupyter.analysis.query import parse_query
-from mlops_jupyter.errors import InvalidInput, RunNotFound
+from mlops_jupyter.errors import ExperimentNotFound, InvalidInput, RunNotFound
 
 MODEL = ["rf", "rf", "rf", "gb", "gb", "gb"]
 DEPTH = [2, 4, 6, 2, 4, 6]
@@ -125,6 +125,8 @@ def test_default_scope_is_latest_experiment_and_skips_runs_without_data(store, r
 def test_unknown_run_or_experiment_is_reported(store, runs) -> None:
     with pytest.raises(RunNotFound, match="No run with id 'nope'"):
         compare(runs=["nope"], store=store)
+    with pytest.raises(ExperimentNotFound, match="No experiment named 'chrun'"):
+        compare(experiment="chrun", store=store)  # never silently another experiment
     with pytest.raises(InvalidInput, match=r"No metric 'f1' in these runs\. Metrics: auc, loss"):
         compare(experiment="churn", metric="f1", store=store)
 

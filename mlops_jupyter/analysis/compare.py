@@ -85,26 +85,32 @@ def compare(
 
 def _scope(store: Any, experiment: str | None, runs: Sequence[str] | None) -> tuple[Any, Any]:
     """The store to read and the experiment to show, from arguments or the session."""
+    if experiment is not None:
+        if store is None:
+            session = _current_session()
+            store = session.store if session is not None else _open_default_store()
+        store.get_experiment(experiment)  # ExperimentNotFound names the fix
+        return store, experiment
     if store is None:
         session = _current_session()
-        if session is not None:
-            store = session.store
-            if experiment is None and runs is None:
-                experiment = session.experiment
+        if session is None:
+            store = _open_default_store()
         else:
-            from ..store import open_store
-
-            store = open_store()
-    if experiment is not None:
-        try:
-            store.get_experiment(experiment)
-        except ExperimentNotFound:
-            if runs is not None:
-                raise
-            experiment = None
-    if experiment is None and runs is None:
+            store = session.store
+            if runs is None:
+                try:  # the session's experiment, once it holds runs
+                    return store, store.get_experiment(session.experiment)["name"]
+                except ExperimentNotFound:
+                    pass
+    if runs is None:
         experiment = store.latest_experiment_name()
     return store, experiment
+
+
+def _open_default_store() -> Any:
+    from ..store import open_store
+
+    return open_store()
 
 
 def _current_session() -> Any:
