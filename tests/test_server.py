@@ -328,3 +328,15 @@ def test_drift_reports_filtered_by_model(get: Any, seeded: dict[str, Any]) -> No
     [only] = get("drift", params={"model": "churn-model"})
     assert (only["model_name"], only["current_name"]) == ("churn-model", "clean")
     assert get("drift", params={"model": "x' OR '1'='1"}) == []
+
+
+def test_a_file_that_is_not_a_store_is_a_json_error(
+    get: Any, seeded: dict[str, Any], jp_serverapp: Any
+) -> None:
+    junk = seeded["path"].parent / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    jp_serverapp.web_app.settings["mlops_jupyter_store"] = str(junk)
+    for route in ("status", "runs"):
+        code, body = _error(get, route)
+        assert (code, body["error"]) == (400, "StoreError")
+        assert "MLOPS_JUPYTER_STORE" in body["message"]

@@ -28,23 +28,24 @@ class MlopsHandler(APIHandler):
 
     @tornado.web.authenticated
     def get(self, **path_args: str) -> None:
-        path = Path(self.settings[SETTINGS_KEY])
-        store = _open(path)
         try:
-            if store is None and self.empty is not None:
-                payload = self.empty
-            elif store is None:
-                raise NotFound(
-                    f"No lineage store at {path} yet. Run `%load_ext mlops_jupyter` in a "
-                    "notebook, or start the server with $MLOPS_JUPYTER_STORE set."
-                )
-            else:
-                payload = self.read(store, **path_args)
+            payload = self.respond(Path(self.settings[SETTINGS_KEY]), **path_args)
         except MlopsError as exc:
             self.set_status(404 if isinstance(exc, NotFound) else 400)
             payload = {"error": type(exc).__name__, "message": str(exc)}
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(queries.jsonable(payload)))
+
+    def respond(self, path: Path, **path_args: str) -> Any:
+        store = _open(path)
+        if store is not None:
+            return self.read(store, **path_args)
+        if self.empty is not None:
+            return self.empty
+        raise NotFound(
+            f"No lineage store at {path} yet. Run `%load_ext mlops_jupyter` in a "
+            "notebook, or start the server with $MLOPS_JUPYTER_STORE set."
+        )
 
     def read(self, store: Any, **path_args: str) -> Any:
         raise NotImplementedError
@@ -63,10 +64,8 @@ def _open(path: Path) -> Any:
 
 
 class StatusHandler(MlopsHandler):
-    @tornado.web.authenticated
-    def get(self) -> None:  # type: ignore[override]
-        path = Path(self.settings[SETTINGS_KEY])
-        self.finish(json.dumps(queries.jsonable(queries.status(_open(path), path))))
+    def respond(self, path: Path, **path_args: str) -> Any:
+        return queries.status(_open(path), path)
 
 
 class ExperimentsHandler(MlopsHandler):
