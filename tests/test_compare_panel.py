@@ -232,3 +232,44 @@ def test_cli_diff_and_errors(store_file, runs) -> None:
     assert bad.exit_code == 1
     assert bad.output.startswith("Error: No column 'nope' in the runs table.")
     assert "Traceback" not in bad.output
+
+
+# -- the saved notebook -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_saved_notebook_shows_the_static_comparison_in_nbconvert(workdir, tmp_path) -> None:
+    """A notebook executed without saving widget state: nbconvert falls back to the HTML."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    evil = "<script>alert(1)</script>"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext mlops_jupyter"),
+        nbformat.v4.new_code_cell(
+            "from mlops_jupyter.store import open_store\n"
+            "s = open_store()\n"
+            "for i in range(3):\n"
+            f"    r = s.create_run('nbx', name=f'run{{i}}')['id']\n"
+            f"    s.log_params(r, {{'depth': i, {evil!r}: 'x'}})\n"
+            "    s.log_metrics(r, [('auc', 0.5 + i / 10, step, None) for step in range(3)])"
+        ),
+        nbformat.v4.new_code_cell("%mlops compare --experiment nbx --metric auc"),
+    ]
+    NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+        store_widget_state=False,  # as after a kernel restart or on GitHub
+    ).execute()
+    outputs = nb.cells[2].outputs
+    assert len(outputs) == 1
+    data = outputs[0]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data and "text/html" in data
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    assert "Comparison of 3 runs in experiment nbx" in body
+    assert "best by <b>metrics.auc</b> (max)" in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and evil not in body
