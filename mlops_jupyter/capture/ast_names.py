@@ -16,6 +16,20 @@ READERS = frozenset(
     {"read_csv", "read_parquet", "read_json", "read_excel", "read_feather", "read_table"}
 )
 FIT_METHODS = frozenset({"fit", "fit_transform", "fit_predict", "partial_fit"})
+# Methods that never change their receiver (unless called with inplace=True): a cell calling
+# only these on a DataFrame/array reuses its cached fingerprint instead of re-hashing it.
+READ_ONLY_METHODS = frozenset(
+    """head tail describe info copy sum mean median std var min max count nunique value_counts
+    unique groupby agg aggregate apply map plot hist to_csv to_parquet to_json to_numpy to_dict
+    to_frame to_list tolist to_string to_markdown astype drop dropna fillna rename reset_index
+    set_index sort_values sort_index merge join query filter predict predict_proba transform
+    score corr cov quantile isna isnull notna notnull any all round reshape ravel flatten dot
+    argmax argmin argsort cumsum diff pct_change shift rolling expanding resample pivot
+    pivot_table melt explode sample nlargest nsmallest select_dtypes memory_usage equals items
+    iterrows itertuples keys get duplicated drop_duplicates where mask clip abs prod idxmax
+    idxmin between isin eq ne lt le gt ge add sub mul div replace assign squeeze stack unstack
+    transpose compute""".split()  # noqa: SIM905 (a word list reads better)
+)
 MAX_PARAM_STR = 200
 
 _SECRET = re.compile(r"password|passwd|token|secret|api_?key|credential", re.IGNORECASE)
@@ -149,7 +163,9 @@ def _call(node: ast.Call, out: CellSyntax) -> None:
     func = node.func
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
         receiver = func.value.id
-        out.mutated.add(receiver)
+        inplace = any(kw.arg == "inplace" for kw in node.keywords)
+        if inplace or func.attr not in READ_ONLY_METHODS:
+            out.mutated.add(receiver)
         if func.attr in FIT_METHODS:
             out.fits.append((receiver, _arg_names(node)))
 

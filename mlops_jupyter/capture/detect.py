@@ -147,8 +147,11 @@ def _is_metric_call(call: CallRef, ns: dict[str, Any]) -> bool:
 class FingerprintCache:
     """Fingerprints by object id, reused while a cheap token (shape, columns, sample) matches.
 
-    A cell that writes or may mutate a name (assignment, subscript store, method call on it)
-    always re-hashes it; a cell that only reads it reuses the cached value.
+    A cell that writes or may mutate a name (assignment, subscript or attribute store, a method
+    call that is not known to be read-only, ``inplace=True``) always re-hashes it; a cell that
+    only reads it reuses the cached value. Limitation: a change made through another name (a
+    view, or a function that mutates its argument) is seen only once the shape, columns or
+    dtypes change, or the name is written.
     """
 
     entries: dict[int, tuple[Any, tuple[Any, ...], str]] = field(default_factory=dict)
