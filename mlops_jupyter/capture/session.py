@@ -187,7 +187,11 @@ class Session:
             return 0
         run_id = self.ensure_run()
         pending = self.take_metrics()
-        self.store.log_metrics(run_id, pending, execution_id=execution_id)
+        try:
+            self.store.log_metrics(run_id, pending, execution_id=execution_id)
+        except BaseException:
+            self.pending_metrics[:0] = pending  # kept for the next flush, never dropped
+            raise
         self.has_results = True
         return len(pending)
 
