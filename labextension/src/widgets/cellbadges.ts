@@ -71,10 +71,15 @@ export class CellBadges {
         return;
       }
     }
+    this.remove(cell); // not captured this time (capture off, `# mlops: skip`): no stale badge
+  }
+
+  private remove(cell: Cell): void {
+    cell.node.querySelector(':scope > .mlops-cell-badge')?.remove();
   }
 
   private place(cell: Cell, e: IExecutionSummary): void {
-    cell.node.querySelector(':scope > .mlops-cell-badge')?.remove();
+    this.remove(cell);
     const text = describe(e);
     if (!text) {
       return;
