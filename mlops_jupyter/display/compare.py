@@ -148,7 +148,7 @@ def run_diff_html(diff: Any) -> str:
     for r in diff.metrics.to_dict("records"):
         delta = r["delta"]
         cls = ""
-        if delta is not None and not _isnan(delta) and delta != 0:
+        if delta is not None and not _isna(delta) and delta != 0:
             better = delta > 0 if guess_direction(r["metric"]) == "max" else delta < 0
             cls = "mlops-good" if better else "mlops-bad"
         rows.append(
@@ -222,10 +222,6 @@ def _isna(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
-
-
-def _isnan(value: Any) -> bool:
-    return _isna(value)
 
 
 def _signed(value: Any) -> str:
@@ -547,7 +543,6 @@ class ComparePanel:
     def _render_table(self) -> None:
         import ipywidgets as w
 
-        self.message.value = self.message.value if self.message.value else ""
         view = self.view
         scope = self.scope()
         shown = view.runs.head(self.max_rows)
