@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SAMPLE_ROWS = 200_000
+SAMPLE_ROWS = 100_000
 MAX_COLUMNS = 200
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 BINS = 10
@@ -102,21 +102,21 @@ def profile_column(col: Any) -> dict[str, Any]:
 
 
 def _numeric(result: dict[str, Any], col: Any, sample: Any, np: Any) -> None:
-    values = col.to_numpy(dtype="float64", na_value=np.nan)
-    finite = values[np.isfinite(values)]
+    values = col.to_numpy(dtype="float64", na_value=np.nan)  # no copy for float64 columns
+    finite_mask = np.isfinite(values)
+    finite = values if finite_mask.all() else values[finite_mask]
     svalues = sample.to_numpy(dtype="float64", na_value=np.nan)
     sfinite = svalues[np.isfinite(svalues)]
     result["distinct"] = int(sample.nunique(dropna=True))
     if finite.size == 0:
         result.update(min=None, max=None, mean=None, std=None, quantiles={}, histogram=None)
         return
-    result["min"] = _f(finite.min())
-    result["max"] = _f(finite.max())
-    result["mean"] = _f(finite.mean())
+    lo, hi = float(finite.min()), float(finite.max())
+    mean = float(finite.mean())
+    result["min"], result["max"], result["mean"] = _f(lo), _f(hi), _f(mean)
     result["std"] = _f(finite.std(ddof=1)) if finite.size > 1 else 0.0
     qs = np.quantile(sfinite, QUANTILES) if sfinite.size else [math.nan] * len(QUANTILES)
     result["quantiles"] = {str(q): _f(v) for q, v in zip(QUANTILES, qs)}
-    lo, hi = float(finite.min()), float(finite.max())
     if lo == hi:
         hi = lo + 1.0
     counts, edges = np.histogram(sfinite, bins=BINS, range=(lo, hi))
