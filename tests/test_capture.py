@@ -351,3 +351,21 @@ def test_one_failing_dataset_does_not_cost_the_cell(shell, monkeypatch) -> None:
     assert [e["code"].splitlines()[-1] for e in _executions()] == ["t = pd.Series([3])"]
     assert {d["name"] for d in _store().list_datasets()} == {"t"}
     assert any("'s'" in str(w.message) for w in caught)
+
+
+def test_status_before_any_run_and_unload_stops_capture(workdir) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.clear_instance()
+    sh = InteractiveShell.instance()
+    try:
+        sh.run_line_magic("load_ext", "mlops_jupyter")
+        status = sh.run_line_magic("mlops", "status")
+        assert status.run is None and "none yet" in repr(status)
+        run(sh, "a = 1")
+        sh.run_line_magic("unload_ext", "mlops_jupyter")
+        run(sh, "b = 2")
+        assert [e["code"] for e in _executions()] == ["a = 1"]
+    finally:
+        sh.history_manager.end_session()
+        InteractiveShell.clear_instance()
