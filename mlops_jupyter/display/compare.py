@@ -19,6 +19,7 @@ from typing import Any
 from .html import esc, figure_img, fmt, panel, table
 
 MAX_PLOTTED_RUNS = 20
+MAX_AXES = 12  # parallel coordinates: params shown at most
 ROW_PX = 28  # a checkbox widget's height; table rows match it so checkboxes line up
 
 
@@ -332,7 +333,8 @@ def parallel_img(cmp: Any, metric: str) -> str:
     from ..analysis.compare import constant_params
 
     mcol = cmp.metric_column(metric)
-    params = [p for p in cmp.params if p not in constant_params(cmp.runs)] or cmp.params
+    varying = [p for p in cmp.params if p not in constant_params(cmp.runs)] or cmp.params
+    params = varying[:MAX_AXES]  # a readable figure; the table has them all
     axes = [*params, mcol]
     scaled, ticks = [], []
     for column in axes:
@@ -360,7 +362,12 @@ def parallel_img(cmp: Any, metric: str) -> str:
     ax.set_xticks(range(len(axes)), [a.split(".", 1)[1] for a in axes], fontsize=8)
     ax.set_yticks([])
     ax.set_ylim(-0.1, 1.1)
-    return figure_img(fig)
+    note = (
+        _muted(f"first {MAX_AXES} of {len(varying)} params that vary")
+        if len(varying) > MAX_AXES
+        else ""
+    )
+    return figure_img(fig) + note
 
 
 # -- the live panel --------------------------------------------------------------------------
