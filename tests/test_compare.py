@@ -499,12 +499,14 @@ def test_fast_table_matches_the_exact_query_through_updates(store, store_file) -
 
 def test_integer_params_stay_integers_when_some_runs_lack_them(store, runs) -> None:
     extra = store.create_run("churn", name="nodepth")
-    store.log_params(extra["id"], {"model_type": "svm"})
+    store.log_params(extra["id"], {"model_type": "svm", "shrinking": True})
     cmp = compare(experiment="churn", store=store)
     assert str(cmp.table["params.depth"].dtype) == "Int64"
     assert names(cmp.filter("depth >= 4")) == expected(lambda i: DEPTH[i] >= 4)
     assert "nodepth" in names(cmp.filter("depth is None"))
     assert "nodepth" in names(cmp.filter("depth != 4"))
+    for query in ("shrinking", "shrinking == True", "params.shrinking == 'True'"):
+        assert names(cmp.filter(query)) == ["nodepth"], query
     assert "<td>4</td>" in cmp.to_html() and "<td>4.0</td>" not in cmp.to_html()
     groups = cmp.groups("depth", "auc").set_index("params.depth")
     assert groups.loc[4, "runs"] == DEPTH.count(4) and groups["runs"].sum() == 7

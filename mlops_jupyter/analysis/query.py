@@ -329,8 +329,8 @@ def _mixed_kinds(left: Any, right: Any) -> bool:
     if isinstance(literal, pd.Series):
         return series.dtype != literal.dtype
     numeric = pd.api.types.is_numeric_dtype(series.dtype) and series.dtype != bool
-    if isinstance(literal, str):
-        return numeric
+    if isinstance(literal, str):  # "5" or "True" against numbers, bools or mixed values
+        return numeric or series.dtype == object
     return isinstance(literal, (int, float)) and not isinstance(literal, bool) and not numeric
 
 
