@@ -120,8 +120,8 @@ def _current_session() -> Any:
         return None
     try:
         session = get_session()
-        if not getattr(session, "interactive", True) and getattr(session, "run_id", None):
-            session.flush_metrics()  # a script's buffered log_metric points, so they show
+        if getattr(session, "run_id", None) is not None:
+            session.flush_metrics()  # buffered log_metric points show, as in mj.runs()
         return session
     except Exception as exc:  # the session is optional here: fall back to the store
         warnings.warn(f"mlops-jupyter: no capture session ({exc})", stacklevel=3)
