@@ -273,3 +273,18 @@ def test_saved_notebook_shows_the_static_comparison_in_nbconvert(workdir, tmp_pa
     assert "Comparison of 3 runs in experiment nbx" in body
     assert "best by <b>metrics.auc</b> (max)" in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and evil not in body
+
+
+def test_compare_sees_metrics_logged_earlier_in_the_same_cell(shell) -> None:
+    run(
+        shell,
+        "import mlops_jupyter as mj\n"
+        "mj.set_experiment('same-cell')\n"
+        "mj.start_run('live')\n"
+        "mj.log_param('lr', 0.5)\n"
+        "mj.log_metric('loss', 0.25, step=1)\n"
+        "cmp = mj.compare()",
+    )
+    cmp = shell.user_ns["cmp"]
+    assert cmp.experiment == "same-cell"
+    assert cmp.table.set_index("run_name").loc["live", "metrics.loss"] == 0.25
