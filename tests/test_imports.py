@@ -9,7 +9,7 @@ import sys
 HEAVY = [
     "jupyter_server",
     "tornado",
-    "click",
+    # click is absent on purpose: sqlite-utils (the store) imports it for its plugins.
     "nbclient",
     "matplotlib",
     "ipywidgets",

@@ -24,10 +24,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlite_utils import Database, Migrations
-
 from ..errors import InvalidInput, ModelNotFound
-from .base import StoreBase, dumps, loads, utcnow
+from .base import Migrations, SqlDb, StoreBase, dumps, loads, utcnow
 
 migrations = Migrations("mlops_jupyter.registry")
 
@@ -35,7 +33,7 @@ GENESIS_HASH = "0" * 64
 
 
 @migrations()
-def m001_create_registry(db: Database) -> None:
+def m001_create_registry(db: SqlDb) -> None:
     db.executescript(
         """
         CREATE TABLE registered_models (
