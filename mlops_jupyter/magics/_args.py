@@ -18,12 +18,15 @@ class MagicArgumentParser(argparse.ArgumentParser):
     def __init__(self, subcommand: str, **kwargs: Any) -> None:
         super().__init__(prog=f"%mlops {subcommand}", add_help=False, exit_on_error=False, **kwargs)
 
+    def _usage_line(self) -> str:
+        # argparse wraps long usages over several lines; the magic promises one.
+        return " ".join(self.format_usage().removeprefix("usage: ").split())
+
     def error(self, message: str) -> NoReturn:
-        usage = self.format_usage().strip().removeprefix("usage: ")
-        raise InvalidInput(f"{message}. Usage: {usage}")
+        raise InvalidInput(f"{message}. Usage: {self._usage_line()}")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise InvalidInput(message or f"Usage: {self.format_usage().strip()}")
+        raise InvalidInput(" ".join((message or "").split()) or f"Usage: {self._usage_line()}")
 
     def parse(self, args: list[str]) -> argparse.Namespace:
         try:

@@ -1,0 +1,32 @@
+"""Every ``%mlops`` subcommand answers bad input with one line that says what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+
+from mlops_jupyter.magics import SUBCOMMANDS
+
+# Subcommands that take no arguments ignore extras by design; the rest must reject a bogus flag.
+TAKES_NO_ARGS = {"status", "on", "off"}
+
+
+@pytest.mark.parametrize("name", sorted(set(SUBCOMMANDS) - TAKES_NO_ARGS))
+def test_bogus_flag_is_a_one_line_usage_error(shell: Any, name: str) -> None:
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("mlops", f"{name} --no-such-flag-xyz")
+    message = str(info.value)
+    assert "\n" not in message, message
+    assert "no-such-flag-xyz" in message or "Usage" in message, message
+
+
+def test_unknown_subcommand_points_at_help(shell: Any) -> None:
+    with pytest.raises(UsageError, match=r"%mlops\?"):
+        shell.run_line_magic("mlops", "frobnicate")
+
+
+def test_unbalanced_quote_is_a_usage_error(shell: Any) -> None:
+    with pytest.raises(UsageError, match="quotes"):
+        shell.run_line_magic("mlops", "experiment 'unclosed")
