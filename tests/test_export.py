@@ -171,6 +171,13 @@ def test_out_of_order_run_is_stale_and_exports_the_code_that_ran(shell: Any, wor
     status = reproducibility(store, run_id)
     assert status.status == "stale"
     assert any("edited and re-run" in r for r in status.reasons)
+    # shown where the user looks: `%mlops` status and the comparison table
+    line = dict(shell.run_line_magic("mlops", "").lines())["reproducibility"]
+    assert line.startswith("stale: ") and "edited and re-run" in line
+    from mlops_jupyter.analysis.compare import compare
+
+    table = compare(store=store).runs.set_index("run_id")
+    assert table.loc[run_id, "reproducibility"] == "stale"
 
     with pytest.warns(UserWarning, match="The run is stale"):
         bundle = export(run_id, to=workdir / "bundle", store=store)
@@ -234,6 +241,10 @@ def test_in_order_run_is_reproducible_and_notebook_edits_make_it_stale(
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(CELLS[c], id=c) for c in order]
     assert reproducibility(store, run_id, notebook=nb).status == "reproducible"
+    from mlops_jupyter.export.repro import table_statuses
+
+    assert table_statuses(store, [run_id]) == {run_id: "reproducible"}
+    assert table_statuses(store, [run_id], limit=0) == {run_id: None}  # not checked
 
     nb.cells[2].source = "df = pd.read_csv('other.csv')"  # edited since it ran
     nb.cells.pop(1)  # the param cell was deleted
@@ -248,6 +259,13 @@ def test_in_order_run_is_reproducible_and_notebook_edits_make_it_stale(
     nb2.cells.insert(5, nb2.cells.pop(1))  # the param cell now sits below the fit
     status = reproducibility(store, run_id, notebook=nb2)
     assert any("read `C`" in r and "below it" in r for r in status.reasons)
+
+    # a headless verify settles it, either way
+    store.record_verification(run_id, reproduced=False, summary="accuracy moved", details=[])
+    assert table_statuses(store, [run_id], limit=0) == {run_id: "stale"}  # the verdict decides
+    store.record_verification(run_id, reproduced=True, summary="ok", details=[])
+    assert table_statuses(store, [run_id]) == {run_id: "reproducible"}
+    assert reproducibility(store, run_id).reasons[0].startswith("verified by a headless re-run")
 
 
 def test_magic_export_errors_are_one_line(shell: Any, workdir: Path) -> None:

@@ -49,6 +49,15 @@ def register_column(name: str, provider: ColumnProvider) -> None:
     _COLUMN_PROVIDERS[name] = provider
 
 
+def _reproducibility_column(store: Any, run_ids: list[str]) -> Mapping[str, Any]:
+    from ..export.repro import table_statuses
+
+    return table_statuses(store, run_ids)
+
+
+register_column("reproducibility", _reproducibility_column)
+
+
 def guess_direction(metric: str) -> str:
     """'min' for names that read like a loss or an error, else 'max'."""
     key = metric.removeprefix("metrics.").lower()

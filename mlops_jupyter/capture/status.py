@@ -16,6 +16,7 @@ class CaptureStatus:
     run: dict[str, Any] | None  # id, name, status, parent_run_id, source
     last: dict[str, Any] | None = None  # execution_id, status, params, metrics, datasets, models
     counts: dict[str, int] = field(default_factory=dict)
+    reproducibility: tuple[str, list[str]] | None = None  # (status, reasons) of the run
 
     def lines(self) -> list[tuple[str, str]]:
         run = self.run
@@ -42,6 +43,9 @@ class CaptureStatus:
                 )
         if self.counts:
             rows.append(("this run", ", ".join(f"{v} {k}" for k, v in self.counts.items())))
+        if self.reproducibility:
+            state, reasons = self.reproducibility
+            rows.append(("reproducibility", state + (f": {'; '.join(reasons)}" if reasons else "")))
         return rows
 
     def __repr__(self) -> str:
@@ -66,6 +70,9 @@ def status(session: Session) -> CaptureStatus:
         row = store.find_run(session.run_id) or {}
         run = {k: row.get(k) for k in ("id", "name", "status", "parent_run_id", "source")}
         counts = store.run_counts(session.run_id)
+    repro = None
+    if session.run_id and counts:
+        repro = _reproducibility(store, session.run_id)
     last = None
     if session.last_capture is not None:
         c = session.last_capture
@@ -77,4 +84,17 @@ def status(session: Session) -> CaptureStatus:
             "datasets": c.datasets,
             "models": c.models,
         }
-    return CaptureStatus(str(store.path), session.experiment, session.enabled, run, last, counts)
+    return CaptureStatus(
+        str(store.path), session.experiment, session.enabled, run, last, counts, repro
+    )
+
+
+def _reproducibility(store: Any, run_id: str) -> tuple[str, list[str]] | None:
+    """The run's reproducibility (``mlops_jupyter.export.repro``); "unknown" if the check fails."""
+    try:
+        from ..export.repro import reproducibility
+
+        result = reproducibility(store, run_id)
+    except Exception as exc:  # a status line must never break %mlops
+        return ("unknown", [f"check failed: {exc}"])
+    return (result.status, list(result.reasons))

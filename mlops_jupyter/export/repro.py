@@ -184,3 +184,56 @@ def assess(
         )
     checked = "" if cells is not None else " (notebook file not found: its current code unchecked)"
     return ReproStatus("reproducible", [f"in-order execution of the cells that ran{checked}"])
+
+
+# How many runs of one table get the full lineage check; the rest show only a stored verdict.
+TABLE_CHECK_LIMIT = 100
+
+
+def table_statuses(
+    store: Any, run_ids: Sequence[str], *, limit: int = TABLE_CHECK_LIMIT
+) -> dict[str, str | None]:
+    """``{run_id: "reproducible" | "stale" | "unknown" | None}`` for a runs table.
+
+    A stored ``verify`` verdict decides, read in one query. Runs without one get the lineage
+    check of :func:`reproducibility`, the first ``limit`` of them (a table of thousands of runs
+    stays fast); the rest are ``None`` (not checked). A notebook file is read once per table.
+    """
+    ids = [str(r) for r in run_ids]
+    out: dict[str, str | None] = dict.fromkeys(ids)
+    if not ids:
+        return out
+    verdicts: dict[str, bool] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in store.query(
+            f"""SELECT v.run_id, v.reproduced FROM verifications v
+                WHERE v.id IN (SELECT MAX(id) FROM verifications
+                               WHERE run_id IN ({marks}) GROUP BY run_id)""",
+            tuple(chunk),
+        ):
+            verdicts[row["run_id"]] = bool(row["reproduced"])
+    notebooks: dict[str, list[tuple[str | None, str]] | None] = {}
+    checked = 0
+    for run_id in ids:
+        if run_id in verdicts:
+            out[run_id] = "reproducible" if verdicts[run_id] else "stale"
+            continue
+        if checked >= limit:
+            continue
+        checked += 1
+        run = store.find_run(run_id)
+        if run is None:
+            continue
+        path = run.get("notebook_path") or ""
+        if path not in notebooks:
+            from .inputs import existing_file
+
+            notebooks[path] = read_notebook_cells(existing_file(path) if path else None)
+        sliced, _ = run_slice(store, run_id)
+        session = store.session_executions(run_id)
+        out[run_id] = assess(
+            session, sliced.kept, sliced.suppliers, notebooks[path], sliced.unresolved
+        ).status
+    return out
