@@ -68,6 +68,17 @@ def test_params_metrics_and_secrets(shell) -> None:
     assert "s3cr3t-value" not in codes and "api_token = '***'" in codes
 
 
+def test_explicit_log_param_in_a_cell_is_tied_to_that_cell(shell) -> None:
+    run(shell, "x = 1")
+    run(shell, "import mlops_jupyter as mj\nmj.log_param('batch', 64)\nmj.log_metric('acc', 0.5)")
+    store, run_id = _store(), get_session().run_id
+    cell = _executions()[-1]
+    rows = store.query("SELECT key, execution_id, source FROM params WHERE run_id = ?", (run_id,))
+    assert {"key": "batch", "execution_id": cell["id"], "source": "explicit"} in rows
+    metric = store.query("SELECT execution_id FROM metrics WHERE key = 'acc'")
+    assert metric == [{"execution_id": cell["id"]}]
+
+
 def test_sklearn_metrics_score_model_and_lineage(shell) -> None:
     run(
         shell,

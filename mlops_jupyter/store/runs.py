@@ -273,6 +273,15 @@ class RunsMixin(StoreBase):
                 rows,
             )
 
+    def attach_explicit_params(self, run_id: str, execution_id: int, since: str) -> None:
+        """Tie params set by ``mj.log_param`` during a cell (since its start) to its execution."""
+        with self.write():
+            self.conn.execute(
+                """UPDATE params SET execution_id = ? WHERE run_id = ? AND source = 'explicit'
+                   AND execution_id IS NULL AND logged_at >= ?""",
+                (execution_id, run_id, since),
+            )
+
     def get_params(self, run_id: str) -> dict[str, Any]:
         return {
             r["key"]: loads(r["value"])
