@@ -97,6 +97,7 @@ def log_params(params: Mapping[str, Any]) -> None:
     session = get_session()
     run_id = session.ensure_run()
     session.store.log_params(run_id, clean, source="explicit")
+    session.explicit_params = True
     for k, v in clean.items():
         session.params[k] = (v, "explicit")
 

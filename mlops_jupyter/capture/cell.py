@@ -149,7 +149,9 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
                 store.log_params(run_id, est_params, execution_id=execution_id, source="estimator")
             points = [(k, v, None, None) for k, v in metrics.items()] + pending
             store.log_metrics(run_id, points, execution_id=execution_id)
-            store.attach_explicit_params(run_id, execution_id, start.started_at)
+            if session.explicit_params:
+                session.explicit_params = False
+                store.attach_explicit_params(run_id, execution_id, start.started_at)
             for name, facts in described.items():
                 path, digest = sources.get(name, (None, None))
                 write_dataset(

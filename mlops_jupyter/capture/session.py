@@ -47,6 +47,7 @@ class Session:
         # What the current run has recorded: key -> (value, source). Drives child runs.
         self.params: dict[str, tuple[Any, str]] = {}
         self.has_results = False  # the current run has metrics or models
+        self.explicit_params = False  # mj.log_param was called since the last captured cell
         # log_metric points: (key, value, step, epoch seconds or ISO text)
         self.pending_metrics: list[tuple[str, float, int | None, Any]] = []
         self.last_capture: Any = None  # cell.Captured of the last captured cell

@@ -243,6 +243,17 @@ class StoreBase:
             else:
                 self.conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def write_one(self) -> Iterator[SqlDb]:
+        """:meth:`write` for a single statement: inside an open transaction it adds no savepoint
+        (one statement is atomic on its own), which keeps the per-cell transaction short."""
+        with self._lock:
+            if self.conn.in_transaction:
+                yield self.db
+                return
+            with self.write():
+                yield self.db
+
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         """Rows as dicts. Values are always bound, never formatted into ``sql``."""
         with self._lock:

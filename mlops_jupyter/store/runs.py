@@ -206,7 +206,7 @@ class RunsMixin(StoreBase):
         writes: Iterable[str] = (),
     ) -> int:
         """Insert one cell execution; call inside :meth:`write` to group it with its facts."""
-        with self.write():
+        with self.write_one():
             cur = self.conn.execute(
                 """INSERT INTO executions (run_id, execution_count, cell_id, code, code_hash,
                    started_at, duration_s, status, error, reads, writes)
@@ -275,7 +275,7 @@ class RunsMixin(StoreBase):
 
     def attach_explicit_params(self, run_id: str, execution_id: int, since: str) -> None:
         """Tie params set by ``mj.log_param`` during a cell (since its start) to its execution."""
-        with self.write():
+        with self.write_one():
             self.conn.execute(
                 """UPDATE params SET execution_id = ? WHERE run_id = ? AND source = 'explicit'
                    AND execution_id IS NULL AND logged_at >= ?""",
