@@ -68,6 +68,32 @@ def test_params_metrics_and_secrets(shell) -> None:
     assert "s3cr3t-value" not in codes and "api_token = '***'" in codes
 
 
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ('api_token = "s3cr3t"\nx = 1', "api_token = '***'\nx = 1"),
+        ('os.environ["API_KEY"] = "sk-123"', "os.environ[\"API_KEY\"] = '***'"),
+        ('self.api_key: str = "k"', "self.api_key: str = '***'"),
+        ('PASSWORD = os.getenv("PW") or "fallback"', "PASSWORD = os.getenv(\"PW\") or '***'"),
+        ('db = connect(host="h", password="hunter2")', "db = connect(host=\"h\", password='***')"),
+        ('cfg = {"user": "u", "secret": "abc"}', 'cfg = {"user": "u", "secret": \'***\'}'),
+        ('token = f"Bearer {x}"', "token = '***'"),
+        ("pin_secret = 1234", "pin_secret = '***'"),
+        ('key = os.environ["OPENAI_API_KEY"]', 'key = os.environ["OPENAI_API_KEY"]'),
+        ('password = """two\nlines"""\nlr = 0.1', "password = '***'\nlr = 0.1"),
+        (
+            'é = "é"; password = "ünï"; after = "keep"',
+            'é = "é"; password = \'***\'; after = "keep"',
+        ),
+        ("%time api_key = 'zzz'", "%time api_key = '***'"),  # IPython syntax: the fallback
+    ],
+)
+def test_secret_values_are_redacted_in_stored_code(code: str, expected: str) -> None:
+    from mlops_jupyter.capture.ast_names import redact
+
+    assert redact(code) == expected
+
+
 def test_explicit_log_param_in_a_cell_is_tied_to_that_cell(shell) -> None:
     run(shell, "x = 1")
     run(shell, "import mlops_jupyter as mj\nmj.log_param('batch', 64)\nmj.log_metric('acc', 0.5)")

@@ -65,10 +65,102 @@ def is_secret(name: str) -> bool:
 
 
 def redact(code: str) -> str:
-    """Replace values assigned to secret-looking names (``api_key = "..."``) by ``'***'``."""
+    """Replace literal values given to secret-looking names by ``'***'``.
+
+    Covers assignments to a name, an attribute or a string key (``api_key = "..."``,
+    ``self.token: str = "..."``, ``os.environ["API_KEY"] = "..."``), keyword arguments
+    (``connect(password="...")``) and dict entries (``{"secret": "..."}``). Every string literal
+    inside such a value is replaced, except names looked up in the environment
+    (``os.getenv("X")``, ``os.environ["X"]``), so the stored code still runs where the secret
+    comes from the environment. Code that does not parse (IPython syntax) falls back to a
+    pattern over ``name = value``.
+    """
     if not _SECRET.search(code):
         return code
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return _redact_pattern(code)
+    spans: list[tuple[int, int, int, int]] = []
+    for node in ast.walk(tree):
+        values: list[ast.expr] = []
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if node.value is not None and any(_secret_target(t) for t in targets):
+                values.append(node.value)
+        elif isinstance(node, ast.Call):
+            values += [k.value for k in node.keywords if k.arg and is_secret(k.arg)]
+        elif isinstance(node, ast.Dict):
+            values += [
+                v
+                for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant) and isinstance(k.value, str) and is_secret(k.value)
+            ]
+        for value in values:
+            spans += _literal_spans(value)
+    if not spans:
+        return code
+    return _replace_spans(code, spans)
 
+
+def _secret_target(node: ast.expr) -> bool:
+    if isinstance(node, ast.Name):
+        return is_secret(node.id)
+    if isinstance(node, ast.Attribute):
+        return is_secret(node.attr)
+    if isinstance(node, ast.Subscript):
+        key = node.slice
+        return isinstance(key, ast.Constant) and isinstance(key.value, str) and is_secret(key.value)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return any(_secret_target(e) for e in node.elts)
+    return False
+
+
+def _literal_spans(value: ast.expr) -> list[tuple[int, int, int, int]]:
+    """Positions of the string literals in ``value``, minus environment variable names."""
+    skip: set[int] = set()
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("getenv", "get", "environ"):
+                skip.update(id(a) for a in node.args[:1])
+        elif isinstance(node, ast.Subscript):
+            skip.add(id(node.slice))
+    if isinstance(value, ast.Constant) and value.value is not None and value.end_lineno:
+        # a bare literal of any type (``pin = 1234``)
+        return [(value.lineno, value.col_offset, value.end_lineno, value.end_col_offset or 0)]
+    spans = []
+    for node in ast.walk(value):
+        if (
+            isinstance(node, (ast.Constant, ast.JoinedStr))
+            and (isinstance(node, ast.JoinedStr) or isinstance(node.value, (str, bytes)))
+            and id(node) not in skip
+            and node.end_lineno is not None
+            and node.end_col_offset is not None
+        ):
+            spans.append((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset))
+    return spans
+
+
+def _replace_spans(code: str, spans: list[tuple[int, int, int, int]]) -> str:
+    """Replace each ``(line, col, end_line, end_col)`` (UTF-8 byte columns) by ``'***'``."""
+    data = code.encode()
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    offsets = sorted({(starts[a - 1] + b, starts[c - 1] + d) for a, b, c, d in spans})
+    out, pos = [], 0
+    for begin, end in offsets:
+        if begin < pos:  # nested in a span already replaced (a literal inside an f-string)
+            continue
+        out += [data[pos:begin], b"'***'"]
+        pos = end
+    out.append(data[pos:])
+    return b"".join(out).decode()
+
+
+def _redact_pattern(code: str) -> str:
     def sub(m: re.Match[str]) -> str:
         if is_secret(m.group("name")):
             return m.group("lhs") + "'***'"
