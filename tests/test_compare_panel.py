@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from mlops_jupyter.analysis.compare import compare
+from mlops_jupyter.analysis.compare import compare, constant_params
 from mlops_jupyter.display.compare import ComparePanel
 
 try:  # tests/ as a package or as a plain folder on sys.path
@@ -152,7 +152,14 @@ def test_magic_returns_the_panel(shell, store, runs) -> None:
     filtered = shell.run_line_magic(
         "mlops", 'compare --experiment churn --filter "depth > 3" --only-differences'
     )
-    assert len(filtered.base) == sum(d > 3 for d in DEPTH) and filtered.base.only_diff
+    # filter and toggle start in the live controls, so the user can change them
+    assert filtered.filter_text.value == "depth > 3" and filtered.only_diff.value
+    assert len(filtered.view) == sum(d > 3 for d in DEPTH)
+    shown = filtered.table_html.value
+    hidden = [p for p in filtered.view.params if p in constant_params(filtered.scope().runs)]
+    assert hidden and all(f">{p}<" not in shown for p in hidden)
+    filtered.filter_text.value = ""
+    assert len(filtered.view) == len(DEPTH)
     named = shell.run_line_magic("mlops", f"compare {runs['r0']} r1")
     assert sorted(named.base.table["run_name"]) == ["r0", "r1"]
     diff = shell.run_line_magic("mlops", "compare --diff r0 r5")

@@ -384,11 +384,13 @@ class Comparison:
     def _repr_html_(self) -> str:
         return self.to_html()
 
-    def panel(self) -> Any:
-        """The interactive panel (ipywidgets) over this comparison."""
+    def panel(self, *, query: str = "", only_differences: bool | None = None) -> Any:
+        """The interactive panel (ipywidgets) over this comparison, its filter box holding
+        ``query`` and its "only differences" box ticked as ``only_differences`` (by default as
+        this comparison's), so the user can edit or clear both."""
         from ..display.compare import ComparePanel
 
-        return ComparePanel(self)
+        return ComparePanel(self, query=query, only_differences=only_differences)
 
 
 def constant_params(frame: pd.DataFrame) -> list[str]:

@@ -385,7 +385,15 @@ class ComparePanel:
     # "Best" first: it answers the first question and needs no plot, so building is quick.
     TABS = ("Best", "Curves", "Scatter", "Parallel", "Groups", "At step", "Diff")
 
-    def __init__(self, comparison: Any, *, max_rows: int = 50, selected: int = 5) -> None:
+    def __init__(
+        self,
+        comparison: Any,
+        *,
+        max_rows: int = 50,
+        selected: int = 5,
+        query: str = "",
+        only_differences: bool | None = None,
+    ) -> None:
         import ipywidgets as w
 
         self.base = comparison
@@ -401,6 +409,7 @@ class ComparePanel:
         )
 
         self.filter_text = w.Text(
+            value=query,
             placeholder='filter, e.g. metrics.auc > 0.8 and params.model == "rf"',
             continuous_update=False,
             layout=w.Layout(width="420px"),
@@ -417,7 +426,11 @@ class ComparePanel:
             style={"button_width": "52px"},
             layout=w.Layout(flex="0 0 auto", width="auto"),
         )
-        self.only_diff = w.Checkbox(value=False, description="only differences", indent=False)
+        self.only_diff = w.Checkbox(
+            value=comparison.only_diff if only_differences is None else only_differences,
+            description="only differences",
+            indent=False,
+        )
         self.message = w.HTML()
         self.table_html = w.HTML(layout=w.Layout(flex="1 1 auto", margin="0"))
         self.checks: dict[str, Any] = {}

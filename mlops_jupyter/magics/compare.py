@@ -29,7 +29,6 @@ def compare(shell: Any, args: list[str]) -> Any:
     if ns.diff:
         return result.diff(*ns.diff)
     if ns.query:
-        result = result.filter(ns.query)
-    if ns.only_differences:
-        result = result.only_differences()
-    return result.panel()
+        result.filter(ns.query)  # a bad query is a one-line error here, not in the panel
+    # The filter and the toggle start in the panel's controls, where the user can change them.
+    return result.panel(query=ns.query or "", only_differences=ns.only_differences)
