@@ -236,7 +236,7 @@ def test_cli_diff_and_errors(store_file, runs) -> None:
     assert "-model = Forest(depth=2)" in out.output and "+model = Forest(depth=4)" in out.output
     assert "packages that differ (2):" in out.output
     bad = cli(store_file, "-e", "churn", "-f", "nope > 1")
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert bad.output.startswith("Error: No column 'nope' in the runs table.")
     assert "Traceback" not in bad.output
 

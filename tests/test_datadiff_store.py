@@ -190,7 +190,7 @@ def test_cli_datasets_and_stored_refs(workdir: Path, store_file: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "changed 1" in out.output
     bad = runner.invoke(cli, ["diff", "sales@1", "sales@9"])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "Error: No stored dataset matches 'sales@9'" in bad.output
     assert "Traceback" not in bad.output
 

@@ -323,9 +323,9 @@ def test_cli_export_from_notebook_without_run_and_verify_input_changed(workdir: 
         run_bundle(workdir / "b")
 
     result = runner.invoke(cli, ["run", "b", "--grid", "lr"])
-    assert result.exit_code == 1 and "Expected --grid KEY=V1,V2" in result.output
+    assert result.exit_code == 2 and "Expected --grid KEY=V1,V2" in result.output
     result = runner.invoke(cli, ["export", "nope", "--to", "c"])
-    assert result.exit_code == 1 and "No run with id 'nope'" in result.output
+    assert result.exit_code == 2 and "No run with id 'nope'" in result.output
 
 
 def test_data_root_follows_the_relative_paths_the_code_used() -> None:

@@ -552,7 +552,7 @@ def test_cli_models_promote_rollback_exit_codes(store, store_file, data) -> None
     history = runner.invoke(cli, [*base, "models", "bc", "--history"])
     assert history.output.count("production") == 3 and "rollback" in history.output
     unknown = runner.invoke(cli, [*base, "promote", "nope", "1", "--to", "production"])
-    assert unknown.exit_code == 1 and "No registered model named 'nope'" in unknown.output
+    assert unknown.exit_code == 2 and "No registered model named 'nope'" in unknown.output
     assert "Traceback" not in unknown.output
     listed = runner.invoke(cli, [*base, "audit", "list", "bc"])
     assert "promote_failed" in listed.output

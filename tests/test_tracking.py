@@ -131,7 +131,7 @@ def test_cli_runs_lists_runs(store_file: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "cli-run" in result.output and "0.77" in result.output and "params.lr" in result.output
     missing = CliRunner().invoke(cli, ["--store", str(store_file), "runs", "--experiment", "nope"])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2
     assert "No experiment named 'nope'" in missing.output and "Traceback" not in missing.output
 
 

@@ -82,7 +82,13 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MlopsError as exc:
-            raise click.ClickException(str(exc)) from None
+            # Exit 2, like click's usage errors: 1 is kept for "the check failed" (drifted,
+            # not reproduced, gates failed, audit broken), so a pipeline can tell them apart.
+            raise _BadInput(str(exc)) from None
+
+
+class _BadInput(click.ClickException):
+    exit_code = 2
 
 
 @click.group(cls=LazyGroup)

@@ -82,12 +82,13 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "register": (
         "mlops_jupyter.magics.registry:register",
-        "%mlops register MODEL_VAR --name NAME [--eval X_VAR Y_VAR] [--train X_VAR] [--by WHO]",
+        "%mlops register MODEL_VAR --name NAME [--eval X_VAR Y_VAR] [--train X_VAR] [--by WHO] "
+        "[--allow-pickle]",
         "store a fitted model as a new version of NAME (skops file, model card)",
     ),
     "models": (
         "mlops_jupyter.magics.registry:models",
-        "%mlops models [NAME] [--history] [--alias ALIAS --at DATE]",
+        "%mlops models [NAME] [--history] [--alias ALIAS --at DATE] [--static]",
         "registered models, versions, aliases; --history: who held each alias when",
     ),
     "promote": (
@@ -97,7 +98,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "rollback": (
         "mlops_jupyter.magics.registry:rollback",
-        "%mlops rollback NAME ALIAS [--reason TEXT]",
+        "%mlops rollback NAME ALIAS [--reason TEXT] [--by WHO]",
         "move an alias back to its previous holder",
     ),
 }
