@@ -37,9 +37,11 @@ class RunsMixin(StoreBase):
             "SELECT * FROM experiments WHERE name = ? OR id = ?", (name_or_id, name_or_id)
         )
         if row is None:
+            names = [r["name"] for r in self.query("SELECT name FROM experiments ORDER BY name")]
+            known = ", ".join(repr(n) for n in names[:10]) + (", ..." if len(names) > 10 else "")
             raise ExperimentNotFound(
                 f"No experiment named {name_or_id!r}. "
-                "List experiments with `%mlops experiments` or `mlops-jupyter experiments`."
+                + (f"Known experiments: {known}." if names else "The store has no experiment yet.")
             )
         return row
 
