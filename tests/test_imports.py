@@ -39,3 +39,22 @@ def test_load_ext_is_cheap(tmp_path) -> None:
     )
     loaded = _loaded_after(code)
     assert not {m for m in HEAVY if m in loaded}
+
+
+def test_all_sql_lives_in_the_store_package() -> None:
+    """One small interface over SQL, so a server database can be a new backend, not a rewrite."""
+    import re
+    from pathlib import Path
+
+    import mlops_jupyter
+
+    sql = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b")
+    package = Path(mlops_jupyter.__file__).parent
+    offenders = [
+        f"{path.relative_to(package)}:{number}"
+        for path in package.rglob("*.py")
+        if "store" not in path.relative_to(package).parts[:1]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if sql.search(line)
+    ]
+    assert offenders == []

@@ -153,7 +153,7 @@ def _active_run_id(store: Any) -> str | None:
         run_id = session_mod.get_session().run_id
     except Exception:
         return None
-    if run_id and store.query_one("SELECT 1 AS x FROM runs WHERE id = ?", (run_id,)):
+    if run_id and store.find_run(str(run_id)) is not None:
         return str(run_id)
     return None
 

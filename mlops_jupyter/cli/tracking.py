@@ -45,14 +45,7 @@ def summarize(store: Any) -> str:
     lines.append(f"Runs ({len(frame)}):")
     lines.append(frame[cols].astype(object).fillna("").to_string(index=False))
     lines.append("")
-    counts = store.query(
-        """SELECT (SELECT COUNT(*) FROM executions) AS executions,
-                  (SELECT COUNT(*) FROM params) AS params,
-                  (SELECT COUNT(*) FROM metrics) AS metrics,
-                  (SELECT COUNT(*) FROM datasets) AS dataset_versions,
-                  (SELECT COUNT(*) FROM models) AS models,
-                  (SELECT COUNT(*) FROM lineage) AS lineage_edges"""
-    )[0]
+    counts = store.totals()
     lines.append("Captured: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
     lines.append(
         f"Params per run: {len(params)} keys ({', '.join(p[7:] for p in params[:8])}{', ...' if len(params) > 8 else ''})"
@@ -70,9 +63,7 @@ def summarize(store: Any) -> str:
                 for m in models
             )
         )
-    edges = store.query(
-        "SELECT src_type, relation, dst_type, COUNT(*) AS n FROM lineage GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-    )
+    edges = store.lineage_kinds()
     lines.append(
         "Lineage: "
         + ", ".join(f"{e['src_type']} -{e['relation']}-> {e['dst_type']}: {e['n']}" for e in edges)

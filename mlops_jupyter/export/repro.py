@@ -203,17 +203,7 @@ def table_statuses(
     out: dict[str, str | None] = dict.fromkeys(ids)
     if not ids:
         return out
-    verdicts: dict[str, bool] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in store.query(
-            f"""SELECT v.run_id, v.reproduced FROM verifications v
-                WHERE v.id IN (SELECT MAX(id) FROM verifications
-                               WHERE run_id IN ({marks}) GROUP BY run_id)""",
-            tuple(chunk),
-        ):
-            verdicts[row["run_id"]] = bool(row["reproduced"])
+    verdicts = store.latest_verdicts(ids)
     notebooks: dict[str, list[tuple[str | None, str]] | None] = {}
     checked = 0
     for run_id in ids:

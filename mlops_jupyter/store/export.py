@@ -187,6 +187,21 @@ class ExportMixin(StoreBase):
             )
             return int(cur.lastrowid or 0)
 
+    def latest_verdicts(self, run_ids: list[str]) -> dict[str, bool]:
+        """``{run_id: reproduced}`` from each run's latest verification (runs without none)."""
+        out: dict[str, bool] = {}
+        for start in range(0, len(run_ids), 500):
+            chunk = run_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.query(
+                f"""SELECT run_id, reproduced FROM verifications WHERE id IN (
+                       SELECT MAX(id) FROM verifications WHERE run_id IN ({marks})
+                       GROUP BY run_id)""",
+                tuple(chunk),
+            ):
+                out[row["run_id"]] = bool(row["reproduced"])
+        return out
+
     def latest_verification(self, run_id: str) -> dict[str, Any] | None:
         row = self.query_one(
             "SELECT * FROM verifications WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)

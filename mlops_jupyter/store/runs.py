@@ -171,6 +171,25 @@ class RunsMixin(StoreBase):
             current.update(tags)
             self.conn.execute("UPDATE runs SET tags = ? WHERE id = ?", (dumps(current), run_id))
 
+    def totals(self) -> dict[str, int]:
+        """How many rows of each kind the whole store holds (``mlops-jupyter demo``)."""
+        row = self.query_one(
+            """SELECT (SELECT COUNT(*) FROM executions) AS executions,
+                      (SELECT COUNT(*) FROM params) AS params,
+                      (SELECT COUNT(*) FROM metrics) AS metrics,
+                      (SELECT COUNT(*) FROM datasets) AS dataset_versions,
+                      (SELECT COUNT(*) FROM models) AS models,
+                      (SELECT COUNT(*) FROM lineage) AS lineage_edges"""
+        )
+        return {k: int(v or 0) for k, v in (row or {}).items()}
+
+    def lineage_kinds(self) -> list[dict[str, Any]]:
+        """Lineage edges counted by ``(src_type, relation, dst_type)``, as rows with ``n``."""
+        return self.query(
+            """SELECT src_type, relation, dst_type, COUNT(*) AS n FROM lineage
+               GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+        )
+
     def run_counts(self, run_id: str) -> dict[str, int]:
         """How many executions, params, metric keys, datasets and models a run holds."""
         row = self.query_one(
