@@ -9,7 +9,8 @@ import sys
 HEAVY = [
     "jupyter_server",
     "tornado",
-    # click is absent on purpose: sqlite-utils (the store) imports it for its plugins.
+    "click",
+    "sqlite_utils",  # imports click and pandas; the store loads it only when needed
     "nbclient",
     "matplotlib",
     "ipywidgets",
