@@ -30,7 +30,7 @@ def find_quickstart() -> Path:
 
 def summarize(store: Any) -> str:
     """Text summary of what a store holds: runs, then counts of every kind of fact."""
-    frame = store.runs_frame()
+    frame = store.compare_frame()
     lines = [f"Store: {store.path}", ""]
     if frame.empty:
         lines.append("No runs captured.")
@@ -132,7 +132,7 @@ def demo(ctx: click.Context, workdir: str | None, timeout: int) -> None:
 def runs(ctx: click.Context, experiment: str | None, all_columns: bool) -> None:
     """List runs with their params and latest metrics, newest first."""
     store = store_option(ctx)
-    frame = store.runs_frame(experiment)
+    frame = store.compare_frame(experiment)
     if frame.empty:
         click.echo("No runs yet. Run a notebook with `%load_ext mlops_jupyter` first.")
         return
