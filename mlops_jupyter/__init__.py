@@ -18,6 +18,8 @@ nbclient or matplotlib at import time).
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from ._version import __version__
@@ -73,6 +75,23 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """Keeps a public function from being shadowed by a subpackage of the same name.
+
+    Importing ``mlops_jupyter.export`` (the subpackage) makes Python bind it as the attribute
+    ``mlops_jupyter.export``, over the public function ``mj.export``; the binding is dropped here,
+    so ``mj.export(...)`` stays the function while ``from mlops_jupyter.export import ...`` works.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 # -- Jupyter entry points (looked up by IPython and jupyter_server on this module) -------------

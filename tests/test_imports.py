@@ -59,3 +59,15 @@ def test_all_sql_lives_in_the_store_package() -> None:
         if sql.search(line)
     ]
     assert offenders == []
+
+
+def test_public_export_is_not_shadowed_by_the_subpackage() -> None:
+    """``import mlops_jupyter.export`` (status, verify, %mlops export do) keeps mj.export a function."""
+    code = (
+        "import mlops_jupyter as mj, mlops_jupyter.export, sys\n"
+        "from mlops_jupyter.capture.status import status\n"
+        "assert mj.export is sys.modules['mlops_jupyter.export'].export, mj.export\n"
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
