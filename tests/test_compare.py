@@ -131,6 +131,36 @@ def test_unknown_run_or_experiment_is_reported(store, runs) -> None:
         compare(experiment="churn", metric="f1", store=store)
 
 
+@pytest.mark.parametrize(
+    ("call", "example"),
+    [
+        (lambda store, cmp: compare(123, store=store), "mj.compare(['r1', 'r2'])"),
+        (lambda store, cmp: compare(metric=5, store=store), "mj.compare(metric='auc')"),
+        (lambda store, cmp: cmp.groups(5), ".groups('model_type')"),
+        (lambda store, cmp: cmp.groups("seed", metrics=5), "metrics=['auc']"),
+        (lambda store, cmp: cmp.at_step("x"), ".at_step(10)"),
+        (lambda store, cmp: cmp.curves(5), "['auc', 'loss']"),
+        (lambda store, cmp: cmp.diff(5, 6), ".diff('r1', 'r2')"),
+        (lambda store, cmp: cmp.filter(5), "metrics.auc > 0.8"),
+        (lambda store, cmp: cmp.select(5), ".select(['r1', 'r2'])"),
+        (lambda store, cmp: cmp.sort(5), ".sort('metrics.auc'"),
+        (lambda store, cmp: cmp.best(5), ".best('auc')"),
+    ],
+)
+def test_wrong_argument_types_say_what_to_pass(store, runs, call, example) -> None:
+    cmp = compare(experiment="churn", store=store)
+    with pytest.raises(InvalidInput, match=r"must be .*Example: ") as raised:
+        call(store, cmp)
+    assert example in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_select_and_compare_take_one_name_or_any_iterable_of_names(store, runs) -> None:
+    cmp = compare(experiment="churn", store=store)
+    assert names(cmp.select("r1")) == ["r1"]  # one name, not its characters
+    assert names(compare(runs=(n for n in ("r1", "r2")), store=store)) == ["r1", "r2"]
+    assert len(cmp.at_step(2)) == 6
+
+
 def test_metric_sorts_best_first_with_guessed_direction(store, runs) -> None:
     by_auc = compare(experiment="churn", metric="auc", store=store)
     assert by_auc.direction == "max"

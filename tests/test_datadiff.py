@@ -241,6 +241,11 @@ def test_invalid_inputs() -> None:
         diff([1, 2], a, store=False)
     with pytest.raises(InvalidInput, match="store=False"):
         diff("df@1", a, store=False)
+    for key in (5, {"id": 1}, [["id"]]):
+        with pytest.raises(InvalidInput, match=r"key must be .* Example: key='id'"):
+            diff(a, a, key=key, store=False)
+    numbered = pd.DataFrame({0: [1, 2], 1: [3, 4]})
+    assert diff(numbered, numbered, key=[0], store=False).key == (0,)  # a non-string label
     twice = pd.DataFrame([[1, 2]], columns=["x", "x"])
     with pytest.raises(AnalysisError, match="duplicate column names"):
         diff(twice, twice, store=False)

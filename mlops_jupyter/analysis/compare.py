@@ -9,6 +9,8 @@ ipywidgets panel) lives in :mod:`mlops_jupyter.display.compare`.
 
 from __future__ import annotations
 
+import operator
+import reprlib
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -64,6 +66,26 @@ def guess_direction(metric: str) -> str:
     return "min" if any(word in key for word in _LOWER_IS_BETTER) else "max"
 
 
+def _name(value: Any, what: str, example: str) -> str:
+    """``value`` if it is a string, else InvalidInput naming ``what`` and an example."""
+    if isinstance(value, str):
+        return value
+    raise InvalidInput(f"{what} must be a string, not {reprlib.repr(value)}. Example: {example}")
+
+
+def _names(value: Any, what: str, example: str) -> list[str]:
+    """A name or an iterable of names as a list; InvalidInput for anything else."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        names = list(value)
+        if all(isinstance(n, str) for n in names):
+            return names
+    raise InvalidInput(
+        f"{what} must be a name or a list of names, not {reprlib.repr(value)}. Example: {example}"
+    )
+
+
 def compare(
     runs: Sequence[str] | str | None = None,
     experiment: str | None = None,
@@ -76,8 +98,10 @@ def compare(
     ``metric`` (e.g. ``"auc"``) is the one the table is sorted by and ``best()`` defaults to.
     Without named runs, runs that logged neither a param nor a metric are left out.
     """
-    if isinstance(runs, str):
-        runs = [runs]
+    if runs is not None:
+        runs = _names(
+            runs, "The runs argument", "mj.compare(['r1', 'r2']) or mj.compare(experiment='churn')"
+        )
     store, experiment = _scope(store, experiment, runs)
     if runs is None and experiment is None:
         frame = pd.DataFrame(columns=RUN_COLUMNS)
@@ -211,6 +235,7 @@ class Comparison:
 
     def metric_column(self, name: str) -> str:
         """``"auc"`` or ``"metrics.auc"`` -> ``"metrics.auc"``; InvalidInput if unknown."""
+        _name(name, "The metric", "mj.compare(metric='auc') or .best('auc')")
         column = name if name.startswith("metrics.") else f"metrics.{name}"
         if column not in self.runs.columns:
             known = ", ".join(m.removeprefix("metrics.") for m in self.metrics) or "none logged"
@@ -218,6 +243,7 @@ class Comparison:
         return column
 
     def param_column(self, name: str) -> str:
+        _name(name, "The param", ".groups('model_type')")
         column = name if name.startswith("params.") else f"params.{name}"
         if column not in self.runs.columns:
             known = ", ".join(p.removeprefix("params.") for p in self.params) or "none logged"
@@ -234,7 +260,9 @@ class Comparison:
 
     def select(self, runs: Sequence[str]) -> Comparison:
         """Only these runs (ids, id prefixes or names), in this table's order."""
-        wanted = {self._row_of(r) for r in runs}
+        wanted = {
+            self._row_of(r) for r in _names(runs, "The runs argument", ".select(['r1', 'r2'])")
+        }
         kept = self.runs[self.runs.index.isin(wanted)].reset_index(drop=True)
         return replace(self, runs=kept)
 
@@ -244,6 +272,7 @@ class Comparison:
 
     def sort(self, by: str, ascending: bool = True) -> Comparison:
         """Sorted by any column (missing values last)."""
+        by = _name(by, "The sort column", ".sort('metrics.auc', ascending=False)")
         column = resolve_column(by, [str(c) for c in self.runs.columns])
         data = self.runs[column]
         if data.dtype == object:
@@ -301,13 +330,14 @@ class Comparison:
 
         Columns: the param(s), ``runs``, then ``<metric> mean`` and ``<metric> std`` per metric.
         """
-        keys = [self.param_column(b) for b in ([by] if isinstance(by, str) else by)]
+        keys = [
+            self.param_column(b) for b in _names(by, "The by argument", ".groups('model_type')")
+        ]
         if metrics is None:
             cols = self.metrics
         else:
-            cols = [
-                self.metric_column(m) for m in ([metrics] if isinstance(metrics, str) else metrics)
-            ]
+            example = ".groups('model_type', metrics=['auc'])"
+            cols = [self.metric_column(m) for m in _names(metrics, "The metrics argument", example)]
         data = self.runs[keys].copy()
         for col in keys:
             data[col] = data[col].astype(object).where(data[col].notna(), None)
@@ -337,7 +367,8 @@ class Comparison:
             keys = self.metrics
         else:
             keys = [
-                self.metric_column(m) for m in ([metric] if isinstance(metric, str) else metric)
+                self.metric_column(m)
+                for m in _names(metric, "The metric argument", "'auc' or ['auc', 'loss']")
             ]
         columns = ["run_id", "run_name", "metric", "step", "value"]
         if not keys or not len(self.runs):
@@ -360,11 +391,17 @@ class Comparison:
 
     def at_step(self, step: int, metrics: str | Sequence[str] | None = None) -> Any:
         """Each run's metrics at ``step`` (the last point at or before it), one row per run."""
+        try:
+            step = operator.index(step)
+        except TypeError:
+            raise InvalidInput(
+                f"The step must be an integer, not {reprlib.repr(step)}. Example: .at_step(10)"
+            ) from None
         curves = self.curves(metrics)
         table = self.runs[["run_id", "run_name"]].copy()
         if curves.empty:
             return table
-        upto = curves[curves["step"] <= int(step)]
+        upto = curves[curves["step"] <= step]
         last = upto.groupby(["run_id", "metric"], sort=False).tail(1)
         wide = last.pivot(index="run_id", columns="metric", values="value")
         wide.columns = [f"metrics.{c}" for c in wide.columns]
@@ -464,6 +501,8 @@ class RunDiff:
 
 def diff_runs(store: Any, run_a: str, run_b: str) -> RunDiff:
     """Compute the :class:`RunDiff` of two runs (ids, id prefixes or names) in ``store``."""
+    for run in (run_a, run_b):
+        _name(run, "A run", ".diff('r1', 'r2') with run ids, id prefixes or names")
     a, b = store.get_run(run_a), store.get_run(run_b)
     envs = store.run_environments([a["id"], b["id"]])
     env_a, env_b = envs.get(a["id"]), envs.get(b["id"])

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 import re
+import reprlib
 import sys
 import warnings
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -118,11 +120,17 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def _as_key(key: Any) -> tuple[str, ...]:
-    if key is None or key == "" or key == []:
+    """``"id"``, ``"id,date"`` or a list/tuple of column labels as a tuple; else InvalidInput."""
+    if key is None:
         return ()
     if isinstance(key, str):
         return tuple(k.strip() for k in key.split(",") if k.strip())
-    return tuple(key)
+    if isinstance(key, (list, tuple)) and all(isinstance(k, Hashable) for k in key):
+        return tuple(key)
+    raise InvalidInput(
+        f"key must be a column name or a list of them, not {reprlib.repr(key)}. "
+        "Example: key='id' or key=['id', 'date'] (key=[0] for a column labelled 0)."
+    )
 
 
 def _tolerance(value: Any, name: str) -> float:

@@ -60,6 +60,10 @@ class Query:
 
 def parse_query(text: str, columns: Sequence[str]) -> Query:
     """Parse ``text`` against the table's ``columns``; raise InvalidInput on any problem."""
+    if not isinstance(text, str):
+        raise InvalidInput(
+            f"The filter must be a string, not {type(text).__name__}. Example: {_EXAMPLE}"
+        )
     source = _normalise(text)
     if not source.strip():
         raise InvalidInput(f"The filter is empty. Write a condition, e.g. {_EXAMPLE}")
@@ -172,6 +176,8 @@ class _Checker:
 
 def resolve_column(name: str, columns: Sequence[str]) -> str:
     """Map a user's name to a table column, or raise InvalidInput listing what exists."""
+    if not isinstance(name, str):
+        raise InvalidInput(f"A column name must be a string, not {name!r}. Example: 'metrics.auc'")
     if name in columns:
         return name
     candidates = [p + "." + name for p in _PREFIXES if p + "." + name in columns]
