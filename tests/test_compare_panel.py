@@ -241,6 +241,25 @@ def test_cli_diff_and_errors(store_file, runs) -> None:
     assert "Traceback" not in bad.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--group-by", "nope"], "Error: No param 'nope' in these runs. Params: depth, lr,"),
+        (["--direction", "min"], "Error: --direction needs --metric: it says whether"),
+        (["--html", "{tmp}/afile/x.html"], "Error: Cannot write {tmp}/afile/x.html: Not a dir"),
+        (["--diff", "r0", "r1", "--html", "{tmp}/afile/d.html"], "Error: Cannot write {tmp}/"),
+    ],
+)
+def test_cli_bad_options_print_one_line_and_nothing_else(
+    store_file, runs, tmp_path, args, message
+) -> None:
+    (tmp_path / "afile").write_text("a regular file, so afile/x.html cannot be created")
+    out = cli(store_file, "-e", "churn", *(a.format(tmp=tmp_path) for a in args))
+    assert out.exit_code == 2
+    assert out.output.startswith(message.format(tmp=tmp_path))
+    assert len(out.output.strip().splitlines()) == 1 and "Traceback" not in out.output
+
+
 # -- the saved notebook -----------------------------------------------------------------------
 
 

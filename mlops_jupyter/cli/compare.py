@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..errors import InvalidInput
 from . import store_option
 
 
@@ -17,7 +18,7 @@ from . import store_option
 @click.option(
     "--direction",
     type=click.Choice(["max", "min"]),
-    help="Whether a larger or smaller metric is better (default: guessed from its name).",
+    help="Whether a larger or smaller --metric is better (default: guessed from its name).",
 )
 @click.option("--filter", "-f", "query", metavar="QUERY", help='e.g. "metrics.auc > 0.8".')
 @click.option("--only-differences", is_flag=True, help="Hide params equal across the runs.")
@@ -45,15 +46,23 @@ def compare(
     """Compare runs: the table (params and latest metrics), the best run, groups, a diff.
 
     Without RUNs, the runs of --experiment (default: the experiment with the latest run).
+    Everything is computed (and --html written) before anything is printed, so a bad option
+    gives one error line, not half a report.
     """
     from ..analysis.compare import compare as compare_runs
 
+    if direction and not metric:
+        raise InvalidInput(
+            "--direction needs --metric: it says whether a larger or smaller value of that "
+            "metric is better. Add the metric, e.g. -m auc --direction max."
+        )
     store = store_option(ctx)
     result = compare_runs(list(runs) or None, experiment=experiment, metric=metric, store=store)
     if diff:
         run_diff = result.diff(*diff)
-        _print_diff(run_diff)
         _write_html(html_path, run_diff)
+        _print_diff(run_diff)
+        _echo_written(html_path)
         return
     if query:
         result = result.filter(query)
@@ -61,21 +70,23 @@ def compare(
         result = result.only_differences()
     if direction and metric:
         result = result.sort(result.metric_column(metric), ascending=direction == "min")
+    best = result.best(metric, direction) if metric and len(result) else None
+    groups = result.groups(group_by) if group_by else None
+    _write_html(html_path, result)
     scope = f"experiment {result.experiment}" if result.experiment else "named runs"
     click.echo(f"{len(result)} runs ({scope})" + (f", filter: {query}" if query else ""))
     if len(result):
         click.echo(_text(result.table.drop(columns=["started_at"])))
-    if metric and len(result):
-        best = result.best(metric, direction)
+    if best is not None:
         column = result.metric_column(metric)
         click.echo(
             f"best by {column} ({direction or result.direction}): "
             f"{best['run_name']} ({best['run_id']}) = {best[column]:.6g}"
         )
-    if group_by:
+    if groups is not None:
         click.echo(f"\ngroups by {group_by}:")
-        click.echo(_text(result.groups(group_by)))
-    _write_html(html_path, result)
+        click.echo(_text(groups))
+    _echo_written(html_path)
 
 
 def _text(frame: Any) -> str:
@@ -106,5 +117,16 @@ def _print_diff(d: Any) -> None:
 def _write_html(path: Path | None, result: Any) -> None:
     if path is None:
         return
-    path.write_text("<!doctype html><meta charset='utf-8'>" + result.to_html(), encoding="utf-8")
-    click.echo(f"wrote {path}")
+    page = "<!doctype html><meta charset='utf-8'>" + result.to_html()
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot write {path}: {exc.strerror or exc}. "
+            "Give --html a file path in a folder you can write to."
+        ) from None
+
+
+def _echo_written(path: Path | None) -> None:
+    if path is not None:
+        click.echo(f"wrote {path}")
