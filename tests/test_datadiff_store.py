@@ -171,6 +171,20 @@ def test_cli_diff_files(workdir: Path) -> None:
     assert not (workdir / ".mlops").exists()  # two files need no store
 
 
+def test_cli_diff_unwritable_html_is_one_line(workdir: Path) -> None:
+    from mlops_jupyter.cli import cli
+
+    a, _ = frames()
+    a.to_csv(workdir / "a.csv", index=False)
+    (workdir / "afile").write_text("a regular file, so afile/d.html cannot be created")
+    out = CliRunner().invoke(cli, ["diff", "a.csv", "a.csv", "--html", "afile/d.html"])
+    assert out.exit_code == 2
+    assert out.output == (
+        "Error: Cannot write afile/d.html: Not a directory. "
+        "Give --html a file path in a folder you can write to.\n"
+    )
+
+
 def test_cli_datasets_and_stored_refs(workdir: Path, store_file: Path) -> None:
     from mlops_jupyter.cli import cli
     from mlops_jupyter.store import open_store

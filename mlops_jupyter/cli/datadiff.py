@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..errors import InvalidInput
 from . import store_option
 
 SAMPLE = 10
@@ -52,10 +53,14 @@ def diff(
         operands[0], operands[1], key=key, atol=atol, rtol=rtol, store=store, labels=(a, b)
     )
     if html_path:
-        Path(html_path).write_text(
-            f"<!doctype html><meta charset='utf-8'><title>diff</title>{result.to_html()}",
-            encoding="utf-8",
-        )
+        page = f"<!doctype html><meta charset='utf-8'><title>diff</title>{result.to_html()}"
+        try:
+            Path(html_path).write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(
+                f"Cannot write {html_path}: {exc.strerror or exc}. "
+                "Give --html a file path in a folder you can write to."
+            ) from None
     if as_json:
         click.echo(json.dumps(result.summary, default=str))
         return
