@@ -335,3 +335,129 @@ def test_data_root_follows_the_relative_paths_the_code_used() -> None:
     assert _root_from_literals(rows, ["df = pd.read_csv('data/train.csv')"]) == Path("/proj")
     assert _root_from_literals(rows, ["df = pd.read_csv('./train.csv')"]) == Path("/proj/data")
     assert _root_from_literals(rows, ["df = pd.read_csv(path)"]) is None
+
+
+# -- bad input: one line, and the user's files stay as they were ---------------------------------
+
+
+def _plain_notebook(path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, path)
+
+
+def _plain_bundle(workdir: Path) -> Path:
+    """``workdir/b``: a bundle of ``plain.ipynb`` (no captured run)."""
+    _plain_notebook(workdir / "plain.ipynb")
+    with pytest.warns(UserWarning, match="No captured run"):
+        return export("plain.ipynb", to=workdir / "b").path
+
+
+def _one_line_exit_2(result: Any, message: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_export_never_overwrites_a_folder_that_is_not_a_bundle(workdir: Path) -> None:
+    from mlops_jupyter.cli import cli
+
+    _plain_notebook(workdir / "plain.ipynb")
+    mine = workdir / "mine"
+    mine.mkdir()
+    (mine / "manifest.json").write_text('{"mine": 1}')  # any file called manifest.json
+    (mine / "run.ipynb").write_text("my notebook")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["export", "plain.ipynb", "--to", "mine"])
+    _one_line_exit_2(result, "mine already holds files that are not a bundle")
+    assert (mine / "manifest.json").read_text() == '{"mine": 1}'
+    assert (mine / "run.ipynb").read_text() == "my notebook"
+    assert sorted(p.name for p in mine.iterdir()) == ["manifest.json", "run.ipynb"]
+
+    # a bundle of ours is exported again in place
+    assert runner.invoke(cli, ["export", "plain.ipynb", "--to", "b"]).exit_code == 0
+    assert runner.invoke(cli, ["export", "plain.ipynb", "--to", "b"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("not json", "its manifest.json cannot be read (Expecting value"),
+        ("[1, 2]", "its manifest.json holds a JSON list, not an object"),
+        ('{"format": "other/1"}', "its manifest.json has format 'other/1'"),
+    ],
+)
+def test_run_and_verify_refuse_a_folder_whose_manifest_is_not_ours(
+    workdir: Path, content: str, problem: str
+) -> None:
+    from mlops_jupyter.cli import cli
+
+    _plain_notebook(workdir / "plain.ipynb")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["export", "plain.ipynb", "--to", "b"]).exit_code == 0
+    (workdir / "b" / "manifest.json").write_text(content)
+    for command in ("run", "verify"):
+        result = runner.invoke(cli, [command, "b"])
+        _one_line_exit_2(result, "b is not an mlops-jupyter bundle: " + problem)
+        assert "Re-export it with `mlops-jupyter export RUN_ID --to DIR`." in result.output
+    assert list((workdir / "b" / "runs").glob("*")) == []  # no kernel started
+
+
+def test_a_corrupt_notebook_is_one_line(workdir: Path) -> None:
+    from mlops_jupyter.cli import cli
+    from mlops_jupyter.export import run_bundle
+
+    (workdir / "bad.ipynb").write_text("garbage")
+    result = CliRunner().invoke(cli, ["export", "bad.ipynb", "--to", "d"])
+    _one_line_exit_2(result, "bad.ipynb is not a readable notebook (Notebook does not appear")
+    assert not (workdir / "d").exists()
+
+    _plain_bundle(workdir)
+    (workdir / "b" / "run.ipynb").write_text('{"cells": 5}')
+    with pytest.raises(InvalidInput, match=r"run.ipynb is not a readable notebook .*Re-export"):
+        run_bundle(workdir / "b", progress=False)
+
+
+def test_an_unwritable_bundle_folder_is_one_line(shell: Any, workdir: Path) -> None:
+    from mlops_jupyter.cli import cli
+    from mlops_jupyter.errors import ExportError
+    from mlops_jupyter.export import run_bundle
+
+    _plain_notebook(workdir / "plain.ipynb")
+    (workdir / "afile").write_text("not a folder")
+    message = "Cannot write the bundle to afile/b: Not a directory. Choose another folder"
+    result = CliRunner().invoke(cli, ["export", "plain.ipynb", "--to", "afile/b"])
+    _one_line_exit_2(result, message)
+    with pytest.raises(ExportError, match=message):
+        export("plain.ipynb", to="afile/b")
+    with pytest.raises(UsageError, match=message):
+        shell.run_line_magic("mlops", "export plain.ipynb --to afile/b")
+    assert (workdir / "afile").read_text() == "not a folder"
+
+    # a bundle that cannot hold its executed notebooks fails before a kernel starts
+    _plain_bundle(workdir)
+    (workdir / "b" / "runs").write_text("in the way")
+    with pytest.raises(ExportError, match=r"Cannot write into the bundle .*b: File exists"):
+        run_bundle(workdir / "b", progress=False)
+
+
+def test_wrong_argument_types_say_how_to_call(workdir: Path) -> None:
+    from mlops_jupyter.cli import cli
+    from mlops_jupyter.export import run_bundle, sweep, verify
+
+    _plain_bundle(workdir)
+    with pytest.raises(InvalidInput, match=r"got 5 \(int\)\. Example: mj.verify\('bundle'\)"):
+        verify(5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match=r"to= must be a folder path .*got 5 \(int\)"):
+        export("plain.ipynb", to=5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match=r"run must be a run id or a notebook path"):
+        export(5, to="c")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match=r"params must be a dict .*params=\{'lr': 0.1\}"):
+        run_bundle(workdir / "b", params=5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match=r"grid must map each param to a list of values"):
+        sweep(workdir / "b", {"lr": 0.1})  # type: ignore[dict-item]
+    with pytest.raises(InvalidInput, match=r"rel_tol must be a number >= 0, got -1"):
+        export("plain.ipynb", to="c", rel_tol=-1)
+    result = CliRunner().invoke(cli, ["verify", "b", "--abs-tol", "-1"])
+    _one_line_exit_2(result, "abs_tol must be a number >= 0, got -1.0")
+    assert not (workdir / "c").exists() and not (workdir / "b" / "runs").exists()

@@ -15,6 +15,7 @@ A bundle is a folder::
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import warnings
@@ -26,7 +27,7 @@ from typing import Any
 from .._version import __version__
 from ..errors import ExportError, InvalidInput, RunNotFound
 from . import parameterize as pz
-from .inputs import environment, existing_file, requirements, write_inputs
+from .inputs import environment, existing_file, requirements, write_inputs, writing
 from .repro import ReproStatus, assess, read_notebook_cells
 from .slice import run_slice
 
@@ -103,9 +104,17 @@ def export(
     """
     from ..store import open_store
 
+    if run is not None and not isinstance(run, (str, os.PathLike)):
+        raise InvalidInput(
+            f"run must be a run id or a notebook path, got {run!r} ({type(run).__name__}). "
+            "Example: mj.export('r1a2b3', to='bundle')."
+        )
+    require_path(to, "to", "mj.export(run_id, to='bundle')")
+    check_tolerances(rel_tol, abs_tol)
     store = store if store is not None else open_store()
     target = Path(to)
-    _check_target(target)
+    with writing(target):
+        _check_target(target)
     notebook_file: Path | None = None
     run_id: str | None
     if run is not None and str(run).endswith(".ipynb"):
@@ -128,7 +137,8 @@ def export(
         )
         extra += more
     manifest["warnings"] = [*manifest.get("warnings", []), *extra]
-    _write(target, manifest, nb)
+    with writing(target):
+        _write(target, manifest, nb)
     for message in manifest["warnings"]:
         category = StaleRunWarning if message.startswith("The run is stale") else UserWarning
         warnings.warn(message, category, stacklevel=2)
@@ -142,8 +152,58 @@ def load_manifest(bundle: str | os.PathLike[str]) -> dict[str, Any]:
             f"{bundle} is not a bundle (no {MANIFEST}). "
             "Create one with `mlops-jupyter export RUN_ID --to DIR`."
         )
-    manifest: dict[str, Any] = json.loads(path.read_text())
-    return manifest
+    redo = "Re-export it with `mlops-jupyter export RUN_ID --to DIR`."
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, not UTF-8
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise InvalidInput(
+            f"{bundle} is not an mlops-jupyter bundle: its {MANIFEST} cannot be read "
+            f"({reason}). {redo}"
+        ) from None
+    if not isinstance(manifest, dict):
+        problem = f"holds a JSON {type(manifest).__name__}, not an object"
+    elif manifest.get("format") != FORMAT:
+        problem = f"has format {manifest.get('format')!r}, not {FORMAT!r}"
+    else:
+        return manifest
+    raise InvalidInput(f"{bundle} is not an mlops-jupyter bundle: its {MANIFEST} {problem}. {redo}")
+
+
+def read_notebook(path: Path, fix: str) -> Any:
+    """``path`` read as a notebook (nbformat 4); a missing or broken file is InvalidInput."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+        [(c.cell_type, str(c.source)) for c in nb.cells]  # the shape everything below uses
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {path}: {exc.strerror or exc}. {fix}") from None
+    except Exception as exc:  # nbformat raises NotJSONError, ValidationError, TypeError ...
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InvalidInput(f"{path} is not a readable notebook ({reason}). {fix}") from None
+    return nb
+
+
+# -- argument checks ---------------------------------------------------------------------------
+
+
+def require_path(value: Any, name: str, example: str) -> None:
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidInput(
+            f"{name}= must be a folder path (str or Path), got {value!r} "
+            f"({type(value).__name__}). Example: {example}."
+        )
+
+
+def check_tolerances(rel_tol: Any, abs_tol: Any) -> None:
+    for name, value in (("rel_tol", rel_tol), ("abs_tol", abs_tol)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and not (ok and math.isfinite(value) and value >= 0):
+            raise InvalidInput(
+                f"{name} must be a number >= 0, got {value!r}. "
+                f"Pass e.g. {name}=1e-6 (--{name.replace('_', '-')} 1e-6 on the command line)."
+            )
 
 
 # -- which run ---------------------------------------------------------------------------------
@@ -343,9 +403,7 @@ def _notebook(
 
 
 def _from_notebook_only(path: Path) -> tuple[dict[str, Any], Any]:
-    import nbformat
-
-    source = nbformat.read(path, as_version=4)
+    source = read_notebook(path, "Fix or re-save the notebook in Jupyter, or export a run id.")
     codes = [pz.strip_magics(str(c.source)) for c in source.cells if c.cell_type == "code"]
     codes = [c for c in codes if not pz.is_blank(c)]
     message = (
@@ -383,11 +441,15 @@ def _from_notebook_only(path: Path) -> tuple[dict[str, Any], Any]:
 def _check_target(target: Path) -> None:
     if target.exists() and not target.is_dir():
         raise InvalidInput(f"{target} is a file. Pass a folder to export into with --to DIR.")
-    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).exists():
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    try:
+        load_manifest(target)  # a bundle of ours: exporting again overwrites it
+    except InvalidInput:
         raise InvalidInput(
-            f"{target} already holds files that are not a bundle. "
-            "Export into an empty or new folder."
-        )
+            f"{target} already holds files that are not a bundle, which export would "
+            f"overwrite. Export into an empty or new folder, or move {target} away first."
+        ) from None
 
 
 def _write(target: Path, manifest: dict[str, Any], nb: Any) -> None:

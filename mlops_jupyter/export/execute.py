@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ExportError, InputChanged, InvalidInput
-from .bundle import NOTEBOOK, RUNS_DIR, load_manifest
+from .bundle import NOTEBOOK, RUNS_DIR, load_manifest, read_notebook, require_path
 from .inputs import DATA_DIR, file_hash
 from .parameterize import inject_parameters
 
 RUN_ID_MARK = "MLOPS_JUPYTER_RUN_ID="
+_REEXPORT = "Re-export the bundle with `mlops-jupyter export RUN_ID --to DIR`."
 # Never captured ("# mlops: skip"): ends the headless run and tells us its id.
 _REPORT_CELL = f"""# mlops: skip
 import json as _mj_json
@@ -106,13 +107,23 @@ def run_bundle(
 
     from ..store import open_store
 
+    require_path(bundle, "bundle", "mj.run_bundle('bundle', params={'lr': 0.1})")
+    check_params(params, "mj.run_bundle('bundle', params={'lr': 0.1})")
     bundle = Path(bundle).resolve()
     manifest = load_manifest(bundle)
     store = store if store is not None else open_store()
     root = data_root(bundle, manifest, data_root_dir)
     check_inputs(bundle, manifest, root)
-    root.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.read(bundle / NOTEBOOK, as_version=4)
+    out_dir = bundle / RUNS_DIR
+    try:  # before any kernel starts: a read-only bundle fails here, not after the run
+        root.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(
+            f"Cannot write into the bundle {bundle}: {exc.strerror or exc}. Make it writable, "
+            "or copy the bundle somewhere writable and run it there."
+        ) from None
+    nb = read_notebook(bundle / NOTEBOOK, _REEXPORT)
     inject_parameters(nb, dict(params or {}))
     nb.cells.append(nbformat.v4.new_code_cell(_REPORT_CELL))
 
@@ -139,14 +150,20 @@ def run_bundle(
         error = str(failed)
     run_id = _reported_run_id(nb)
     nb.cells.pop()  # the report cell is ours, not the user's
-    out_dir = bundle / RUNS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{run_id or stamp}.ipynb"
     nbformat.write(nb, executed)
     if error is not None:
         raise ExportError(f"{error}. The executed notebook is {executed}.")
     metrics = store.latest_metrics(run_id) if run_id else {}
     return BundleRun(bundle, run_id, dict(params or {}), executed, metrics)
+
+
+def check_params(params: Any, example: str) -> None:
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidInput(
+            f"params must be a dict of param name -> value, got {params!r} "
+            f"({type(params).__name__}). Example: {example}."
+        )
 
 
 class _CellFailed(Exception):
@@ -323,6 +340,15 @@ def sweep(
     """Run the bundle once per combination of ``grid`` (each a captured run)."""
     from ..store import open_store
 
+    example = "sweep('bundle', {'lr': [0.01, 0.1]})"
+    require_path(bundle, "bundle", example)
+    check_params(params, "sweep('bundle', {'lr': [0.01, 0.1]}, params={'depth': 3})")
+    if not isinstance(grid, Mapping) or any(
+        isinstance(v, (str, bytes)) or not isinstance(v, Sequence) for v in grid.values()
+    ):
+        raise InvalidInput(
+            f"grid must map each param to a list of values, got {grid!r}. Example: {example}."
+        )
     store = store if store is not None else open_store()
     bundle = Path(bundle).resolve()
     manifest = load_manifest(bundle)
@@ -331,10 +357,8 @@ def sweep(
     if not combos:
         raise InvalidInput("The grid is empty. Pass values, e.g. --grid lr=0.01,0.1.")
     # Check every combination's keys before starting any kernel.
-    import nbformat
-
     for combo in combos:
-        inject_parameters(nbformat.read(bundle / NOTEBOOK, as_version=4), combo)
+        inject_parameters(read_notebook(bundle / NOTEBOOK, _REEXPORT), combo)
     executor = executor or LocalExecutor(jobs)
     items = [(str(bundle), combo, str(store.path), data_root_dir) for combo in combos]
     results: list[BundleRun] = []

@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..errors import ExportError
 from . import parameterize as pz
 from .slice import code_names
 
@@ -19,6 +21,19 @@ COPY_LIMIT_BYTES = 50 * 1024 * 1024  # inputs up to this total are copied into d
 
 
 # -- inputs ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def writing(target: Path) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing into the bundle ``target`` into one line."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ExportError(
+            f"Cannot write the bundle to {target}: {reason}. "
+            "Choose another folder to export into (--to DIR)."
+        ) from None
 
 
 def file_hash(path: Path) -> str:
@@ -76,16 +91,17 @@ def write_inputs(
             f"Inputs outside {root} are not copied: the bundle reads them where they are."
         )
     inputs = []
-    for path, info in files.items():
-        rel = os.path.relpath(path, root) if inside else str(path)
-        if copy:
-            dest = target / DATA_DIR / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, dest)
-        inputs.append({"path": rel, **info, "copied": copy})
-    if copy or not files:
-        (target / DATA_DIR).mkdir(parents=True, exist_ok=True)
-        return inputs, DATA_DIR, messages
+    with writing(target):
+        for path, info in files.items():
+            rel = os.path.relpath(path, root) if inside else str(path)
+            if copy:
+                dest = target / DATA_DIR / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest)
+            inputs.append({"path": rel, **info, "copied": copy})
+        if copy or not files:
+            (target / DATA_DIR).mkdir(parents=True, exist_ok=True)
+            return inputs, DATA_DIR, messages
     return inputs, str(root), messages
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from .bundle import MANIFEST, export, load_manifest
+from .bundle import MANIFEST, check_tolerances, export, load_manifest
 from .execute import BundleRun, run_bundle
 
 
@@ -118,6 +118,12 @@ def verify(
 
     from ..store import open_store
 
+    if not isinstance(target, (str, os.PathLike)):
+        raise InvalidInput(
+            f"verify takes a bundle folder or a run id, got {target!r} "
+            f"({type(target).__name__}). Example: mj.verify('bundle') or mj.verify('r1a2b3')."
+        )
+    check_tolerances(rel_tol, abs_tol)
     store = store if store is not None else open_store()
     path = Path(target)
     if not (path / MANIFEST).is_file():
