@@ -214,9 +214,47 @@ def test_cli_demo_prints_what_was_captured(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "Runs (2)" in result.output and "trained_on" in result.output
-    store = open_store(target / "lineage.db", shared=False)
+    store = open_store(target / "lineage.db", shared=False)  # an explicit --store is used
     _assert_quickstart_store(store)
     store.close()
+
+
+@pytest.mark.slow
+def test_cli_demo_keeps_out_of_the_store_in_the_environment(
+    monkeypatch, tmp_path: Path, store_file: Path
+) -> None:
+    from mlops_jupyter.cli import cli
+
+    monkeypatch.setenv("MLOPS_JUPYTER_EXPERIMENT", "not-the-demo")
+    target = tmp_path / "demo"
+    target.mkdir()
+    shutil.copy(ROOT / "example_notebooks" / "quickstart.ipynb", target)  # identical: reused
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(target)])
+    assert result.exit_code == 0, result.output
+    assert f"Store: {target / '.mlops' / 'lineage.db'}" in result.output
+    assert not store_file.exists()  # $MLOPS_JUPYTER_STORE, the user's real store, untouched
+    store = open_store(target / ".mlops" / "lineage.db", shared=False)
+    _assert_quickstart_store(store)
+    assert "not-the-demo" not in {r["experiment"] for r in store.list_runs()}
+    store.close()
+
+
+def test_cli_demo_refuses_to_overwrite_or_write_where_it_cannot(tmp_path: Path) -> None:
+    from mlops_jupyter.cli import cli
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "quickstart.ipynb").write_text("my own notebook")
+    (tmp_path / "afile").write_text("a regular file, so afile/d cannot be created")
+    for folder, message in [
+        (mine, f"Error: {mine / 'quickstart.ipynb'} already exists and differs from the quick"),
+        (tmp_path / "afile" / "d", f"Error: Cannot write the demo into {tmp_path}/afile/d: "),
+    ]:
+        result = CliRunner().invoke(cli, ["demo", "--dir", str(folder)])
+        assert result.exit_code == 2
+        assert result.output.startswith(message) and len(result.output.splitlines()) == 1
+    assert (mine / "quickstart.ipynb").read_text() == "my own notebook"
+    assert not (mine / ".mlops").exists()
 
 
 def test_headless_environment_variables(monkeypatch, store_file: Path) -> None:

@@ -76,53 +76,88 @@ def summarize(store: Any) -> str:
     "--dir",
     "workdir",
     type=click.Path(file_okay=False),
-    help="Run in this folder (kept afterwards) instead of a temporary one.",
+    help="Run in this folder (kept afterwards) instead of a temporary one. "
+    "An existing quickstart.ipynb there is never overwritten.",
 )
 @click.option("--timeout", default=300, show_default=True, help="Seconds per cell.")
 @click.pass_context
 def demo(ctx: click.Context, workdir: str | None, timeout: int) -> None:
-    """Execute the quick-start notebook headlessly and print what the store captured."""
+    """Execute the quick-start notebook headlessly and print what the store captured.
+
+    The notebook records into its own store, FOLDER/.mlops/lineage.db, never into
+    $MLOPS_JUPYTER_STORE (it may be your real store); an explicit --store is used as given.
+    """
     import nbformat
     from nbclient import NotebookClient
 
     source = find_quickstart()
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.mkdtemp(prefix="mlops-jupyter-demo-")
-        work = Path(tmp)
-    else:
-        work = Path(workdir).resolve()
-        work.mkdir(parents=True, exist_ok=True)
-    target = work / QUICKSTART
-    shutil.copy(source, target)
-    store_file = (ctx.obj or {}).get("store") or str(work / ".mlops" / "lineage.db")
-    click.echo(f"Executing {source.name} in {work} ...")
-    nb = nbformat.read(target, as_version=4)
-    old = os.environ.get("MLOPS_JUPYTER_STORE")
-    os.environ["MLOPS_JUPYTER_STORE"] = str(Path(store_file).resolve())
+    tmp = tempfile.mkdtemp(prefix="mlops-jupyter-demo-") if workdir is None else None
+    work = Path(tmp) if tmp is not None else Path(workdir or ".").resolve()
     try:
-        NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(work)}}
-        ).execute()
-    except Exception as exc:
-        raise click.ClickException(f"The quick-start notebook failed: {exc}") from None
-    finally:
-        if old is None:
-            os.environ.pop("MLOPS_JUPYTER_STORE", None)
-        else:
-            os.environ["MLOPS_JUPYTER_STORE"] = old
-    nbformat.write(nb, target)
-    from ..store import open_store
+        target = _copy_quickstart(source, work)
+        store_file = _demo_store(ctx, work)
+        click.echo(f"Executing {source.name} in {work} ...")
+        nb = nbformat.read(target, as_version=4)
+        try:
+            NotebookClient(
+                nb,
+                timeout=timeout,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(work)}},
+            ).execute(env=_demo_env(store_file))
+        except Exception as exc:
+            raise click.ClickException(f"The quick-start notebook failed: {exc}") from None
+        nbformat.write(nb, target)
+        from ..store import open_store
 
-    store = open_store(store_file, shared=False)
-    try:
-        click.echo(summarize(store))
+        store = open_store(store_file, shared=False)
+        try:
+            click.echo(summarize(store))
+        finally:
+            store.close()
     finally:
-        store.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     if tmp is None:
         click.echo(f"\nThe executed notebook and its store are in {work}.")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _copy_quickstart(source: Path, work: Path) -> Path:
+    """Copy the notebook into ``work``; refuse to replace a different file of the same name."""
+    target = work / QUICKSTART
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        if target.exists() and target.read_bytes() != source.read_bytes():
+            raise InvalidInput(
+                f"{target} already exists and differs from the quick-start notebook. "
+                "Move it away or pick another --dir: the demo never overwrites a notebook."
+            )
+        shutil.copy(source, target)
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot write the demo into {work}: {exc.strerror or exc}. "
+            "Give --dir a folder you can write to."
+        ) from None
+    return target
+
+
+def _demo_store(ctx: click.Context, work: Path) -> Path:
+    """``--store`` when typed on the command line, else the demo folder's own store."""
+    from click.core import ParameterSource
+
+    group = ctx.parent
+    if group is not None and group.get_parameter_source("store") is ParameterSource.COMMANDLINE:
+        return Path(group.params["store"]).resolve()
+    return work / ".mlops" / "lineage.db"
+
+
+def _demo_env(store_file: Path) -> dict[str, str]:
+    """The kernel's environment: this store, and none of the caller's run settings."""
+    env = dict(os.environ)
+    for name in ("EXPERIMENT", "PARENT_RUN", "RUN_ID", "SOURCE"):
+        env.pop(f"MLOPS_JUPYTER_{name}", None)
+    env["MLOPS_JUPYTER_STORE"] = str(store_file)
+    return env
 
 
 @click.command()
