@@ -7,7 +7,8 @@ traceback.
 
     MlopsError
     ├── StoreError                  the store file cannot be opened or is not ours
-    │   └── StoreVersionError       written by a newer mlops-jupyter
+    │   ├── StoreVersionError       written by a newer mlops-jupyter
+    │   └── StoreWriteError         disk full, read-only, locked too long (also sqlite3's)
     ├── NotFound                    a name or id that does not resolve
     │   ├── ExperimentNotFound
     │   ├── RunNotFound
@@ -27,6 +28,8 @@ traceback.
 
 from __future__ import annotations
 
+import sqlite3
+
 
 class MlopsError(Exception):
     """Base class: a failure with a message meant for the user, not a bug."""
@@ -38,6 +41,11 @@ class StoreError(MlopsError):
 
 class StoreVersionError(StoreError):
     pass
+
+
+class StoreWriteError(StoreError, sqlite3.OperationalError):
+    """A write failed in SQLite (disk full, read-only file, lock held too long). Still an
+    ``sqlite3.OperationalError``, so code that falls back on one keeps working."""
 
 
 class NotFound(MlopsError):

@@ -65,6 +65,33 @@ def test_old_store_is_upgraded_in_place(store_file: Path) -> None:
     s.close()
 
 
+def test_a_foreign_sqlite_file_is_left_untouched(tmp_path: Path) -> None:
+    app = tmp_path / "app.db"
+    conn = sqlite3.connect(app)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO customers (name) VALUES ('ada')")
+    conn.commit()
+    conn.close()
+    before = app.read_bytes()
+    with pytest.raises(StoreError, match=r"another application \(tables: customers\)"):
+        open_store(app, shared=False)
+    assert app.read_bytes() == before  # no tables added, still in its own journal mode
+
+
+def test_a_failed_write_is_one_store_error_and_keeps_nothing(store) -> None:
+    from mlops_jupyter.errors import StoreWriteError
+
+    run = store.create_run("exp", name="r")
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full, as SQLite sees it
+    with pytest.raises(StoreWriteError, match="Free disk space") as info:
+        store.log_metrics(run["id"], [("loss", float(i), i, None) for i in range(50_000)])
+    assert "\n" not in str(info.value)
+    assert isinstance(info.value, sqlite3.OperationalError)  # fallbacks on it keep working
+    store.conn.execute("PRAGMA max_page_count = 1073741823")
+    assert store.metric_history(run["id"]) == []  # the whole write rolled back
+
+
 def test_write_nests_and_rolls_back(store) -> None:
     with store.write():
         store.ensure_experiment("kept")

@@ -18,9 +18,13 @@ def warn_once(kind: str, exc: BaseException, subject: str | None = None) -> None
         return
     _warned.add(key)
     about = f" {subject}" if subject else ""
-    warnings.warn(
-        f"mlops-jupyter could not {kind}{about} ({type(exc).__name__}: {exc}). "
-        "Your cell ran normally; further failures of this kind are not reported.",
-        CaptureWarning,
-        stacklevel=3,
-    )
+    # Shown even under a notebook's `warnings.filterwarnings("ignore")`: once per kind, and
+    # silence here would mean losing facts without anyone knowing.
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CaptureWarning)
+        warnings.warn(
+            f"mlops-jupyter could not {kind}{about} ({type(exc).__name__}: {exc}). "
+            "Your cell ran normally; further failures of this kind are not reported.",
+            CaptureWarning,
+            stacklevel=3,
+        )

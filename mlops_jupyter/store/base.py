@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError, StoreVersionError
+from ..errors import StoreError, StoreVersionError, StoreWriteError
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -194,6 +194,7 @@ class StoreBase:
         self._savepoints = 0
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._refuse_foreign_database()
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(
@@ -204,12 +205,42 @@ class StoreBase:
             conn.execute("PRAGMA cache_size = -32768")  # 32 MB: big metric flushes stay in memory
             conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+        except StoreError:
+            conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if "readonly" in str(exc) or "read-only" in str(exc):
+                raise StoreError(
+                    f"The lineage store at {path} is read-only ({exc}). Copy it to a writable "
+                    "folder and point $MLOPS_JUPYTER_STORE (or --store) at the copy."
+                ) from None
             raise StoreError(
                 f"{path} is not a readable mlops-jupyter store ({exc}). "
                 "Point $MLOPS_JUPYTER_STORE at another file, or move this one away."
             ) from None
+
+    def _refuse_foreign_database(self) -> None:
+        """An SQLite file of another application is never converted into a store.
+
+        Our migrations set ``user_version`` in the transaction that creates the tables, so a
+        file with tables and ``user_version`` 0 was not made by mlops-jupyter.
+        """
+        if self.schema_version != 0:
+            return
+        tables = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 6"
+            )
+        ]
+        if tables:
+            shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+            raise StoreError(
+                f"{self.path} is an SQLite database of another application (tables: {shown}); "
+                "it was left untouched. Point $MLOPS_JUPYTER_STORE (or --store) at a new file."
+            )
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -233,15 +264,24 @@ class StoreBase:
                 finally:
                     self._savepoints -= 1
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.db
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-            else:
-                self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if isinstance(exc, StoreWriteError):
+                    raise
+                raise StoreWriteError(
+                    f"Cannot write to the lineage store at {self.path} ({exc}); nothing of this "
+                    "change was saved. Free disk space or make the file writable, or point "
+                    "$MLOPS_JUPYTER_STORE at another file."
+                ) from None
 
     @contextlib.contextmanager
     def write_one(self) -> Iterator[SqlDb]:
