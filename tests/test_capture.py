@@ -228,8 +228,7 @@ def test_failure_keeps_buffered_metrics(shell, monkeypatch) -> None:
 
     monkeypatch.setattr(cell, "_edges", fail_edges)
     hooks._warned.clear()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with pytest.warns(hooks.CaptureWarning, match="edges exploded"):
         run(shell, "mj.log_metric('auc', 0.7)")
     assert get_session().pending_metrics and get_session().pending_metrics[0][0] == "auc"
     monkeypatch.undo()

@@ -59,6 +59,7 @@ class Session:
         self._parent_for_next: str | None = os.environ.get(ENV_PARENT_RUN) or None
         self._lock = threading.RLock()
         self._ended = False
+        _register_atexit()  # metrics logged before any run must still be written at exit
 
     # -- store and experiment ----------------------------------------------------------------
 
@@ -207,9 +208,34 @@ class Session:
             if self.run_id is None and not self.pending_metrics:
                 return
             failed = not self.interactive and getattr(sys, "last_value", None) is not None
+            self.flush_metrics()  # starts the run if metrics were logged before any
             self.end_run("failed" if failed else "finished")
-        except Exception:
-            pass  # the interpreter is going away; the run stays 'running'
+        except Exception as exc:  # the interpreter is going away: say what was not saved
+            self._report_unsaved(exc)
+
+    def _report_unsaved(self, exc: BaseException) -> None:
+        """One line on stderr; buffered metric points go to a JSON-lines file, never lost."""
+        import json
+        import tempfile
+
+        pending, self.pending_metrics = self.take_metrics(), []
+        saved = ""
+        if pending:
+            rows = [{"key": k, "value": v, "step": s, "time": t} for k, v, s, t in pending]
+            for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+                target = folder / f"mlops-unsaved-metrics-{os.getpid()}.jsonl"
+                try:
+                    target.write_text("".join(json.dumps(r) + "\n" for r in rows))
+                except OSError:
+                    continue
+                saved = f" {len(rows)} metric points were saved to {target} instead."
+                break
+            else:
+                saved = f" {len(rows)} metric points could not be saved anywhere."
+        print(
+            f"mlops-jupyter: could not finish the run in the lineage store ({exc}).{saved}",
+            file=sys.stderr,
+        )
 
 
 _open_stores: dict[Any, Any] | None = None
