@@ -563,6 +563,9 @@ def test_cli_audit_verify_on_a_store_without_registry(tmp_path) -> None:
 
     from mlops_jupyter.cli import cli
 
+    from mlops_jupyter.store import open_store
+
+    open_store(tmp_path / "s.db", shared=False).close()  # a store with no registry rows
     result = CliRunner().invoke(cli, ["--store", str(tmp_path / "s.db"), "audit", "verify"])
     assert result.exit_code == 0 and "0 records" in result.output
 

@@ -102,3 +102,18 @@ def test_metrics_logged_before_any_run_are_written_at_exit(tmp_path: Path) -> No
     assert run_row["status"] == "finished"
     assert len(store.metric_history(run_row["id"])) == 50
     store.close()
+
+
+@pytest.mark.parametrize("command", [["runs"], ["models"], ["audit", "verify"], ["compare"]])
+def test_read_only_commands_refuse_a_store_that_does_not_exist(
+    tmp_path: Path, command: list[str]
+) -> None:
+    from click.testing import CliRunner
+
+    from mlops_jupyter.cli import cli
+
+    typo = tmp_path / "lineage.bd"
+    result = CliRunner().invoke(cli, ["--store", str(typo), *command])
+    assert result.exit_code == 2, result.output
+    assert f"No lineage store at {typo}" in result.output
+    assert not typo.exists()  # not created

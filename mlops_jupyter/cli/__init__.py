@@ -105,11 +105,24 @@ def cli(ctx: click.Context, store: str | None) -> None:
     ctx.obj = {"store": store}
 
 
+# Commands that only read: a store path that does not exist is a typo, not a new store.
+READ_ONLY = frozenset({"runs", "compare", "models", "audit", "datasets"})
+
+
 def store_option(ctx: click.Context) -> Any:
     """The store the user chose with ``--store`` (or the configured default)."""
+    from ..config import store_path
+    from ..errors import StoreError
     from ..store import open_store
 
-    return open_store((ctx.obj or {}).get("store"))
+    chosen = (ctx.obj or {}).get("store")
+    words = ctx.command_path.split()
+    if len(words) > 1 and words[1] in READ_ONLY and not store_path(chosen).exists():
+        raise StoreError(
+            f"No lineage store at {store_path(chosen)}. Check --store or $MLOPS_JUPYTER_STORE, "
+            "or run from the folder that holds .mlops/."
+        )
+    return open_store(chosen)
 
 
 def main() -> None:
