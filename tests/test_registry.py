@@ -562,7 +562,6 @@ def test_cli_audit_verify_on_a_store_without_registry(tmp_path) -> None:
     from click.testing import CliRunner
 
     from mlops_jupyter.cli import cli
-
     from mlops_jupyter.store import open_store
 
     open_store(tmp_path / "s.db", shared=False).close()  # a store with no registry rows
