@@ -405,3 +405,17 @@ def test_status_before_any_run_and_unload_stops_capture(workdir) -> None:
     finally:
         sh.history_manager.end_session()
         InteractiveShell.clear_instance()
+
+
+def test_a_number_too_large_for_a_float_does_not_cost_the_cell(shell) -> None:
+    from mlops_jupyter.capture import _warn
+
+    _warn._warned.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(shell, "lr = 0.1\nz = 10**400\nbig_error = 10**400\nacc = 0.5")
+    assert not [w for w in caught if "could not" in str(w.message)]
+    assert [e["code"].splitlines()[1] for e in _executions()] == ["z = 10**400"]
+    store, run_id = _store(), get_session().run_id
+    assert store.latest_metrics(run_id) == {"acc": 0.5}
+    assert store.get_params(run_id) == {"lr": 0.1}

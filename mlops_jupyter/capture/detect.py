@@ -92,14 +92,18 @@ def params_of(syntax: CellSyntax) -> dict[str, Any]:
 
 
 def scalar(value: Any) -> float | None:
-    """A real number as float (numpy scalars included), else ``None``. Bools are not metrics."""
+    """A real number as float (numpy scalars included), else ``None``. Bools are not metrics,
+    nor are integers too large for a float (``10**400``)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
     np = sys.modules.get("numpy")
-    if np is not None and isinstance(value, (np.integer, np.floating)):
-        return float(value)
+    if isinstance(value, (int, float)) or (
+        np is not None and isinstance(value, (np.integer, np.floating))
+    ):
+        try:
+            return float(value)
+        except OverflowError:
+            return None
     return None
 
 
@@ -109,16 +113,27 @@ def metrics_of(syntax: CellSyntax, ns: dict[str, Any]) -> dict[str, float]:
     for name in syntax.assigned:
         if name.startswith("_") or is_secret(name):
             continue
-        raw = ns.get(name)
-        value = scalar(raw)
-        if value is None or math.isnan(value):
+        try:
+            value = _metric_value(name, syntax, ns)
+        except Exception as exc:  # one odd value (10**400) must not cost the cell its record
+            warn_once("read the metric", exc, repr(name))
             continue
-        call = syntax.assigned_calls.get(name)
-        if call is not None and _is_metric_call(call, ns):
+        if value is not None:
             out[name] = value
-        elif is_metric_name(name) and not isinstance(raw, int) and not _is_integer(raw):
-            out[name] = value  # a float under a metric's name; counts like n_errors are not
     return out
+
+
+def _metric_value(name: str, syntax: CellSyntax, ns: dict[str, Any]) -> float | None:
+    raw = ns.get(name)
+    value = scalar(raw)
+    if value is None or math.isnan(value):
+        return None
+    call = syntax.assigned_calls.get(name)
+    if call is not None and _is_metric_call(call, ns):
+        return value
+    if is_metric_name(name) and not isinstance(raw, int) and not _is_integer(raw):
+        return value  # a float under a metric's name; counts like n_errors are not
+    return None
 
 
 def _is_integer(value: Any) -> bool:
