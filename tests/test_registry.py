@@ -391,7 +391,8 @@ def test_rollback_and_alias_history_by_date(store, data) -> None:
     assert mj.audit_verify(store=store).ok
 
 
-def test_policy_validation(store) -> None:
+def test_policy_validation(store, data) -> None:
+    _register(store, data["good"], data)
     with pytest.raises(InvalidInput, match="operator and a number"):
         mj.set_policy("bc", metrics={"auc": "at least 0.8"}, store=store)
     with pytest.raises(InvalidInput, match="not_worse"):
@@ -413,7 +414,7 @@ def _promoted_store(store: Any, data: dict[str, Any]) -> None:
     mj.promote("bc", 2, "production", reason="newer", store=store)
 
 
-def test_concurrent_writers_keep_one_unbroken_chain(store_file) -> None:
+def test_concurrent_writers_keep_one_unbroken_chain(store_file, data) -> None:
     """Several connections append at once: BEGIN IMMEDIATE serialises them into one chain."""
     import threading
 
@@ -431,7 +432,10 @@ def test_concurrent_writers_keep_one_unbroken_chain(store_file) -> None:
         finally:
             own.close()
 
-    open_store(store_file, shared=False).close()  # migrate once up front
+    first = open_store(store_file, shared=False)  # migrate and register once up front
+    for i in range(4):
+        _register(first, data["good"], data, name=f"m{i}")
+    first.close()
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
@@ -441,7 +445,7 @@ def test_concurrent_writers_keep_one_unbroken_chain(store_file) -> None:
     check = open_store(store_file, shared=False)
     try:
         report = mj.audit_verify(store=check)
-        assert report.ok and report.n_records == 80
+        assert report.ok and report.n_records == 84
     finally:
         check.close()
 
@@ -573,9 +577,108 @@ def test_cli_audit_verify_on_a_store_without_registry(tmp_path) -> None:
 
 
 def test_static_html_is_escaped(store, data) -> None:
-    name = "<script>alert(1)</script>"
-    _register(store, data["good"], data, name=name)
+    name = "<script>alert(1)</script>"  # refused as a new name now; older stores may hold one
+    row = _register(store, data["good"], data)
+    keep = ("model_fingerprint", "class_name", "task", "artifact_hash", "format", "metrics")
+    store.create_model_version(name, **{k: row[k] for k in keep})
     html = mj.models(name, store=store)._repr_html_()
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "<iframe" not in html
     assert "&lt;script&gt;" in mj.models(store=store)._repr_html_()
+
+
+# -- bad input is refused in one line ---------------------------------------------------------
+
+
+def test_unfitted_estimator_is_refused(store, data) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    for unfitted in (LogisticRegression(), make_pipeline(StandardScaler(), LogisticRegression())):
+        with pytest.raises(InvalidInput, match=r"not fitted.*Fit it first"):
+            mj.register_model(unfitted, "unfit", store=store)
+    with pytest.raises(InvalidInput, match=r"fitted model with \.predict"):
+        mj.register_model(LogisticRegression, "unfit", store=store)  # the class, not a model
+    assert len(mj.models(store=store)) == 0
+
+
+@pytest.mark.parametrize("name", [5, None, "", "../../etc/x", "a b", "x" * 65, "-lead", "é"])
+def test_model_names_and_aliases_are_validated(store, data, name) -> None:
+    with pytest.raises(InvalidInput, match="1-64 letters, digits"):
+        mj.register_model(data["good"], name, store=store)
+    _register(store, data["good"], data)
+    with pytest.raises(InvalidInput, match=r"Alias .* is not usable"):
+        mj.promote("bc", 1, name, store=store)
+    assert list(mj.models(store=store).frame["name"]) == ["bc"]
+    assert mj.models("bc", store=store).aliases == {}
+
+
+def test_set_policy_refuses_an_unknown_model_and_names_the_known_ones(store, data) -> None:
+    with pytest.raises(ModelNotFound, match="none is registered yet"):
+        mj.set_policy("nope", store=store)
+    _register(store, data["good"], data)
+    with pytest.raises(
+        ModelNotFound, match=r"No registered model named 'nope' \(registered: 'bc'\)"
+    ):
+        mj.set_policy("nope", store=store)
+    assert list(mj.models(store=store).frame["name"]) == ["bc"]
+    assert store.find_model_policy("nope") is None
+    assert [r["action"] for r in store.list_audit_records()] == ["register"]
+
+
+def test_models_listing_counts_are_integers(store, data) -> None:
+    _register(store, data["good"], data)
+    _register(store, data["good2"], data)
+    # a name without versions, as set_policy left in older stores, is not listed
+    store.set_model_policy("phantom", {}, audit={"action": "set_policy", "who": "x", "name": "x"})
+    frame = mj.models(store=store).frame
+    assert list(frame["name"]) == ["bc"]
+    assert frame["latest_version"].tolist() == [2] and str(frame["latest_version"].dtype) == "int64"
+    assert "2.0" not in repr(mj.models(store=store))
+    with pytest.raises(ModelNotFound):
+        mj.models("phantom", store=store)
+
+
+def test_promotion_refuses_a_missing_model_file_even_when_forced(store, data) -> None:
+    from mlops_jupyter.errors import ArtifactNotFound
+
+    _register(store, data["good"], data)
+    second = _register(store, data["good2"], data)
+    _no_lineage_policy(store)
+    mj.promote("bc", 1, "production", store=store)
+    store.artifact_path(second["artifact_hash"]).unlink()
+    with pytest.raises(ArtifactNotFound, match=r"version 2 is missing.*cannot be promoted"):
+        mj.promote("bc", 2, "production", force=True, reason="hotfix", store=store)
+    assert mj.models("bc", store=store).aliases == {"production": 1}
+    assert [r["action"] for r in store.list_audit_records("bc")][-1] == "promote"
+    assert len(store.list_audit_records("bc")) == 4  # 2 registers, policy, 1 promotion
+
+
+def test_rollback_refuses_a_missing_previous_model_file(store, data) -> None:
+    from mlops_jupyter.errors import ArtifactNotFound
+
+    first = _register(store, data["good"], data)
+    _register(store, data["good2"], data)
+    _no_lineage_policy(store, compare={"margin": 0.5})
+    mj.promote("bc", 1, "production", store=store)
+    mj.promote("bc", 2, "production", store=store)
+    store.artifact_path(first["artifact_hash"]).unlink()
+    with pytest.raises(ArtifactNotFound, match="version 1 is missing"):
+        mj.rollback("bc", "production", store=store)
+    assert mj.models("bc", store=store).aliases == {"production": 2}
+
+
+def test_cli_unknown_model_names_are_one_line_errors(store, store_file, data) -> None:
+    from click.testing import CliRunner
+
+    from mlops_jupyter.cli import cli
+
+    _register(store, data["good"], data)
+    base = ["--store", str(store_file)]
+    for args in (["audit", "list", "nope"], ["models", "nope"], ["rollback", "nope", "prod"]):
+        result = CliRunner().invoke(cli, [*base, *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert "No registered model named 'nope' (registered: 'bc')" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert CliRunner().invoke(cli, [*base, "audit", "list", "bc"]).exit_code == 0

@@ -148,3 +148,32 @@ def test_panel_promote_is_disabled_until_gates_pass(trained: Any) -> None:
     w["version"].value = 2
     w["check"].click()  # already holds: the error is shown, never raised
     assert "already holds" in w["output"].value
+
+
+def test_unfitted_model_is_refused_and_never_takes_another_models_metrics(
+    trained: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell = trained
+    run(shell, "u = LogisticRegression()")
+    capsys.readouterr()
+    assert "Fit it first" in _one_line_error(shell, capsys, "%mlops register u --name unfit")
+    with pytest.raises(mj.errors.ModelNotFound):
+        mj.models("unfit")
+
+
+def test_custom_model_with_predict_registers_as_task_other(
+    trained: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell = trained
+    run(shell, "class Always:\n    def predict(self, X):\n        return [0] * len(X)\n")
+    run(shell, "c = Always()")
+    capsys.readouterr()
+    run(shell, "%mlops register c --name custom")
+    assert "Registered custom v1 (Always" in capsys.readouterr().out
+    row = mj.open_store().get_model_version("custom", 1)
+    # lineage knows nothing of c: the run's metrics (clf's, tree's) are not c's
+    assert row["task"] == "other" and row["metrics"] == {}
+    run(shell, "%mlops register c --name custom --eval X_test y_test")
+    assert mj.open_store().get_model_version("custom", 2)["eval_fingerprint"]
+    loaded = mj.load_model("custom", trusted=["__main__.Always"])
+    assert list(loaded.predict([[1], [2]])) == [0, 0]

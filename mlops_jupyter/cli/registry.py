@@ -123,7 +123,11 @@ def list_records(ctx: click.Context, name: str | None) -> None:
     """Print the audit records (of one model, or all)."""
     import pandas as pd
 
+    from ..registry.versions import require_model
+
     store = store_option(ctx)
     rows = store.list_audit_records(name) if store.has_registry() else []
+    if name is not None and not rows:
+        require_model(store, name)  # an unknown name is an error, as in `models NAME`
     cols = ["id", "at", "action", "who", "name", "from_version", "to_version", "alias", "reason"]
     click.echo(_text_table(pd.DataFrame(rows), [*cols, "forced"]))

@@ -16,7 +16,7 @@ from ..store.base import dumps
 from .audit import current_user
 from .gates import PromotionResult, check_gates
 from .policy import normalise_policy
-from .versions import check_name, resolve_store
+from .versions import check_artifact, check_name, require_model, resolve_store
 
 
 def _gates_json(result: PromotionResult) -> str:
@@ -56,15 +56,17 @@ def promote(
     """Run the gates and move ``alias`` to ``version`` when they pass (or when forced).
 
     Returns a :class:`PromotionResult` (``.passed``, ``.gates``, ``.moved``); a failed attempt
-    is recorded in the audit trail and leaves the alias where it was.
+    is recorded in the audit trail and leaves the alias where it was. A version whose model
+    file is missing or changed is refused, forced or not: forcing skips gates, not integrity.
     """
+    name, alias = check_name(name), check_name(alias, "alias", new=True)
     if force and not (reason and str(reason).strip()):
         raise InvalidInput(
             "A forced promotion needs a reason. "
             "Pass reason='...' (--reason \"...\" in %mlops promote and mlops-jupyter promote)."
         )
     st = resolve_store(store)
-    result = check_gates(name, version, alias, store=st)
+    result = check_gates(name, version, alias, store=st)  # refuses a missing model file
     moved = result.passed or bool(force)
     audit = {
         "action": "promote" if moved else "promote_failed",
@@ -119,7 +121,7 @@ def rollback(
     """Move ``alias`` back to the version that held it before the current one (recorded)."""
     st = resolve_store(store)
     name, alias = check_name(name), check_name(alias, "alias")
-    st.list_model_versions(name)  # ModelNotFound for an unknown name
+    require_model(st, name)
     current, previous = previous_holder(st, name, alias)
     if current is None:
         raise RegistryError(
@@ -131,6 +133,7 @@ def rollback(
             f"Version {current} is the first holder of {alias!r} for {name!r}; there is no "
             f"previous holder to roll back to. Promote another version instead."
         )
+    check_artifact(st, st.get_model_version(name, previous), doing="the alias was not moved")
     record = st.move_alias(
         name,
         alias,
@@ -166,9 +169,15 @@ def set_policy(
     by: str | None = None,
     store: Any = None,
 ) -> dict[str, Any]:
-    """Set the promotion policy of ``name`` (recorded in the audit trail); returns it."""
+    """Set the promotion policy of ``name`` (recorded in the audit trail); returns it.
+
+    ``name`` must be a registered model (:class:`ModelNotFound` otherwise): register its first
+    version, then set the policy its later versions must pass. Refusing unknown names keeps a
+    typo from creating a model with no versions.
+    """
     st = resolve_store(store)
     name = check_name(name)
+    require_model(st, name)
     policy = normalise_policy(metrics, compare, drift, lineage)
     st.set_model_policy(
         name,

@@ -103,11 +103,26 @@ def read_snapshot(store: Any, row: dict[str, Any]) -> Snapshot:
 
 
 def task_of(model: Any) -> str:
-    from sklearn.base import is_classifier, is_regressor
+    """``classification``, ``regression`` or ``other`` (what the built-in metrics can score).
 
-    if is_classifier(model):
+    scikit-learn's tags decide for its estimators; any other object with ``.predict`` counts
+    by its ``_estimator_type`` when it declares one, else ``other`` (no built-in metrics).
+    """
+    from sklearn.base import BaseEstimator, is_classifier, is_regressor
+
+    if isinstance(model, BaseEstimator):
+        try:
+            if is_classifier(model):
+                return "classification"
+            if is_regressor(model):
+                return "regression"
+            return "other"
+        except Exception:  # an estimator with broken tags: fall back to what it declares
+            pass
+    kind = getattr(model, "_estimator_type", None)
+    if kind == "classifier":
         return "classification"
-    if is_regressor(model):
+    if kind == "regressor":
         return "regression"
     return "other"
 

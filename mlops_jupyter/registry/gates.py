@@ -24,11 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RegistryError, UnsafeModel
+from ..errors import ArtifactNotFound, RegistryError, UnsafeModel
 from .evaldata import binarise, evaluate, predict, read_snapshot
 from .policy import DEFAULT_POLICY, check_condition, normalise_policy, parse_condition
 from .stats import BootstrapResult, McNemarResult, mcnemar, paired_bootstrap
-from .versions import check_name, load_version, resolve_store, resolve_version
+from .versions import (
+    check_artifact,
+    check_name,
+    load_version,
+    require_model,
+    resolve_store,
+    resolve_version,
+)
 
 PASS, FAIL, SKIPPED, INFO = "pass", "fail", "skipped", "info"
 GATE_COLUMNS = ["gate", "figure", "threshold", "verdict", "detail"]
@@ -198,7 +205,7 @@ def _champion_gates(
         )
     try:
         models = [load_version(st, v, trusted=registry_trusted(v)) for v in (candidate, holder)]
-    except UnsafeModel as exc:
+    except (UnsafeModel, ArtifactNotFound) as exc:  # the holder's file; the candidate's is checked
         return _Comparison([_row(gate, None, None, SKIPPED, f"cannot load a model: {exc}")])
     snap = read_snapshot(st, eval_row)
     y = np.asarray(snap.y)
@@ -380,8 +387,11 @@ def check_gates(name: str, version: int | str, alias: str, *, store: Any = None)
     import pandas as pd
 
     st = resolve_store(store)
-    name, alias = check_name(name), check_name(alias, "alias")
+    name, alias = check_name(name), check_name(alias, "alias", new=True)
+    require_model(st, name)
     candidate = resolve_version(st, name, version)  # a number or "latest"
+    # forcing a promotion skips gates, never integrity: a missing or changed file is refused
+    check_artifact(st, candidate, doing="it cannot be promoted")
     number = int(candidate["version"])
     held = st.find_alias_holder(name, alias)
     if held == number:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from ..errors import InvalidInput, RegistryError
+from ..errors import InvalidInput, ModelNotFound, RegistryError
 from . import lineage
 from .audit import current_user
 from .card import build_card, card_markdown
@@ -32,14 +34,56 @@ def resolve_store(store: Any = None) -> Any:
     return lineage.session_store() or open_store()
 
 
-def check_name(name: Any, what: str = "model name") -> str:
-    text = str(name or "").strip()
-    if not text or len(text) > 200 or any(c in text for c in "\n\r\t"):
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_name(name: Any, what: str = "model name", *, new: bool = False) -> str:
+    """``name`` as text; ``new`` names (a model being registered, an alias being given) must
+    also be 1-64 letters, digits, ``_``, ``.`` or ``-``, starting with a letter or digit."""
+    text = name.strip() if isinstance(name, str) else ""
+    usable = bool(text) and len(text) <= 200 and not any(c in text for c in "\n\r\t")
+    if not usable or (new and not NAME_PATTERN.fullmatch(text)):
         raise InvalidInput(
-            f"{what.capitalize()} {name!r} is not usable. "
-            "Use a short single-line name, e.g. 'churn-classifier'."
+            f"{what.capitalize()} {name!r} is not usable. Use 1-64 letters, digits, '_', '.' "
+            "or '-' as text, e.g. 'churn-classifier'."
         )
     return text
+
+
+def require_model(st: Any, name: str) -> None:
+    """Raise :class:`ModelNotFound` naming the registered models unless ``name`` has a version."""
+    known = [r["name"] for r in st.list_registered_models() if r["n_versions"]]
+    if name in known:
+        return
+    listed = ", ".join(repr(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
+    raise ModelNotFound(
+        f"No registered model named {name!r} "
+        + (f"(registered: {listed}). " if known else "(none is registered yet). ")
+        + "Check the name with `%mlops models`, or register one with "
+        "`%mlops register MODEL_VAR --name NAME`."
+    )
+
+
+def check_model(model: Any) -> None:
+    """Refuse what cannot be a registered model: no ``.predict``, or an unfitted estimator."""
+    if model is None or isinstance(model, type) or not callable(getattr(model, "predict", None)):
+        raise InvalidInput(
+            f"register_model needs a fitted model with .predict, got {type(model).__name__}. "
+            "Pass the estimator itself, e.g. mj.register_model(clf, 'churn')."
+        )
+    base = sys.modules.get("sklearn.base")
+    if base is None or not isinstance(model, base.BaseEstimator):
+        return
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise InvalidInput(
+            f"This {type(model).__name__} is not fitted, so it cannot predict. "
+            "Fit it first (e.g. clf.fit(X_train, y_train)), then register it."
+        ) from None
 
 
 def register_model(
@@ -60,14 +104,13 @@ def register_model(
     datasets it was trained on and the data its metrics were computed on come from lineage
     when not given: ``eval_data=(X, y)`` and ``train_data=X`` override. The evaluation data is
     snapshotted so a later promotion can compare champion and challenger on the same rows.
-    Metrics: ``metrics`` given > computed on ``eval_data`` > the run's latest metrics.
+    Metrics: ``metrics`` given > computed on ``eval_data`` > those lineage recorded from this
+    very model (with ``run=`` named and no lineage of the model: that run's latest metrics).
+    ``name`` is 1-64 letters, digits, ``_``, ``.`` or ``-``; an unfitted scikit-learn
+    estimator is refused.
     """
-    name = check_name(name)
-    if model is None or not hasattr(model, "predict"):
-        raise InvalidInput(
-            f"register_model needs a fitted model with .predict, got {type(model).__name__}. "
-            "Pass the estimator itself, e.g. mj.register_model(clf, 'churn')."
-        )
+    name = check_name(name, new=True)
+    check_model(model)
     st = resolve_store(store)
     data, fmt = dump_model(model, allow_pickle=allow_pickle)
     fingerprint = lineage.model_fingerprint(model, data)
@@ -119,9 +162,10 @@ def register_model(
                     f"{exc}). Pass eval_data=(X, y) with the features it was trained on."
                 ) from None
 
-    # the metrics computed from this very model, else (no lineage) the run's latest
+    # the metrics computed from this very model; a run's latest metrics only when the caller
+    # named the run and lineage knows nothing of the model (never another model's metrics)
     run_metrics = lineage.model_metrics(st, run_id, fingerprint)
-    if not run_metrics and run_id and captured is None:
+    if not run_metrics and run and run_id and captured is None:
         run_metrics = st.latest_metrics(run_id)
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -213,6 +257,32 @@ def resolve_version(
     return st.get_model_version(name, number)
 
 
+def check_artifact(st: Any, row: dict[str, Any], *, doing: str) -> bytes:
+    """The bytes of a version's model file, refused when missing or changed since registered.
+
+    ``doing`` says what was not done ("nothing was loaded", "the alias was not moved").
+    """
+    import xxhash
+
+    from ..errors import ArtifactNotFound, UnsafeModel
+
+    what = f"model {row['name']!r} version {row['version']}"
+    try:
+        data = st.read_artifact(row["artifact_hash"])
+    except (ArtifactNotFound, OSError):
+        raise ArtifactNotFound(
+            f"The file of {what} is missing from {st.artifacts_dir}; {doing}. "
+            "Restore the store's artifacts folder from a backup or register the model again."
+        ) from None
+    if xxhash.xxh3_128_hexdigest(data) != row["artifact_hash"]:
+        raise UnsafeModel(
+            f"The file of {what} was changed after it was registered (its content no longer "
+            f"matches its hash); {doing}. "
+            "Restore the artifact from a backup or register the model again."
+        )
+    return data
+
+
 def load_version(
     st: Any,
     row: dict[str, Any],
@@ -220,17 +290,7 @@ def load_version(
     trusted: Sequence[str] | None = None,
     allow_pickle: bool = False,
 ) -> Any:
-    import xxhash
-
-    from ..errors import UnsafeModel
-
-    data = st.read_artifact(row["artifact_hash"])
-    if xxhash.xxh3_128_hexdigest(data) != row["artifact_hash"]:
-        raise UnsafeModel(
-            f"The file of model {row['name']!r} version {row['version']} was changed after it "
-            "was registered (its content no longer matches its hash); nothing was loaded. "
-            "Restore the artifact from a backup or register the model again."
-        )
+    data = check_artifact(st, row, doing="nothing was loaded")
     what = f"{row['name']!r} version {row['version']}"
     hint = f"mj.load_model({row['name']!r}, version={row['version']}, trusted={{types!r}})"
     return load_bytes(
@@ -254,7 +314,9 @@ def load_model(
     ``allow_pickle=True``, with a warning.
     """
     st = resolve_store(store)
-    row = resolve_version(st, check_name(name), version, alias)
+    name = check_name(name)
+    require_model(st, name)
+    row = resolve_version(st, name, version, alias)
     return load_version(st, row, trusted=trusted, allow_pickle=allow_pickle)
 
 
@@ -390,12 +452,18 @@ def models(name: str | None = None, *, store: Any = None) -> RegisteredModel | M
 
     st = resolve_store(store)
     if name is None:
-        rows = st.list_registered_models()
+        # a name without versions (a policy set before the fix that refuses it) is not a model
+        rows = [r for r in st.list_registered_models() if r["n_versions"]]
         for row in rows:
             aliases = st.get_aliases(row["name"])
             row["aliases"] = ", ".join(f"{a}=v{v}" for a, v in aliases.items())
-        return ModelList(pd.DataFrame(rows))
+        frame = pd.DataFrame(rows)
+        for column in ("n_versions", "latest_version"):
+            if column in frame:
+                frame[column] = frame[column].astype(int)
+        return ModelList(frame)
     name = check_name(name)
+    require_model(st, name)
     frame = versions_frame(st, name)
     history = pd.DataFrame(
         st.alias_history(name),
