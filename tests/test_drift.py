@@ -37,6 +37,17 @@ def frames(n: int, m: int | None = None, *, shift: bool = True, seed: int = 1):
     return make(n, False), make(m, shift)
 
 
+def register(*names: str, store: Any = None) -> None:
+    """Register a tiny fitted model under each name: drift reports link to registered models."""
+    from sklearn.dummy import DummyClassifier
+
+    import mlops_jupyter as mj
+
+    model = DummyClassifier().fit([[0], [1]], [0, 1])
+    for name in names:
+        mj.register_model(model, name, store=store)
+
+
 @pytest.mark.parametrize("n", [600, 5000])
 def test_shifted_columns_flagged_and_verdict_consistent(n: int) -> None:
     ref, cur = frames(n)
@@ -183,6 +194,7 @@ def test_html_small_escaped_no_iframe() -> None:
 
 def test_saved_report_profile_lineage_and_stored_reference(store: Any) -> None:
     ref, cur = frames(1500)
+    register("churn", store=store)
     first = drift(ref, cur, store=store, model="churn", reference_name="train")
     assert first.id
     row = store.get_drift_report(first.id)
@@ -219,6 +231,7 @@ def test_saved_report_profile_lineage_and_stored_reference(store: Any) -> None:
 
 def test_history_over_time(store: Any) -> None:
     ref, _ = frames(800, shift=False)
+    register("churn", "other", "quiet", store=store)
     for i, shift in enumerate([False, False, True]):
         _, cur = frames(800, shift=shift, seed=10 + i)
         drift(ref, cur, store=store, model="churn", reference_name="train")
@@ -231,7 +244,7 @@ def test_history_over_time(store: Any) -> None:
     assert len(drift_history(store=store).reports) == 4
     html = history.to_html()
     assert "<polyline" in html and "churn" in html
-    assert "No drift report" in drift_history(model="none", store=store).to_html()
+    assert "No drift report" in drift_history(model="quiet", store=store).to_html()
 
 
 def test_magic_resolves_variables_then_store(shell: Any) -> None:
@@ -240,6 +253,7 @@ def test_magic_resolves_variables_then_store(shell: Any) -> None:
     assert shell.run_cell("import pandas as pd", store_history=True).success
     ref, cur = frames(700)
     shell.user_ns.update(ref_df=ref, cur_df=cur)
+    register("churn")
     report = shell.run_line_magic("mlops", "drift ref_df cur_df --model churn --test age=psi")
     assert report.reference == "ref_df" and report.model == "churn"
     assert report.columns.set_index("column").loc["age", "test"] == "psi"
@@ -371,3 +385,38 @@ def test_links_to_captured_datasets_and_reads_snapshots(shell: Any, store_file: 
         )
     finally:
         st.close()
+
+
+def test_unknown_model_is_refused_before_anything_is_saved(store: Any, store_file: Any, tmp_path):
+    from click.testing import CliRunner
+
+    from mlops_jupyter.cli import cli
+    from mlops_jupyter.errors import ModelNotFound
+
+    ref, cur = frames(300)
+    with pytest.raises(ModelNotFound, match="none is registered yet"):
+        drift(ref, cur, store=store, model="nosuchmodel")
+    register("churn", store=store)
+    with pytest.raises(ModelNotFound, match=r"'nosuchmodel' \(registered: 'churn'\)"):
+        drift(ref, cur, store=store, model="nosuchmodel")
+    with pytest.raises(ModelNotFound, match="'nope'"):
+        drift_history(model="nope", store=store)
+    assert store.list_drift_reports() == []
+    assert store.query("SELECT COUNT(*) AS n FROM drift_profiles")[0]["n"] == 0
+    ref.to_csv(tmp_path / "a.csv", index=False)
+    cur.to_csv(tmp_path / "b.csv", index=False)
+    args = ["--store", str(store_file), "drift", str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    result = CliRunner().invoke(cli, [*args, "--model", "nosuchmodel"])
+    assert result.exit_code == 2 and "No registered model named 'nosuchmodel'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert store.list_drift_reports() == []
+    assert CliRunner().invoke(cli, [*args, "--model", "churn"]).exit_code in (0, 1)
+    assert [r["model_name"] for r in store.list_drift_reports()] == ["churn"]
+
+
+def test_magic_history_of_an_unknown_model_is_one_line(shell: Any) -> None:
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="No registered model named 'nope'") as info:
+        shell.run_line_magic("mlops", "drift --history --model nope")
+    assert type(info.value) is UsageError and "\n" not in str(info.value)

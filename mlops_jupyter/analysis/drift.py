@@ -238,7 +238,8 @@ def drift(
     ``tests`` overrides tests and thresholds per column or per type, e.g.
     ``{"age": "psi", "numeric": ("ks", 0.01), "city": 0.2}``. With ``save`` the reference's
     profile and the report are stored (``store``: a Store, a path, or None for the default;
-    ``store=False`` is the same as ``save=False``).
+    ``store=False`` is the same as ``save=False``). ``model`` links the report to a registered
+    model: an unknown name is refused before anything is computed or saved.
     """
     if isinstance(drift_share, bool) or not isinstance(drift_share, (int, float)):
         raise InvalidInput(
@@ -251,6 +252,8 @@ def drift(
     db = open_drift_store(
         store, needed=save or isinstance(reference, str) or isinstance(current, str)
     )
+    if model is not None and db is not None:
+        model = _registered(db, model)  # before computing: a typo never links a report
     ref = resolve_side(reference, "reference", db, reference_name, allow_profile=True)
     cur = resolve_side(current, "current", db, current_name, allow_profile=False)
     for side in (ref, cur):
@@ -349,6 +352,15 @@ def drift(
     return report
 
 
+def _registered(db: Any, model: Any) -> str:
+    """``model`` when it names a registered model, else a one-line ModelNotFound."""
+    from ..registry.versions import check_name, require_model
+
+    name = check_name(model)
+    require_model(db, name)
+    return name
+
+
 def _with_id(report: DriftReport, report_id: str) -> DriftReport:
     from dataclasses import replace
 
@@ -377,9 +389,15 @@ class DriftHistory:
 
 
 def drift_history(model: str | None = None, store: Any = None) -> DriftHistory:
-    """Every saved drift report (of ``model``, a registered model name), oldest first."""
+    """Every saved drift report (of ``model``, a registered model name), oldest first.
+
+    An unknown ``model`` is a one-line ModelNotFound (reports saved under it before models
+    were checked are still shown).
+    """
     db = open_drift_store(store, needed=True)
     assert db is not None
+    if model is not None and not db.list_drift_reports(model):
+        model = _registered(db, model)
     reports = pd.DataFrame(
         [
             {
