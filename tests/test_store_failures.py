@@ -54,6 +54,18 @@ def test_capture_failure_is_reported_even_when_the_notebook_ignores_warnings(
     assert any(issubclass(w.category, _warn.CaptureWarning) for w in caught)
 
 
+def _script(code: str, cwd: Path, *, store: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` as a plain Python script (no IPython) with the given store."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env={"MLOPS_JUPYTER_STORE": str(store), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_a_script_that_cannot_reach_the_store_says_so_and_keeps_its_metrics(
     tmp_path: Path,
 ) -> None:
@@ -65,14 +77,7 @@ def test_a_script_that_cannot_reach_the_store_says_so_and_keeps_its_metrics(
         "    mj.log_metric('loss', 1 / (i + 1), step=i)\n"
         "print('script done')\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env={"MLOPS_JUPYTER_STORE": str(bad), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = _script(script, tmp_path, store=bad)
     assert "script done" in out.stdout
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("mlops-jupyter:")]
     assert len(lines) == 1 and "not a readable mlops-jupyter store" in lines[0], out.stderr
@@ -86,14 +91,7 @@ def test_metrics_logged_before_any_run_are_written_at_exit(tmp_path: Path) -> No
     script = (
         "import mlops_jupyter as mj\nfor i in range(50):\n    mj.log_metric('loss', i, step=i)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env={"MLOPS_JUPYTER_STORE": str(store_path), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = _script(script, tmp_path, store=store_path)
     assert out.returncode == 0, out.stderr
     from mlops_jupyter.store import open_store
 
