@@ -118,6 +118,9 @@ def _secret_target(node: ast.expr) -> bool:
 
 def _literal_spans(value: ast.expr) -> list[tuple[int, int, int, int]]:
     """Positions of the string literals in ``value``, minus environment variable names."""
+    if isinstance(value, ast.Constant) and value.value is not None and value.end_lineno:
+        # a bare literal of any type (``pin = 1234``)
+        return [(value.lineno, value.col_offset, value.end_lineno, value.end_col_offset or 0)]
     skip: set[int] = set()
     for node in ast.walk(value):
         if isinstance(node, ast.Call):
@@ -127,9 +130,6 @@ def _literal_spans(value: ast.expr) -> list[tuple[int, int, int, int]]:
                 skip.update(id(a) for a in node.args[:1])
         elif isinstance(node, ast.Subscript):
             skip.add(id(node.slice))
-    if isinstance(value, ast.Constant) and value.value is not None and value.end_lineno:
-        # a bare literal of any type (``pin = 1234``)
-        return [(value.lineno, value.col_offset, value.end_lineno, value.end_col_offset or 0)]
     spans = []
     for node in ast.walk(value):
         if (

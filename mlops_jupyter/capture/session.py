@@ -151,7 +151,6 @@ class Session:
                 values = {k: v for k, (v, _src) in inherited.items()}
                 self.store.log_params(self.run_id, values, source="inherited")
                 self.params = {k: (v, "inherited") for k, v in values.items()}
-            _register_atexit()
             return self.run_id
 
     def end_run(self, status: str = "finished") -> None:
@@ -218,7 +217,7 @@ class Session:
         import json
         import tempfile
 
-        pending, self.pending_metrics = self.take_metrics(), []
+        pending = self.take_metrics()
         saved = ""
         if pending:
             rows = [{"key": k, "value": v, "step": s, "time": t} for k, v, s, t in pending]

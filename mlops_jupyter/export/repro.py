@@ -73,14 +73,8 @@ def reproducibility(store: Any, run_id: str, notebook: Any = None) -> ReproStatu
     ``notebook_path`` when that file exists.
     """
     run = store.get_run(run_id)
-    if notebook is None and run.get("notebook_path"):
-        from .inputs import existing_file
-
-        notebook = existing_file(run["notebook_path"])
-    cells = read_notebook_cells(notebook)
-    sliced, _ = run_slice(store, run["id"])
-    session = store.session_executions(run["id"])
-    status = assess(session, sliced.kept, sliced.suppliers, cells, sliced.unresolved)
+    cells = read_notebook_cells(notebook if notebook is not None else _run_notebook(run))
+    status = _lineage_status(store, run["id"], cells)
     verdict = store.latest_verification(run["id"])
     if verdict is not None:
         when = str(verdict["verified_at"])[:19].replace("T", " ")
@@ -93,6 +87,22 @@ def reproducibility(store: Any, run_id: str, notebook: Any = None) -> ReproStatu
             "stale", [f"verify failed on {when} UTC: {verdict['summary']}", *status.reasons]
         )
     return status
+
+
+def _run_notebook(run: Mapping[str, Any]) -> Path | None:
+    """The run's recorded notebook file, when it is on disk."""
+    from .inputs import existing_file
+
+    return existing_file(run.get("notebook_path"))
+
+
+def _lineage_status(
+    store: Any, run_id: str, cells: list[tuple[str | None, str]] | None
+) -> ReproStatus:
+    """:func:`assess` on the run's captured lineage, without a stored verdict."""
+    sliced, _ = run_slice(store, run_id)
+    session = store.session_executions(run_id)
+    return assess(session, sliced.kept, sliced.suppliers, cells, sliced.unresolved)
 
 
 def assess(
@@ -218,12 +228,6 @@ def table_statuses(
             continue
         path = run.get("notebook_path") or ""
         if path not in notebooks:
-            from .inputs import existing_file
-
-            notebooks[path] = read_notebook_cells(existing_file(path) if path else None)
-        sliced, _ = run_slice(store, run_id)
-        session = store.session_executions(run_id)
-        out[run_id] = assess(
-            session, sliced.kept, sliced.suppliers, notebooks[path], sliced.unresolved
-        ).status
+            notebooks[path] = read_notebook_cells(_run_notebook(run))
+        out[run_id] = _lineage_status(store, run_id, notebooks[path]).status
     return out
