@@ -123,12 +123,15 @@ def test_sklearn_metrics_score_model_and_lineage(shell) -> None:
     metrics = store.latest_metrics(run_id)
     assert set(metrics) == {"acc", "ll", "s"}
     assert metrics["acc"] == pytest.approx(shell.user_ns["acc"])
+    from mlops_jupyter.capture import artifacts
+
+    assert artifacts.flush(timeout=60)  # model files are written off the cell's critical path
     models = store.list_models(run_id)
     assert len(models) == 1 and models[0]["class_name"].endswith("LogisticRegression")
     assert models[0]["params"]["C"] == 0.5 and models[0]["artifact_hash"]
-    params = store.list_params(run_id)
-    assert {p["key"]: p["source"] for p in params}["C"] == "auto"
-    assert {p["key"]: p["source"] for p in params}["max_iter"] == "estimator"
+    sources = {p["key"]: p["source"] for p in store.list_params(run_id)}
+    assert sources["C"] == "auto"  # the literal C = 0.5
+    assert sources["clf.C"] == "estimator" and sources["clf.max_iter"] == "default"
     from mlops_jupyter.capture.fingerprint import fingerprint
 
     fp_x, fp_y = fingerprint(shell.user_ns["X"]), fingerprint(shell.user_ns["y"])
@@ -139,9 +142,10 @@ def test_sklearn_metrics_score_model_and_lineage(shell) -> None:
     sources = {(e["src_type"], e["src_id"]) for e in evaluated}
     assert ("model", model_fp) in sources  # via pred = clf.predict(X)
     assert ("dataset", fp_x) in sources and ("dataset", fp_y) in sources
+    # Predictions become data where they flow into a metric (cell 4), not where computed.
     pred_fp = fingerprint(shell.user_ns["pred"])
-    wrote = store.edges(node=("dataset", pred_fp), relation="wrote")
-    assert len(wrote) == 1 and wrote[0]["src_type"] == "execution"
+    versions = store.list_datasets("pred")
+    assert len(versions) == 1 and versions[0]["execution_id"] == _executions()[3]["id"]
     read = store.edges(node=("dataset", pred_fp), relation="read")
     assert read and read[0]["dst_type"] == "execution"
 
@@ -219,14 +223,14 @@ def test_capture_failure_never_breaks_the_cell(shell, monkeypatch) -> None:
 
 def test_failure_keeps_buffered_metrics(shell, monkeypatch) -> None:
     import mlops_jupyter as mj
-    from mlops_jupyter.capture import cell, hooks
+    from mlops_jupyter.capture import hooks, write
 
     run(shell, "import mlops_jupyter as mj")
 
     def fail_edges(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("edges exploded")
 
-    monkeypatch.setattr(cell, "_edges", fail_edges)
+    monkeypatch.setattr(write, "_edges", fail_edges)
     hooks._warned.clear()
     with pytest.warns(hooks.CaptureWarning, match="edges exploded"):
         run(shell, "mj.log_metric('auc', 0.7)")
@@ -241,7 +245,11 @@ def test_failure_keeps_buffered_metrics(shell, monkeypatch) -> None:
 def test_read_only_cells_reuse_cached_fingerprints(shell, monkeypatch) -> None:
     from mlops_jupyter.capture import detect
 
-    run(shell, "import numpy as np\nbig = np.arange(1000.0)")
+    run(
+        shell,
+        "from sklearn.datasets import make_regression\n"
+        "big, target = make_regression(n_samples=1000, n_features=3, random_state=0)",
+    )
     calls: list[int] = []
     real = detect.fingerprint
 
@@ -250,13 +258,13 @@ def test_read_only_cells_reuse_cached_fingerprints(shell, monkeypatch) -> None:
         return real(obj)
 
     monkeypatch.setattr(detect, "fingerprint", counting)
-    run(shell, "total = big.sum()\nm = max(big)")  # reads only: cached
+    run(shell, "total = big.sum()\nm = big.max()")  # reads only: cached
     assert calls == []
-    run(shell, "big.sort()")  # a method that may mutate: re-hashed
+    run(shell, "big.sort()")  # a method that may mutate: re-hashed (sorted rows: version 2)
     assert len(calls) == 1
-    run(shell, "big[0] = 5.0")  # subscript store: re-hashed, new version
+    run(shell, "big[0] = 5.0")  # subscript store: re-hashed, version 3
     assert len(calls) == 2
-    assert len(_store().list_datasets("big")) == 2
+    assert len(_store().list_datasets("big")) == 3
 
 
 def test_status_magic_reports_last_cell(shell) -> None:
@@ -358,14 +366,15 @@ def test_profile_structure() -> None:
 def test_odd_objects_are_fingerprinted_or_skipped_alone(shell) -> None:
     from mlops_jupyter.capture.fingerprint import fingerprint
 
-    run(
+    pd.DataFrame({"lists": ["x", "y"], "td": [1, 2], "a": [1, 2]}).to_csv("base.csv", index=False)
+    run(shell, "import pandas as pd\nbase = pd.read_csv('base.csv')")
+    run(  # derived from a dataset (shares its columns): data too
         shell,
-        "import pandas as pd\n"
-        "odd = pd.DataFrame({'lists': [[1, 2], [3]], 'td': pd.to_timedelta([1, 2], unit='s')})\n"
-        "fine = pd.DataFrame({'a': [1, 2]})",
+        "odd = base.assign(lists=[[1, 2], [3]], td=pd.to_timedelta([1, 2], unit='s'))\n"
+        "fine = base[['a']]",
     )
     names = {d["name"] for d in _store().list_datasets()}
-    assert names == {"odd", "fine"}
+    assert names == {"base", "odd", "fine"}
     assert fingerprint(shell.user_ns["odd"]) != fingerprint(shell.user_ns["odd"].iloc[::-1])
 
 
@@ -383,8 +392,13 @@ def test_one_failing_dataset_does_not_cost_the_cell(shell, monkeypatch) -> None:
     _warn._warned.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run(shell, "import pandas as pd\ns = pd.Series([1, 2], name='bad')\nt = pd.Series([3])")
-    assert [e["code"].splitlines()[-1] for e in _executions()] == ["t = pd.Series([3])"]
+        run(
+            shell,
+            "import pandas as pd\nfrom sklearn.metrics import mean_squared_error\n"
+            "s = pd.Series([1, 2], name='bad')\nt = pd.Series([3])\n"
+            "mean_squared_error(s, s), mean_squared_error(t, t)",
+        )
+    assert len(_executions()) == 1
     assert {d["name"] for d in _store().list_datasets()} == {"t"}
     assert any("'s'" in str(w.message) for w in caught)
 

@@ -137,21 +137,25 @@ def test_cli_runs_lists_runs(store_file: Path) -> None:
 
 def _assert_quickstart_store(store: Any) -> None:
     runs = store.list_runs()
-    assert len(runs) == 2
-    parent, child = runs
+    parent, child = (r for r in runs if "·" not in r["name"])
+    sweep = [r for r in runs if "·" in r["name"]]
     assert child["parent_run_id"] == parent["id"] and parent["parent_run_id"] is None
     assert {r["status"] for r in runs} == {"finished"}
     pp, cp = store.get_params(parent["id"]), store.get_params(child["id"])
     assert (pp["n_estimators"], cp["n_estimators"]) == (50, 100)
+    assert (pp["model.n_estimators"], cp["model.n_estimators"]) == (50, 100)
     assert pp["max_depth"] == cp["max_depth"] == 4
     sources = {p["key"]: p["source"] for p in store.list_params(child["id"])}
     assert sources["n_estimators"] == "auto" and sources["test_size"] == "inherited"
-    for r in runs:
+    assert sources["model.max_depth"] == "estimator" and sources["model.criterion"] == "default"
+    for r in (parent, child):
         metrics = store.latest_metrics(r["id"])
-        assert {"accuracy", "f1", "roc_auc"} <= set(metrics)
+        assert {"accuracy", "f1", "test_roc_auc_score"} <= set(metrics)  # the last one printed only
         assert 0.85 < metrics["accuracy"] <= 1.0
-    curve = store.metric_history(child["id"], "val_accuracy_curve")
-    assert [m["step"] for m in curve] == [0, 1, 2, 3]
+    # The loop over n_estimators: one child run of run-2 per configuration, scored.
+    assert [store.get_params(r["id"])["rf.n_estimators"] for r in sweep] == [10, 25, 50, 100]
+    assert {r["parent_run_id"] for r in sweep} == {child["id"]}
+    assert all(0.85 < store.latest_metrics(r["id"])["test_score"] <= 1.0 for r in sweep)
     names = {d["name"] for d in store.list_datasets()}
     assert {"df", "X_train", "X_test", "y_train", "y_test"} <= names
     models = {m["fingerprint"]: m for m in store.list_models()}
@@ -161,11 +165,12 @@ def _assert_quickstart_store(store: Any) -> None:
     for m in parent_models:
         trained = store.edges(node=("model", m["fingerprint"]), relation="trained_on")
         assert x_train in {e["src_id"] for e in trained}
-    for r in runs:
-        ev = store.edges(node=("metric", f"{r['id']}:accuracy"), relation="evaluated")
-        assert {"model", "dataset"} <= {e["src_type"] for e in ev}
-        x_test = store.resolve_dataset("X_test")["fingerprint"]
-        assert x_test in {e["src_id"] for e in ev}
+    x_test = store.resolve_dataset("X_test")["fingerprint"]
+    for r in (parent, child):
+        for key in ("accuracy", "test_roc_auc_score"):
+            ev = store.edges(node=("metric", f"{r['id']}:{key}"), relation="evaluated")
+            assert {"model", "dataset"} <= {e["src_type"] for e in ev}
+            assert x_test in {e["src_id"] for e in ev}
     assert store.edges(relation="read") and store.edges(relation="wrote")
 
 
@@ -213,7 +218,7 @@ def test_cli_demo_prints_what_was_captured(tmp_path: Path) -> None:
         cli, ["--store", str(target / "lineage.db"), "demo", "--dir", str(target)]
     )
     assert result.exit_code == 0, result.output
-    assert "Runs (2)" in result.output and "trained_on" in result.output
+    assert "Runs (6)" in result.output and "trained_on" in result.output
     store = open_store(target / "lineage.db", shared=False)  # an explicit --store is used
     _assert_quickstart_store(store)
     store.close()

@@ -58,6 +58,9 @@ class CellSyntax:
     assigned_calls: dict[str, CallRef] = field(default_factory=dict)  # name = f(...)
     fits: list[tuple[str, list[str]]] = field(default_factory=list)  # (model name, data names)
     file_reads: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (reader, path)
+    # name -> variable holding the path, for pd.read_csv(path) without a literal
+    file_read_vars: dict[str, str] = field(default_factory=dict)
+    loop_targets: set[str] = field(default_factory=set)  # for-loop and comprehension variables
 
 
 def is_secret(name: str) -> bool:
@@ -210,6 +213,8 @@ def analyse(tree: ast.Module) -> CellSyntax:
                 out.mutated.add(base)
         elif isinstance(node, ast.Call):
             _call(node, out)
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            out.loop_targets.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
     return out
 
 
@@ -239,7 +244,10 @@ def _top_level(stmt: ast.stmt, out: CellSyntax) -> None:
     reader = _reader_call(value)
     if reader is not None:
         for name in simple:
-            out.file_reads[name] = reader
+            if reader[1] is None:
+                out.file_read_vars[name] = reader[2]
+            else:
+                out.file_reads[name] = (reader[0], reader[1])
     # model = Estimator(...).fit(X, y): the model is the assigned name
     if (
         isinstance(value, ast.Call)
@@ -303,7 +311,8 @@ def _call_ref(call: ast.Call) -> CallRef:
     return CallRef(base, tuple(reversed(attrs)), _arg_names(call))
 
 
-def _reader_call(node: ast.expr) -> tuple[str, str] | None:
+def _reader_call(node: ast.expr) -> tuple[str, str | None, str] | None:
+    """``(reader, literal path, "")`` or ``(reader, None, variable)`` of a ``pd.read_*`` call."""
     for sub in ast.walk(node):
         if not isinstance(sub, ast.Call):
             continue
@@ -316,7 +325,10 @@ def _reader_call(node: ast.expr) -> tuple[str, str] | None:
             if kw.arg in {"filepath_or_buffer", "path", "io", "path_or_buf"}:
                 path_node = kw.value
         if isinstance(path_node, ast.Constant) and isinstance(path_node.value, str):
-            return name, path_node.value
+            return name, path_node.value, ""
+        if isinstance(path_node, ast.Name):
+            return name, None, path_node.id
+        return name, None, ""  # a path built in code: a dataset read from a file all the same
     return None
 
 

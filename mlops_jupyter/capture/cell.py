@@ -1,24 +1,30 @@
-"""Capture one finished cell: detect its facts, then write them in ONE transaction.
+"""Capture one finished cell: decide its facts, then write them in ONE transaction.
 
-Order of work: parse -> decide params (maybe start a child run) -> metrics -> datasets (hash,
-profile only new content) -> models -> one ``with store.write():`` holding the execution row,
-params, metrics (the cell's and the buffered ``mj.log_metric`` points), dataset versions,
-models and lineage edges.
+Order of work: parse -> plan the recorded calls (configurations, sweeps, metric keys:
+:mod:`.assemble`) -> params (maybe start a child run: the whole cell then belongs to it) ->
+metrics -> datasets (hash, profile only new content) -> models (row now, file later) ->
+one ``with store.write():`` holding the execution row, params, metrics (the cell's and the
+buffered ``mj.log_metric`` points), dataset versions, models, sweep and search child runs and
+lineage edges. Model files are queued for the background writer only once that commits.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import xxhash
 
-from . import detect
+from . import artifacts, detect
 from ._warn import warn_once
-from .ast_names import analyse, parse, redact
-from .record import describe_dataset, describe_model, write_dataset, write_model
+from .assemble import ModelRecord, Plan, Point, model_record, plan_cell
+from .ast_names import CellSyntax, analyse, parse, redact
+from .links import ModelInfo
+from .record import describe_dataset, write_dataset
 from .session import Session
+from .write import write_facts
 
 SKIP_MARKER = "# mlops: skip"
 _OWN_MAGICS = ("%mlops", "%load_ext", "%reload_ext", "%unload_ext", "%lsmagic")
@@ -32,6 +38,7 @@ class CellStart:
     cell_id: str | None
     started_at: str
     t0: float
+    recorder: Any = None  # events.Recorder of the calls the cell made
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Captured:
     datasets: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     new_run: bool = False
+    child_runs: int = 0
 
 
 def should_skip(raw_cell: str) -> bool:
@@ -67,10 +75,21 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
     syntax = analyse(tree) if tree is not None else None
     ok = error is None and syntax is not None
 
+    plan = Plan()
+    if ok and start.recorder is not None and start.recorder.events:
+        try:
+            plan = plan_cell(start.recorder, session.links, ns)
+        except Exception as exc:  # the cell's own record (code, datasets) is still worth keeping
+            warn_once("read the calls of the cell", exc)
     # Params first: a changed value may start a child run that the whole cell belongs to.
-    params = detect.params_of(syntax) if ok and syntax else {}
+    params: dict[str, tuple[Any, str]] = {}
+    if ok and syntax is not None:
+        params = {k: (v, "auto") for k, v in detect.params_of(syntax).items()}
+        params.update(plan.params)
     new_run = False
-    changed = [k for k, v in params.items() if k in session.params and session.params[k][0] != v]
+    changed = [
+        k for k, (v, _s) in params.items() if k in session.params and session.params[k][0] != v
+    ]
     if changed and session.run_id is not None and session.has_results:
         session.start_child_run()
         new_run = True
@@ -81,47 +100,26 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
 
     reads = detect.user_names(syntax.reads, ns) if syntax else []
     writes = detect.user_names(syntax.writes, ns) if syntax else []
-    metrics: dict[str, float] = {}
+    points: list[Point] = []
     datasets: dict[str, tuple[Any, str]] = {}
     described: dict[str, Any] = {}
-    models: dict[str, tuple[Any, list[str]]] = {}
-    model_facts: dict[str, Any] = {}
-    est_params: dict[str, Any] = {}
+    fallback: list[ModelRecord] = []
     if ok and syntax is not None:
-        metrics = detect.metrics_of(syntax, ns)
-        fresh = syntax.writes | syntax.mutated
-        datasets = detect.datasets_of(sorted(set(reads) | set(writes)), ns, session.fp_cache, fresh)
-        seen: dict[str, Any] = {}
-        for name, (obj, fp) in list(datasets.items()):
-            try:
-                if fp not in seen:
-                    seen[fp] = describe_dataset(obj, fp, store=store)
-                described[name] = seen[fp]
-            except Exception as exc:  # skip this dataset, keep the rest of the cell
-                warn_once("profile the dataset", exc, repr(name))
-                del datasets[name]
-        models = detect.models_of(syntax, ns)
-        for name, (est, _data) in list(models.items()):
-            try:
-                model_facts[name] = describe_model(est)
-            except Exception as exc:
-                warn_once("record the model", exc, repr(name))
-                del models[name]
-                continue
-            for key, value in model_facts[name].params.items():
-                if key not in params and session.params.get(key, (None, "estimator"))[1] in {
-                    "estimator",
-                    "inherited",
-                }:
-                    est_params[key] = value
+        points = _named_metrics(syntax, ns, plan)
+        datasets, described = _datasets(session, syntax, ns, plan)
+        fallback = _unrecorded_models(syntax, ns, session, plan)
+    points = plan.points + points
+    for run, point in plan.elsewhere:
+        if run == run_id:
+            points.append(point)
+    elsewhere = [(r, p) for r, p in plan.elsewhere if r != run_id]
+    owners = dict(session.key_owners.get(run_id, {}))
+    _own_keys(points, owners)
 
     code = redact(raw)
-    sources = (
-        {n: detect.source_file(path) for n, (_r, path) in syntax.file_reads.items()}
-        if ok and syntax is not None
-        else {}
-    )
+    sources = _sources(syntax, ns) if ok and syntax is not None else {}
     pending = session.take_metrics()
+    models = plan.models + fallback
     try:
         with store.write():  # the cell's single transaction
             execution_id = store.add_execution(
@@ -137,18 +135,7 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
                 reads=reads,
                 writes=writes,
             )
-            # A param re-assigned to the value the run already holds is not written again.
-            to_write = {
-                k: v
-                for k, v in params.items()
-                if session.params.get(k) != (v, "auto") or type(session.params[k][0]) is not type(v)
-            }
-            if to_write:
-                store.log_params(run_id, to_write, execution_id=execution_id, source="auto")
-            if est_params:
-                store.log_params(run_id, est_params, execution_id=execution_id, source="estimator")
-            points = [(k, v, None, None) for k, v in metrics.items()] + pending
-            store.log_metrics(run_id, points, execution_id=execution_id)
+            _write_params(store, session, run_id, execution_id, params)
             if session.explicit_params:
                 session.explicit_params = False
                 store.attach_explicit_params(run_id, execution_id, start.started_at)
@@ -163,103 +150,173 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
                     source_path=path,
                     source_hash=digest,
                 )
-            model_fps = {
-                name: write_model(store, f, name=name, run_id=run_id, execution_id=execution_id)
-                for name, f in model_facts.items()
-            }
-            edges = _edges(
+            child_ids = write_facts(
+                store,
                 session,
-                datasets=datasets,
+                run_id=run_id,
+                execution_id=execution_id,
+                points=points,
+                pending=pending,
+                elsewhere=elsewhere,
                 models=models,
-                model_fps=model_fps,
-                metrics=metrics,
+                children=plan.children,
+                inherit={k: v for k, (v, _s) in {**session.params, **params}.items()},
+                datasets=datasets,
                 sources=sources,
                 reads=reads,
                 writes=writes,
-                run_id=run_id,
-                execution_id=execution_id,
                 ns=ns,
             )
-            store.add_edges(edges, run_id=run_id, execution_id=execution_id)
     except BaseException:
         session.pending_metrics[:0] = pending  # explicit metrics are never lost
         raise
 
     # Only now (committed) update what the session believes the run holds.
-    for key, value in params.items():
-        session.params[key] = (value, "auto")
-    for key, value in est_params.items():
-        session.params[key] = (value, "estimator")
-    if metrics or pending or model_fps:
+    for key, (value, source) in params.items():
+        session.params[key] = (value, source)
+    session.key_owners[run_id] = owners
+    if points or pending or models or plan.children:
         session.has_results = True
-    for name, fp in model_fps.items():
-        session.model_fps[id(models[name][0])] = fp
-        session.last_model = fp
+    _remember(session, store, run_id, models, plan, child_ids, datasets, ns)
     return Captured(
         execution_id,
         run_id,
         "ok" if error is None else "error",
         params=sorted(params),
-        metrics=sorted(set(metrics) | {p[0] for p in pending}),
+        metrics=sorted({p.key for p in points} | {p[0] for p in pending}),
         datasets=sorted(datasets),
-        models=sorted(model_fps),
+        models=sorted({m.name for m in models}),
         new_run=new_run,
+        child_runs=len(plan.children),
     )
 
 
-def _edges(
-    session: Session,
-    *,
-    datasets: dict[str, tuple[Any, str]],
-    models: dict[str, tuple[Any, list[str]]],
-    model_fps: dict[str, str],
-    metrics: dict[str, float],
-    sources: dict[str, tuple[str, str | None]],
-    reads: list[str],
-    writes: list[str],
-    run_id: str,
-    execution_id: int,
-    ns: dict[str, Any],
-) -> list[tuple[str, str, str, str, str]]:
-    ex = str(execution_id)
-    written = set(writes)
-    edges: list[tuple[str, str, str, str, str]] = []
-    read_fps: set[str] = set()
-    for name, (_obj, fp) in datasets.items():
-        if name in written:
-            edges.append(("execution", ex, "wrote", "dataset", fp))
-        else:
-            edges.append(("dataset", fp, "read", "execution", ex))
-            read_fps.add(fp)
-    for path, _digest in sources.values():
-        edges.append(("file", path, "read", "execution", ex))
-    for name, (_est, data_names) in models.items():
-        fp = model_fps[name]
-        edges.append(("execution", ex, "wrote", "model", fp))
-        for data_name in data_names:
-            if data_name in datasets:
-                edges.append(("dataset", datasets[data_name][1], "trained_on", "model", fp))
-    # What the cell's values came from (one level of ``y_pred = model.predict(X_test)``).
-    used_models = {
-        session.model_fps[id(ns[n])] for n in reads if id(ns.get(n)) in session.model_fps
+def _write_params(
+    store: Any, session: Session, run_id: str, execution_id: int, params: dict[str, tuple[Any, str]]
+) -> None:
+    """A param re-assigned to the value (and source) the run already holds is not written again."""
+    by_source: dict[str, dict[str, Any]] = {}
+    for key, (value, source) in params.items():
+        held = session.params.get(key)
+        if held is not None and held[1] in ("explicit",) and source != "explicit":
+            continue  # mj.log_param wins over what capture guessed
+        if held == (value, source) and type(held[0]) is type(value):
+            continue
+        by_source.setdefault(source, {})[key] = value
+    for source, values in by_source.items():
+        store.log_params(run_id, values, execution_id=execution_id, source=source)
+
+
+def _named_metrics(syntax: CellSyntax, ns: dict[str, Any], plan: Plan) -> list[Point]:
+    """Metric-named values the cell assigned that no recorded call produced (``acc = 0.93``,
+    ``error = n_wrong / n``)."""
+    taken = {p.key for p in plan.points} | {p.key for c in plan.children for p in c.points}
+    taken |= {p.key for _r, p in plan.elsewhere}
+    return [
+        Point(key, value, None, "assigned", named=True)
+        for key, value in detect.metrics_of(syntax, ns).items()
+        if key not in taken
+    ]
+
+
+def _own_keys(points: list[Point], owners: dict[str, str]) -> None:
+    """A key the run holds for another model gets that model's name in front."""
+    for point in points:
+        if not point.model_name or point.named:
+            continue
+        owner = owners.get(point.key)
+        if owner is None:
+            owners[point.key] = point.model_name
+        elif owner != point.model_name:
+            point.key = f"{point.model_name}.{point.key}"
+
+
+def _datasets(
+    session: Session, syntax: CellSyntax, ns: dict[str, Any], plan: Plan
+) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
+    names = detect.dataset_candidates(
+        syntax,
+        ns,
+        data_ids=plan.data_ids,
+        is_known_data=session.links.is_data,
+        recorded=session.datasets,
+        columns=session.dataset_columns,
+    )
+    fresh = syntax.writes | syntax.mutated
+    datasets = detect.datasets_of(names, ns, session.fp_cache, fresh)
+    described: dict[str, Any] = {}
+    seen: dict[str, Any] = {}
+    for name, (obj, fp) in list(datasets.items()):
+        try:
+            if fp not in seen:
+                seen[fp] = describe_dataset(obj, fp, store=session.store)
+            described[name] = seen[fp]
+        except Exception as exc:  # skip this dataset, keep the rest of the cell
+            warn_once("profile the dataset", exc, repr(name))
+            del datasets[name]
+    return datasets, described
+
+
+def _unrecorded_models(
+    syntax: CellSyntax, ns: dict[str, Any], session: Session, plan: Plan
+) -> list[ModelRecord]:
+    """Fitted estimators the cell fitted or bound without a recorded call (a class defined in
+    the notebook, a model fitted before ``%load_ext``), found by name."""
+    recorded = {id(m.est) for m in plan.models} | {
+        id(m.est) for c in plan.children for m in c.models
     }
-    used_data = set(read_fps)
-    for name in reads:
-        origin = session.derived.get(name)
-        if origin:
-            used_data |= origin[0]
-            used_models |= origin[1]
-    if metrics:
-        if not used_models and session.last_model and not model_fps:
-            used_models = {session.last_model}
-        used_models |= set(model_fps.values())
-        for key in metrics:
-            node = f"{run_id}:{key}"
-            edges.extend(("model", m, "evaluated", "metric", node) for m in sorted(used_models))
-            edges.extend(("dataset", d, "evaluated", "metric", node) for d in sorted(used_data))
-    for name in written:
-        session.derived[name] = (frozenset(used_data), frozenset(used_models))
-    return edges
+    out = []
+    for name, (est, _data) in detect.models_of(syntax, ns).items():
+        if id(est) in recorded or session.links.model_of(est) is not None:
+            continue
+        try:
+            out.append(model_record(est, name))
+        except Exception as exc:
+            warn_once("record the model", exc, repr(name))
+    return out
+
+
+def _sources(syntax: CellSyntax, ns: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    out = {n: detect.source_file(path) for n, (_r, path) in syntax.file_reads.items()}
+    for name, var in syntax.file_read_vars.items():
+        path = ns.get(var) if var else None
+        if isinstance(path, str) or hasattr(path, "__fspath__"):
+            out[name] = detect.source_file(str(path))
+    return out
+
+
+def _remember(
+    session: Session,
+    store: Any,
+    run_id: str,
+    models: list[ModelRecord],
+    plan: Plan,
+    child_ids: list[str],
+    datasets: dict[str, tuple[Any, str]],
+    ns: dict[str, Any],
+) -> None:
+    placed = [(run_id, m, False) for m in models]
+    for child, child_id in zip(plan.children, child_ids):
+        placed.extend((child_id, m, True) for m in child.models)
+    for target, model, sweep in placed:
+        info = ModelInfo(model.fingerprint, model.name, target, sweep)
+        session.links.note_model(model.est, info)
+        session.model_fps[id(model.est)] = model.fingerprint
+        session.last_model = model.fingerprint
+        try:
+            artifacts.submit(store.path, model.fingerprint, model.est)
+        except Exception as exc:
+            warn_once("queue a model file", exc)
+    for name, (obj, _fp) in datasets.items():
+        try:
+            session.datasets[name] = weakref.ref(obj)
+        except TypeError:
+            continue
+        cols = getattr(obj, "columns", None)
+        names = [str(c) for c in list(cols)[:1000]] if cols is not None else []
+        if getattr(obj, "name", None) is not None:
+            names.append(str(obj.name))
+        session.dataset_columns[name] = frozenset(names)
 
 
 def _summary(error: BaseException | None) -> str | None:

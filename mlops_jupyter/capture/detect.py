@@ -82,12 +82,24 @@ def user_names(names: set[str], ns: dict[str, Any]) -> list[str]:
     return sorted(n for n in names if n in ns and not n.startswith("_") and n not in _IGNORED)
 
 
+# Names a plot's look goes by: ``lw = 2`` then ``plt.plot(..., lw=lw)`` is styling, not a param.
+_STYLING = frozenset(
+    """lw linewidth linewidths alpha color colors c cmap cm marker markersize ms s size fontsize
+    font_size figsize fig_size dpi linestyle ls edgecolor edgecolors facecolor title xlabel ylabel
+    legend h plot_step mesh_step step_size plot_colors plot_colors_list width height bar_width
+    n_cols ncols n_rows nrows grid_resolution palette style""".split()  # noqa: SIM905
+)
+
+
 def params_of(syntax: CellSyntax) -> dict[str, Any]:
-    """Top-level literal scalar assignments that are params (not secrets, not metrics)."""
+    """Top-level literal scalar assignments that are params (not secrets, metrics or styling)."""
     return {
         k: v
         for k, v in syntax.literals.items()
-        if not k.startswith("_") and not is_secret(k) and not is_metric_name(k)
+        if not k.startswith("_")
+        and not is_secret(k)
+        and not is_metric_name(k)
+        and k not in _STYLING
     }
 
 
@@ -198,6 +210,124 @@ def _token(obj: Any) -> tuple[Any, ...]:
     columns = getattr(obj, "columns", None)
     cols = tuple(columns) if columns is not None and len(columns) <= 1000 else None
     return (type(obj).__name__, shape, cols, str(getattr(obj, "dtypes", getattr(obj, "dtype", ""))))
+
+
+def dataset_candidates(
+    syntax: CellSyntax,
+    ns: dict[str, Any],
+    *,
+    data_ids: set[int],
+    is_known_data: Any,
+    recorded: dict[str, Any],
+    columns: dict[str, frozenset[str]],
+) -> list[str]:
+    """The names of the cell that hold data (see the README's capture table).
+
+    A name the cell touches is a dataset when its object was passed as data to a fit, predict,
+    transform, score, metric, cross-validation or split call in this cell (``data_ids``); came
+    from a file reader, a loader, a generator or a split (``is_known_data``); is the very
+    object already recorded under that name (read, or changed in place); or is a pandas
+    object written by a cell that reads a dataset and shares a column with it (``df2 =
+    df[df.a > 1]``), or a pandas object written under a name data goes by
+    (:func:`is_data_name`: ``df = pd.DataFrame({...})``). Loop variables never are: ``for y in ...`` is not a new version of ``y``.
+    """
+    touched = set(syntax.reads) | set(syntax.writes)
+    readers = set(syntax.file_reads) | set(syntax.file_read_vars)
+    reads_data = any(n in recorded and _same(recorded[n], ns.get(n)) for n in syntax.reads)
+    known_cols: frozenset[str] = frozenset().union(
+        *(columns.get(n, frozenset()) for n in syntax.reads if n in recorded)
+    )
+    out = []
+    for name in user_names(touched, ns):
+        if name in syntax.loop_targets:
+            continue
+        obj = ns[name]
+        if not is_dataset(obj):
+            continue
+        if (
+            id(obj) in data_ids
+            or name in readers
+            or is_known_data(obj)
+            or (name in recorded and _same(recorded[name], obj))
+            or (reads_data and name in syntax.writes and _shares_columns(obj, known_cols))
+            or (name in syntax.writes and _is_pandas(obj) and is_data_name(name))
+        ):
+            out.append(name)
+    return out
+
+
+_DATA_WORDS = frozenset(
+    [
+        "df",
+        "data",
+        "dataset",
+        "datasets",
+        "frame",
+        "table",
+        "raw",
+        "clean",
+        "sample",
+        "samples",
+        "batch",
+        "train",
+        "test",
+        "val",
+        "valid",
+        "features",
+        "target",
+        "targets",
+        "x",
+        "y",
+    ]
+)
+_RESULT_WORDS = frozenset(
+    [
+        "result",
+        "results",
+        "score",
+        "scores",
+        "metric",
+        "metrics",
+        "report",
+        "summary",
+        "coef",
+        "coefs",
+        "importance",
+        "importances",
+        "cv",
+        "pred",
+        "preds",
+        "prediction",
+        "predictions",
+        "proba",
+        "leaderboard",
+        "stats",
+    ]
+)
+
+
+def is_data_name(name: str) -> bool:
+    """``df``, ``train_df``, ``raw_data``, ``X``: a name data goes by; ``scores_df``,
+    ``cv_results`` are results (a DataFrame built in code is data only under such a name)."""
+    words = {w.lower() for w in _SPLIT.split(name) if w}
+    return bool(words & _DATA_WORDS) and not words & _RESULT_WORDS
+
+
+def _is_pandas(obj: Any) -> bool:
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(obj, (pd.DataFrame, pd.Series))
+
+
+def _same(ref: Any, obj: Any) -> bool:
+    return ref is not None and obj is not None and ref() is obj
+
+
+def _shares_columns(obj: Any, known: frozenset[str]) -> bool:
+    cols = getattr(obj, "columns", None)
+    if cols is None:
+        name = getattr(obj, "name", None)
+        return name is not None and str(name) in known
+    return bool(known) and any(str(c) in known for c in list(cols)[:1000])
 
 
 def datasets_of(

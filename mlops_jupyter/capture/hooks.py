@@ -11,8 +11,10 @@ import time
 from typing import Any
 
 from ..store.base import utcnow
+from . import instrument
 from ._warn import CaptureWarning, _warned, warn_once
 from .cell import CellStart, capture_cell, should_skip
+from .events import Recorder
 from .session import get_session
 
 _installed: dict[int, CellHooks] = {}
@@ -29,14 +31,17 @@ class CellHooks:
             session = get_session()
             raw = getattr(info, "raw_cell", "") or ""
             if session.enabled and not should_skip(raw):
+                recorder = Recorder(session)
                 self.start = CellStart(
-                    raw, getattr(info, "cell_id", None), utcnow(), time.perf_counter()
+                    raw, getattr(info, "cell_id", None), utcnow(), time.perf_counter(), recorder
                 )
+                instrument.STATE.recorder = recorder
         except Exception as exc:
             warn_once("prepare to capture this cell", exc)
 
     def post_run_cell(self, result: Any) -> None:
         start, self.start = self.start, None
+        instrument.STATE.recorder = None
         try:
             session = get_session()
             if start is None or not session.enabled:
@@ -56,6 +61,11 @@ def install(ip: Any) -> None:
     ip.events.register("post_run_cell", hooks.post_run_cell)
     _installed[id(ip)] = hooks
     get_session().interactive = True
+    try:
+        instrument.install()
+        instrument.rebind(ip.user_ns)
+    except Exception as exc:  # capture by name still works without the wrappers
+        warn_once("instrument scikit-learn", exc)
 
 
 def uninstall(ip: Any) -> None:
@@ -66,6 +76,9 @@ def uninstall(ip: Any) -> None:
     for name in ("pre_run_cell", "post_run_cell"):
         with contextlib.suppress(ValueError):
             ip.events.unregister(name, getattr(hooks, name))
+    instrument.STATE.recorder = None
+    if not _installed:
+        instrument.uninstall()
     try:
         get_session().flush_metrics()
     except Exception as exc:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .detect import FingerprintCache
+from .links import Links
 
 ENV_EXPERIMENT = "MLOPS_JUPYTER_EXPERIMENT"
 ENV_SOURCE = "MLOPS_JUPYTER_SOURCE"
@@ -56,6 +57,10 @@ class Session:
         self.model_fps: dict[int, str] = {}  # id(estimator) -> fingerprint, once captured
         # name -> (dataset fingerprints, model fingerprints) the cell that wrote it had read
         self.derived: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self.links = Links()  # predictions, known data and models, by weak reference
+        self.datasets: dict[str, Any] = {}  # dataset name -> weakref of the object recorded
+        self.dataset_columns: dict[str, frozenset[str]] = {}
+        self.key_owners: dict[str, dict[str, str]] = {}  # run id -> metric key -> model name
         self._parent_for_next: str | None = os.environ.get(ENV_PARENT_RUN) or None
         self._lock = threading.RLock()
         self._ended = False
@@ -169,6 +174,14 @@ class Session:
         """A new run, child of the current one, inheriting its params."""
         parent = self.run_id
         return self.start_run(parent_run_id=parent, inherit=True)
+
+    # -- what the wrappers report between cells -----------------------------------------------
+
+    def note_prediction(self, result: Any, est: Any, x: Any) -> None:
+        self.links.note_prediction(result, est, x)
+
+    def note_data(self, obj: Any) -> None:
+        self.links.note_data(obj)
 
     # -- buffered metrics --------------------------------------------------------------------
 

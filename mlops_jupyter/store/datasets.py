@@ -220,6 +220,15 @@ class DatasetsMixin(StoreBase):
                     (artifact_hash, fingerprint),
                 )
 
+    def set_model_artifact(self, fingerprint: str, artifact_hash: str) -> None:
+        """Attach a model file written after the model's row (capture writes files off the
+        cell's critical path)."""
+        with self.write():
+            self.conn.execute(
+                "UPDATE models SET artifact_hash = ? WHERE fingerprint = ? AND artifact_hash IS NULL",
+                (artifact_hash, fingerprint),
+            )
+
     def get_model(self, fingerprint: str) -> dict[str, Any]:
         row = self.query_one("SELECT * FROM models WHERE fingerprint = ?", (fingerprint,))
         if row is None:

@@ -102,6 +102,102 @@ class RunsMixin(StoreBase):
             )
         return self.get_run(run_id)
 
+    def create_child_runs(
+        self, parent_run_id: str, names: Sequence[str], *, status: str = "finished"
+    ) -> list[str]:
+        """Many finished child runs of ``parent_run_id`` at once (a sweep's configurations, a
+        search's candidates); they share the parent's experiment, notebook, git state and
+        environment. Returns their ids, in the order of ``names``."""
+        if not names:
+            return []
+        parent = self.query_one("SELECT * FROM runs WHERE id = ?", (parent_run_id,))
+        if parent is None:
+            raise RunNotFound(f"No run with id {parent_run_id!r}. List runs with `%mlops runs`.")
+        now = utcnow()
+        ids = [new_id() for _ in names]
+        cols = ("notebook_path", "kernel_id", "source", "git_commit", "git_dirty")
+        shared = [parent[c] for c in cols] + [
+            parent["environment_id"],
+            parent["user"],
+            parent["host"],
+        ]
+        with self.write():
+            self.conn.executemany(
+                """INSERT INTO runs (id, experiment_id, name, status, started_at, ended_at,
+                   parent_run_id, notebook_path, kernel_id, source, git_commit, git_dirty,
+                   environment_id, user, host, tags)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')""",
+                [
+                    (i, parent["experiment_id"], n, status, now, now, parent_run_id, *shared)
+                    for i, n in zip(ids, names)
+                ],
+            )
+        return ids
+
+    def log_params_many(
+        self, rows: Iterable[tuple[str, str, Any, str]], *, execution_id: int | None = None
+    ) -> None:
+        """Params of new runs in bulk: ``(run_id, key, value, source)``; no run may hold them yet."""
+        now = utcnow()
+        data = [(r, str(k), dumps(_scalar(v)), execution_id, src, now) for r, k, v, src in rows]
+        if data:
+            with self.write():
+                self.conn.executemany(
+                    """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
+                       logged_at) VALUES (?, ?, ?, ?, ?, ?)""",
+                    data,
+                )
+
+    def log_metrics_many(
+        self,
+        rows: Iterable[tuple[str, str, float | None, int | None]],
+        *,
+        execution_id: int | None = None,
+    ) -> None:
+        """Metric points of several runs at once: ``(run_id, key, value, step)``."""
+        now = utcnow()
+        data = [
+            (r, str(k), s, None if v is None else float(v), now, execution_id)
+            for r, k, v, s in rows
+        ]
+        if data:
+            with self.write():
+                self.conn.executemany(
+                    """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    data,
+                )
+
+    def record_metric_origins(
+        self,
+        rows: Iterable[tuple[str, str, str, str | None, str | None, str | None, Mapping[str, Any]]],
+        *,
+        execution_id: int | None = None,
+    ) -> None:
+        """Where metrics came from: ``(run_id, key, producer, split, model fingerprint, model
+        name, detail)``; the latest origin of a key wins."""
+        data = [
+            (r, k, p, s, fp, mn, execution_id, dumps(dict(d))) for r, k, p, s, fp, mn, d in rows
+        ]
+        if data:
+            with self.write():
+                self.conn.executemany(
+                    """INSERT OR REPLACE INTO metric_origins (run_id, key, producer, split,
+                       model_fingerprint, model_name, execution_id, detail)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    data,
+                )
+
+    def metric_origins(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """``{key: {producer, split, model_fingerprint, model_name, execution_id, detail}}``."""
+        rows = self.query("SELECT * FROM metric_origins WHERE run_id = ? ORDER BY key", (run_id,))
+        out = {}
+        for row in rows:
+            row["detail"] = loads(row["detail"])
+            out[row.pop("key")] = row
+            row.pop("run_id")
+        return out
+
     def find_run(self, run_id: str) -> dict[str, Any] | None:
         """The run with this id, or with this unique id prefix / name; ``None`` if none."""
         sql = """SELECT r.*, e.name AS experiment FROM runs r

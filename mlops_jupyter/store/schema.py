@@ -151,6 +151,26 @@ def m001_create_core(db: Database) -> None:
     )
 
 
+@core()
+def m002_create_metric_origins(db: Database) -> None:
+    """Where each captured metric came from: the call, the split, the model it scored."""
+    db.executescript(
+        """
+        CREATE TABLE metric_origins (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            key TEXT NOT NULL,
+            producer TEXT NOT NULL,           -- accuracy_score | score | cross_val_score | search ...
+            split TEXT,                       -- train | test | val, when the data said so
+            model_fingerprint TEXT,           -- the model whose predictions it scored
+            model_name TEXT,
+            execution_id INTEGER REFERENCES executions(id),
+            detail TEXT NOT NULL DEFAULT '{}', -- JSON: the call's settings (average, scoring, cv)
+            PRIMARY KEY (run_id, key)
+        );
+        """
+    )
+
+
 def _area_sets() -> list[Any]:
     from . import compare, datadiff, drift, export, registry
 

@@ -1,0 +1,100 @@
+"""Model files written off the cell's critical path, and never lost at exit.
+
+The cell that fits a model records its fingerprint, class, params and lineage at once; the
+skops file (``import skops.io`` alone takes 0.5 s) is written by one background thread. Before
+it keeps a file it checks that the model still has the fingerprint the cell recorded: a model
+refitted in place since then is another model (its own row), and the stale state is not saved
+under the old fingerprint.
+
+:func:`flush` waits for pending files (export and verify call it; so does interpreter exit).
+If the kernel dies before a file is written, the model's row stays without a file:
+``mlops-jupyter models`` shows it, and re-running the notebook (or ``mlops-jupyter run``)
+recreates it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+from ._warn import warn_once
+
+_queue: queue.Queue[tuple[Path, str, Any] | None] = queue.Queue()
+_thread: threading.Thread | None = None
+_lock = threading.Lock()
+_stores: dict[Path, Any] = {}
+
+
+def submit(store_path: Path, fingerprint: str, estimator: Any) -> None:
+    """Write ``estimator``'s file in the background and attach it to model ``fingerprint``."""
+    global _thread
+    with _lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_run, name="mlops-artifacts", daemon=True)
+            _thread.start()
+            atexit.register(flush)
+    _queue.put((Path(store_path), fingerprint, estimator))
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait until every submitted file is written (or ``timeout`` passes); True when done."""
+    if _thread is None or not _thread.is_alive():
+        return _queue.unfinished_tasks == 0
+    if timeout is None:
+        _queue.join()
+        return True
+    done = threading.Event()
+
+    def wait() -> None:
+        _queue.join()
+        done.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    return done.wait(timeout)
+
+
+def pending() -> int:
+    return _queue.unfinished_tasks
+
+
+def _run() -> None:
+    while True:
+        item = _queue.get()
+        try:
+            if item is not None:
+                _write(*item)
+        except Exception as exc:
+            warn_once("save a model file", exc)
+        finally:
+            del item
+            if _queue.qsize() == 0:
+                _close_stores()  # idle: hold no connection (the store may be deleted or moved)
+            _queue.task_done()
+
+
+def _close_stores() -> None:
+    for store in _stores.values():
+        with contextlib.suppress(Exception):
+            store.close()
+    _stores.clear()
+
+
+def _write(store_path: Path, fingerprint: str, estimator: Any) -> None:
+    import skops.io
+
+    from .fingerprint import model_fingerprint
+
+    data = skops.io.dumps(estimator)
+    if model_fingerprint(estimator) != fingerprint:
+        return  # refitted or changed since the cell: that state is not this model
+    store = _stores.get(store_path)
+    if store is None:
+        from ..store import Store
+
+        store = _stores[store_path] = Store(store_path)
+    digest = store.put_artifact(data, "application/x-skops")
+    store.set_model_artifact(fingerprint, digest)
