@@ -55,6 +55,16 @@ def shell(workdir: Path) -> Iterator[Any]:
         InteractiveShell.clear_instance()
 
 
+@pytest.fixture
+def fresh_session(workdir: Path) -> Iterator[None]:
+    """A new capture session (its own run) before and after the test."""
+    from mlops_jupyter.capture import session as session_mod
+
+    session_mod.reset_session()
+    yield
+    session_mod.reset_session()
+
+
 def run(shell: Any, code: str, *, check: bool = True) -> Any:
     """Run one cell like a notebook would (store_history=True) and return the ExecutionResult."""
     result = shell.run_cell(code, store_history=True)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_jupyter.capture import session as session_mod
 from mlops_jupyter.capture.session import get_session
 
 
@@ -21,11 +20,7 @@ def run(shell: Any, code: str, *, check: bool = True) -> Any:
     return result
 
 
-@pytest.fixture(autouse=True)
-def fresh_session(workdir):
-    session_mod.reset_session()
-    yield
-    session_mod.reset_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _store() -> Any:

@@ -55,6 +55,7 @@ _SPLITS = {
 }  # fmt: skip
 _WORDS = re.compile(r"[_\W]+|(?<=[a-z])(?=[A-Z])")
 MAX_CANDIDATES = 100_000
+MAX_MODELS = 10  # per configuration and cell: a loop refitting one setting on new data
 
 
 @dataclass
@@ -87,10 +88,10 @@ class Config:
     class_name: str
     params: dict[str, tuple[Any, bool]]
     est: Any = None
-    fingerprint: str | None = None
+    fitted: list[tuple[str | None, Any, list[int]]] = field(default_factory=list)  # fp, est, data
     fits: int = 0
     partial: bool = False
-    search: SearchFacts | None = None
+    searches: list[SearchFacts] = field(default_factory=list)
     data: list[int] = field(default_factory=list)
     points: list[Point] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -125,7 +126,7 @@ def plan_cell(rec: Recorder, links: Links, ns: dict[str, Any]) -> Plan:
     plan = Plan()
     if not rec.events:
         return plan
-    names = _Names(ns)
+    names = _Names(ns, rec.alive)
     configs: dict[tuple[Any, ...], Config] = {}
     of_object: dict[int, Config] = {}
     last: Config | None = None
@@ -136,8 +137,9 @@ def plan_cell(rec: Recorder, links: Links, ns: dict[str, Any]) -> Plan:
             cfg = _config(configs, _model_name(ev, names), ev.est, ev.params or {})
             cfg.est, cfg.fits = ev.est, cfg.fits + 1
             cfg.partial = ev.name == "partial_fit"
-            cfg.fingerprint = ev.fingerprint or cfg.fingerprint
-            cfg.search = ev.search or cfg.search
+            cfg.fitted.append((ev.fingerprint, ev.est, list(ev.data)))
+            if ev.search is not None:
+                cfg.searches.append(ev.search)
             cfg.data = list(ev.data)
             of_object[id(ev.est)] = last = cfg
         elif ev.kind in ("cv", "cv_predict"):
@@ -343,12 +345,17 @@ def split_word(name: str) -> str | None:
 class _Names:
     """User names bound to objects (built once per cell with events, on first need)."""
 
-    def __init__(self, ns: dict[str, Any]) -> None:
+    def __init__(self, ns: dict[str, Any], alive: Any) -> None:
         self.ns = ns
+        self.alive = alive
         self._index: dict[int, list[str]] | None = None
 
     def data(self, key: int | None) -> list[str]:
+        """Names bound to the object a call saw under ``key`` (if it is still that object)."""
         if key is None:
+            return []
+        obj = self.alive(key)
+        if obj is None or id(obj) != key:
             return []
         if self._index is None:
             self._index = {}
@@ -357,11 +364,15 @@ class _Names:
                     self._index.setdefault(id(value), []).append(name)
         return self._index.get(key, [])
 
+    def bound(self, obj: Any) -> list[str]:
+        """Names bound to ``obj`` (held by the event, so alive)."""
+        return [n for n, v in self.ns.items() if v is obj and not n.startswith("_")]
+
 
 def _model_name(ev: Event, names: _Names) -> str:
     if ev.site.receiver:
         return ev.site.receiver
-    bound = [n for n in names.data(id(ev.est)) if n.isidentifier()]
+    bound = [n for n in names.bound(ev.est) if n.isidentifier()]
     return bound[0] if bound else type(ev.est).__name__.lower()
 
 
@@ -369,7 +380,7 @@ def _template_name(ev: Event, names: _Names) -> str:
     first = ev.site.arg_names[0] if ev.site.arg_names else None
     if first and names.ns.get(first) is ev.est:
         return first
-    bound = names.data(id(ev.est))
+    bound = names.bound(ev.est)
     return bound[0] if bound else type(ev.est).__name__.lower()
 
 
@@ -385,14 +396,15 @@ def _finish(plan: Plan, configs: list[Config]) -> None:
         models = _models_of(cfg)
         for point in cfg.points:
             point.model_fp = point.model_fp or (models[0].fingerprint if models else None)
-        _steps(cfg.points)
         if sweep and cfg.points:
             plan.children.append(Child(labels[id(cfg)], params, cfg.points, models, inherit=True))
             _search_children(plan, cfg, params, len(plan.children) - 1)
+            _steps(cfg.points)
         else:
             plan.params.update(params)
-            plan.points.extend(cfg.points)
             plan.models.extend(models)
+            own = list(cfg.points)
+            plan.points.extend(own)
             _search_children(plan, cfg, plan.params, None)
     _steps(plan.points)
 
@@ -408,18 +420,28 @@ def _params_of(cfg: Config) -> dict[str, tuple[Any, str]]:
 
 
 def _models_of(cfg: Config) -> list[ModelRecord]:
+    """One model per distinct fitted state of the configuration (the same settings fitted on
+    other data is another model), the last one first; at most MAX_MODELS per configuration."""
     if not cfg.fits or cfg.est is None:
         return []
-    fp = cfg.fingerprint
-    if fp is None or cfg.partial:
+    params = {k: v for k, (v, _d) in cfg.params.items()}
+    fitted = list(cfg.fitted)
+    if cfg.partial or fitted[-1][0] is None:
         from .fingerprint import model_fingerprint
 
-        fp = model_fingerprint(cfg.est)
-    params = {k: v for k, (v, _d) in cfg.params.items()}
-    out = [ModelRecord(fp, cfg.class_name, params, cfg.name, cfg.est, list(cfg.data))]
-    best = cfg.search.best_estimator if cfg.search is not None else None
-    if best is not None:
-        out.append(model_record(best, f"{cfg.name}.best_estimator_", list(cfg.data)))
+        fitted[-1] = (model_fingerprint(cfg.est), cfg.est, fitted[-1][2])
+    out: list[ModelRecord] = []
+    seen: set[str] = set()
+    for fp, est, data in reversed(fitted):
+        if fp is None or fp in seen or len(out) >= MAX_MODELS:
+            continue
+        seen.add(fp)
+        out.append(ModelRecord(fp, cfg.class_name, params, cfg.name, est, data))
+    for facts in cfg.searches[-MAX_MODELS:]:
+        if facts.best_estimator is not None:
+            out.append(
+                model_record(facts.best_estimator, f"{cfg.name}.best_estimator_", list(cfg.data))
+            )
     return out
 
 
@@ -437,25 +459,25 @@ def model_record(est: Any, name: str, data: list[int] | None = None) -> ModelRec
 def _search_children(
     plan: Plan, cfg: Config, params: dict[str, tuple[Any, str]], parent: int | None
 ) -> None:
-    """The search's best on its run; one child run per candidate."""
-    facts = cfg.search
-    if facts is None:
-        return
-    params.update({f"{cfg.name}.best.{k}": (v, "auto") for k, v in facts.best_params.items()})
+    """Each search's best on its run; one child run per candidate of each search."""
     target = plan.children[parent].points if parent is not None else plan.points
-    if facts.best_score is not None:
-        fp = next((p.model_fp for p in cfg.points if p.model_fp), None)
-        target.append(
-            Point("best_score", facts.best_score, None, "search", model_name=cfg.name, model_fp=fp)
-        )
-    for i, cand in enumerate(facts.candidates[:MAX_CANDIDATES]):
-        desc = ", ".join(f"{k}={v}" for k, v in list(cand["params"].items())[:3])
-        params = {k: (v, "auto") for k, v in cand["params"].items()}
-        points = [
-            Point(k, v, None, "search", model_name=cfg.name) for k, v in cand["metrics"].items()
-        ]
-        name = f"{cfg.name} #{i + 1}" + (f" {desc}" if desc else "")
-        plan.children.append(Child(name, params, points, [], inherit=False, parent=parent))
+    fp = next((p.model_fp for p in cfg.points if p.model_fp), None)
+    for facts in cfg.searches:
+        params.update({f"{cfg.name}.best.{k}": (v, "auto") for k, v in facts.best_params.items()})
+        if facts.best_score is not None:
+            target.append(
+                Point(
+                    "best_score", facts.best_score, None, "search", model_name=cfg.name, model_fp=fp
+                )
+            )
+        for i, cand in enumerate(facts.candidates[:MAX_CANDIDATES]):
+            desc = ", ".join(f"{k}={v}" for k, v in list(cand["params"].items())[:3])
+            own = {k: (v, "auto") for k, v in cand["params"].items()}
+            points = [
+                Point(k, v, None, "search", model_name=cfg.name) for k, v in cand["metrics"].items()
+            ]
+            name = f"{cfg.name} #{i + 1}" + (f" {desc}" if desc else "")
+            plan.children.append(Child(name, own, points, [], inherit=False, parent=parent))
 
 
 def _steps(points: list[Point]) -> None:

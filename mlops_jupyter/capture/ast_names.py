@@ -274,6 +274,11 @@ _NO = object()
 
 
 def _literal(node: ast.expr) -> Any:
+    if isinstance(node, (ast.List, ast.Tuple)) and 0 < len(node.elts) <= 50:
+        items = [_literal(e) for e in node.elts]  # Cs = [0.1, 1, 10]: a list of settings
+        if all(i is not _NO and not isinstance(i, list) for i in items):
+            return items
+        return _NO
     if isinstance(node, ast.Constant):
         value = node.value
         if isinstance(value, (bool, int, float)) or (

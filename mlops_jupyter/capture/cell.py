@@ -106,7 +106,7 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
     fallback: list[ModelRecord] = []
     if ok and syntax is not None:
         points = _named_metrics(syntax, ns, plan)
-        datasets, described = _datasets(session, syntax, ns, plan)
+        datasets, described = _datasets(session, syntax, ns, plan, _alive(start))
         fallback = _unrecorded_models(syntax, ns, session, plan)
     points = plan.points + points
     for run, point in plan.elsewhere:
@@ -162,6 +162,7 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
                 children=plan.children,
                 inherit={k: v for k, (v, _s) in {**session.params, **params}.items()},
                 datasets=datasets,
+                alive=_alive(start),
                 sources=sources,
                 reads=reads,
                 writes=writes,
@@ -231,13 +232,20 @@ def _own_keys(points: list[Point], owners: dict[str, str]) -> None:
             point.key = f"{point.model_name}.{point.key}"
 
 
+def _alive(start: CellStart) -> Any:
+    """``id -> object`` for the objects the cell's calls saw, only while they still exist (an
+    id alone may since belong to another object: a temporary's id is reused at once)."""
+    rec = start.recorder
+    return rec.alive if rec is not None else (lambda _key: None)
+
+
 def _datasets(
-    session: Session, syntax: CellSyntax, ns: dict[str, Any], plan: Plan
+    session: Session, syntax: CellSyntax, ns: dict[str, Any], plan: Plan, alive: Any
 ) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
     names = detect.dataset_candidates(
         syntax,
         ns,
-        data_ids=plan.data_ids,
+        is_cell_data=lambda obj: id(obj) in plan.data_ids and alive(id(obj)) is obj,
         is_known_data=session.links.is_data,
         recorded=session.datasets,
         columns=session.dataset_columns,

@@ -216,7 +216,7 @@ def dataset_candidates(
     syntax: CellSyntax,
     ns: dict[str, Any],
     *,
-    data_ids: set[int],
+    is_cell_data: Any,
     is_known_data: Any,
     recorded: dict[str, Any],
     columns: dict[str, frozenset[str]],
@@ -224,12 +224,13 @@ def dataset_candidates(
     """The names of the cell that hold data (see the README's capture table).
 
     A name the cell touches is a dataset when its object was passed as data to a fit, predict,
-    transform, score, metric, cross-validation or split call in this cell (``data_ids``); came
+    transform, score, metric, cross-validation or split call in this cell (``is_cell_data``); came
     from a file reader, a loader, a generator or a split (``is_known_data``); is the very
     object already recorded under that name (read, or changed in place); or is a pandas
     object written by a cell that reads a dataset and shares a column with it (``df2 =
     df[df.a > 1]``), or a pandas object written under a name data goes by
-    (:func:`is_data_name`: ``df = pd.DataFrame({...})``). Loop variables never are: ``for y in ...`` is not a new version of ``y``.
+    (:func:`is_data_name`: ``df = pd.DataFrame({...})``). Loop variables (that the cell does not
+    also assign at its top level) never are: ``for y in ...`` is not a new version of ``y``.
     """
     touched = set(syntax.reads) | set(syntax.writes)
     readers = set(syntax.file_reads) | set(syntax.file_read_vars)
@@ -239,13 +240,13 @@ def dataset_candidates(
     )
     out = []
     for name in user_names(touched, ns):
-        if name in syntax.loop_targets:
+        if name in syntax.loop_targets and name not in syntax.assigned:
             continue
         obj = ns[name]
         if not is_dataset(obj):
             continue
         if (
-            id(obj) in data_ids
+            is_cell_data(obj)
             or name in readers
             or is_known_data(obj)
             or (name in recorded and _same(recorded[name], obj))

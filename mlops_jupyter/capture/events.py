@@ -99,7 +99,8 @@ class Recorder:
         if obj is None or isinstance(obj, (str, bytes, int, float, bool)):
             return None
         key = id(obj)
-        if key not in self.objects:
+        held = self.objects.get(key)
+        if held is None or held() is not obj:  # new, or an id reused after a temporary died
             try:
                 self.objects[key] = weakref.ref(obj)
             except TypeError:
@@ -152,6 +153,8 @@ def _on_fit(
     if ev.name in ("fit_predict", "fit_transform"):
         ev.outputs = [k for k in (rec.keep(result),) if k is not None]
         rec.session.note_prediction(result, est, x)
+        if ev.name == "fit_transform":
+            rec.session.note_data(result)  # transformed features are data
     return True
 
 
@@ -163,6 +166,8 @@ def _on_predict(
     ev.est = est
     ev.data = [k for k in (rec.keep(x),) if k is not None]
     rec.session.note_prediction(result, est, x)
+    if ev.kind == "transform":
+        rec.session.note_data(result)  # transformed features are data
     return True
 
 

@@ -66,6 +66,33 @@ def install(ip: Any) -> None:
         instrument.rebind(ip.user_ns)
     except Exception as exc:  # capture by name still works without the wrappers
         warn_once("instrument scikit-learn", exc)
+    _end_run_on_kernel_shutdown(ip)
+
+
+def _end_run_on_kernel_shutdown(ip: Any) -> None:
+    """Finish the run when the kernel is asked to shut down, not only at interpreter exit.
+
+    With joblib's loky workers alive (``n_jobs=2``) the kernel may not exit before its manager
+    kills it, and then no ``atexit`` handler runs: the run would stay ``running`` forever.
+    """
+    kernel = getattr(ip, "kernel", None)
+    original = getattr(kernel, "do_shutdown", None)
+    if original is None or getattr(original, "__mlops_original__", None) is not None:
+        return
+
+    def do_shutdown(restart: bool) -> Any:
+        try:
+            from . import artifacts
+
+            artifacts.flush(timeout=3.0)
+            get_session().shutdown()
+        except Exception as exc:
+            warn_once("finish the run at kernel shutdown", exc)
+        return original(restart)
+
+    do_shutdown.__mlops_original__ = original  # type: ignore[attr-defined]
+    with contextlib.suppress(AttributeError, TypeError):
+        kernel.do_shutdown = do_shutdown
 
 
 def uninstall(ip: Any) -> None:

@@ -116,7 +116,38 @@ def estimator_params(est: Any) -> dict[str, tuple[Any, bool]]:
         steps = _step_names(value)
         shown = steps if steps is not None else stable(value)
         out[key] = (shown, _is_default(owner, name, value))
+        out.update(
+            {
+                k: (v, _is_default(value, k.rsplit(".", 1)[-1], v))
+                for k, v in parts(key, value).items()
+            }
+        )
     return out
+
+
+def parts(key: str, value: Any) -> dict[str, Any]:
+    """The settings inside a CV splitter or a scorer given as a param: ``cv=KFold(n_splits=5,
+    shuffle=True)`` adds ``cv.n_splits`` and ``cv.shuffle``; ``scoring=make_scorer(
+    precision_score, pos_label="yes")`` adds ``scoring.pos_label``."""
+    if _is_splitter(value):
+        return {
+            f"{key}.{name}": stable(getattr(value, name))
+            for name in _defaults(type(value))
+            if hasattr(value, name)
+        }
+    kwargs = getattr(value, "_kwargs", None)
+    if isinstance(kwargs, dict) and hasattr(value, "_score_func"):
+        return {f"{key}.{k}": stable(v) for k, v in kwargs.items()}
+    return {}
+
+
+def _is_splitter(value: Any) -> bool:
+    return (
+        not isinstance(value, type)
+        and callable(getattr(value, "split", None))
+        and callable(getattr(value, "get_n_splits", None))
+        and not _is_estimator(value)
+    )
 
 
 def _step_names(value: Any) -> str | None:
@@ -185,7 +216,13 @@ def call_settings(
                 bound[name] = value
     except (TypeError, ValueError):
         bound = dict(kwargs)
-    return {k: stable(v) for k, v in bound.items() if k not in skip and not _looks_like_data(v)}
+    out: dict[str, Any] = {}
+    for k, v in bound.items():
+        if k in skip or _looks_like_data(v):
+            continue
+        out[k] = stable(v)
+        out.update(parts(k, v))
+    return out
 
 
 def _looks_like_data(value: Any) -> bool:

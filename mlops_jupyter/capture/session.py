@@ -322,15 +322,47 @@ def _shutdown() -> None:
 
 
 def notebook_path() -> str | None:
-    """The notebook's path when the kernel knows it (``__session__`` / ``JPY_SESSION_NAME``)."""
+    """The notebook's path, wherever the kernel can tell.
+
+    JupyterLab/Notebook and our own runner: ``JPY_SESSION_NAME`` / ``__session__``; VS Code:
+    ``__vsc_ipynb_file__``; papermill and ``jupyter nbconvert --execute``: the ``.ipynb``
+    argument of the process that started the kernel.
+    """
     path = os.environ.get("JPY_SESSION_NAME")
     if not path:
         ip = _ipython()
         if ip is not None:
-            path = ip.user_ns.get("__session__")
+            path = ip.user_ns.get("__session__") or ip.user_ns.get("__vsc_ipynb_file__")
+    if not path or not isinstance(path, str):
+        path = _notebook_of_parent()
     if not path or not isinstance(path, str):
         return None
     return path
+
+
+_parent_notebook: tuple[int, str | None] | None = None
+
+
+def _notebook_of_parent() -> str | None:
+    """The first ``*.ipynb`` argument of the parent process (papermill, nbconvert), if any."""
+    global _parent_notebook
+    ppid = os.getppid()
+    if _parent_notebook is not None and _parent_notebook[0] == ppid:
+        return _parent_notebook[1]
+    found = None
+    try:
+        args = Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0")
+        cwd = Path(os.readlink(f"/proc/{ppid}/cwd"))
+    except OSError:
+        args, cwd = [], Path.cwd()
+    for raw in args[1:]:
+        arg = raw.decode(errors="replace")
+        if arg.endswith(".ipynb") and not arg.startswith("-"):
+            candidate = Path(arg) if Path(arg).is_absolute() else cwd / arg
+            found = str(candidate)
+            break
+    _parent_notebook = (ppid, found)
+    return found
 
 
 def default_experiment() -> str:

@@ -27,13 +27,14 @@ def write_facts(
     children: list[Child],
     inherit: dict[str, Any],
     datasets: dict[str, tuple[Any, str]],
+    alive: Any,
     sources: dict[str, tuple[str, str | None]],
     reads: list[str],
     writes: list[str],
     ns: dict[str, Any],
 ) -> list[str]:
     """Everything but the execution row, params and dataset versions; returns child run ids."""
-    fps = _fingerprints(session, datasets)
+    fps = _fingerprints(session, datasets, alive)
     store.log_metrics(
         run_id,
         [(p.key, p.value, p.step, None) for p in points] + pending,
@@ -140,14 +141,38 @@ def _unique(edges: list[Edge]) -> list[Edge]:
     return list(dict.fromkeys(edges))
 
 
-def _fingerprints(session: Session, datasets: dict[str, tuple[Any, str]]) -> dict[int, str]:
-    """Object id -> dataset fingerprint, for the data of this cell and data seen before."""
-    out = {}
-    for key, (ref, _token, fp) in session.fp_cache.entries.items():
-        if ref() is not None:
-            out[key] = fp
-    out.update({id(obj): fp for obj, fp in datasets.values()})
-    return out
+class _Fingerprints:
+    """Object id (as the cell's calls saw it) -> fingerprint of the dataset it still is."""
+
+    def __init__(self, session: Session, datasets: dict[str, tuple[Any, str]], alive: Any) -> None:
+        self.alive = alive
+        self.known: dict[int, tuple[Any, str]] = {
+            key: (ref, fp) for key, (ref, _token, fp) in session.fp_cache.entries.items()
+        }
+        for obj, fp in datasets.values():
+            self.known[id(obj)] = (lambda o=obj: o, fp)
+
+    def __contains__(self, key: int) -> bool:
+        return self.get(key) is not None
+
+    def __getitem__(self, key: int) -> str:
+        fp = self.get(key)
+        if fp is None:
+            raise KeyError(key)
+        return fp
+
+    def get(self, key: int) -> str | None:
+        entry = self.known.get(key)
+        if entry is None:
+            return None
+        obj = entry[0]()
+        return entry[1] if obj is not None and self.alive(key) is obj else None
+
+
+def _fingerprints(
+    session: Session, datasets: dict[str, tuple[Any, str]], alive: Any
+) -> _Fingerprints:
+    return _Fingerprints(session, datasets, alive)
 
 
 def _edges(
