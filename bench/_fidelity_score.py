@@ -33,6 +33,15 @@ from typing import Any
 def score(store_path: Path, labels: dict[str, Any]) -> dict[str, Any]:
     conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "metric_origins" not in tables:  # nothing was captured: an empty store scores zero
+        conn.close()
+        conn = sqlite3.connect(":memory:")
+        conn.row_factory = sqlite3.Row
+        from mlops_jupyter.store.schema import core
+
+        for migration in core._migrations:
+            migration.fn(_Script(conn))
     try:
         return {
             "metrics": _metrics(conn, labels.get("metrics", [])),
@@ -42,6 +51,14 @@ def score(store_path: Path, labels: dict[str, Any]) -> dict[str, Any]:
         }
     finally:
         conn.close()
+
+
+class _Script:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def executescript(self, script: str) -> None:
+        self.conn.executescript(script)
 
 
 # -- metrics ------------------------------------------------------------------------------------

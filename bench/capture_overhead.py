@@ -115,9 +115,9 @@ def bench_cells(n: int) -> None:
         )
         shell.history_manager.end_session()
     print(
-        "   With history on, IPython's history thread fsyncs its own SQLite file after every\n"
-        "   cell; back to back, that fsync also flushes the store's WAL writes and the next cell\n"
-        "   waits for it. History off shows capture's own cost."
+        "   A cell's record is written by the store's writer thread, so the cell never waits for\n"
+        "   the disk, and IPython's history thread is not woken into an fsync after every cell\n"
+        "   (it was, when the cell itself committed: +0.8 to 5 ms with history on)."
     )
 
 

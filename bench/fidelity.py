@@ -96,6 +96,8 @@ def _one(entry: dict, args: argparse.Namespace) -> dict:
             )
             plain_best = min(plain_best, plain_cells)
             captured_best = min(captured_best, captured_cells)
+        if not store.exists():  # capture never wrote: every label is missed
+            sqlite3.connect(store).close()
         result = score(store, labels)
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)

@@ -428,3 +428,36 @@ def test_a_number_too_large_for_a_float_does_not_cost_the_cell(shell) -> None:
     store, run_id = _store(), get_session().run_id
     assert store.latest_metrics(run_id) == {"acc": 0.5}
     assert store.get_params(run_id) == {"lr": 0.1}
+
+
+def test_cells_written_in_the_background_all_reach_the_store_at_exit(tmp_path) -> None:
+    """Capture writes a cell's record on the store's writer thread; a process that exits right
+    after its last cell still has every record (and the run finished)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "sh = InteractiveShell.instance()\n"
+        "sh.run_line_magic('load_ext', 'mlops_jupyter')\n"
+        "for i in range(300):\n"
+        "    sh.run_cell(f'acc_{i % 3} = {i} / 300', store_history=True)\n"
+    )
+    store_file = tmp_path / "lineage.db"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"MLOPS_JUPYTER_STORE": str(store_file), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    from mlops_jupyter.store import open_store
+
+    store = open_store(store_file, shared=False)
+    (run_row,) = store.list_runs()
+    assert run_row["status"] == "finished"
+    assert len(store.list_executions(run_row["id"])) == 300
+    assert store.latest_metrics(run_row["id"])["acc_2"] == 299 / 300
+    store.close()

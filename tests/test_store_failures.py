@@ -50,7 +50,10 @@ def test_capture_failure_is_reported_even_when_the_notebook_ignores_warnings(
     with warnings.catch_warnings(record=True) as caught:
         warnings.filterwarnings("ignore")
         result = run(shell, "# " + "z" * 20_000 + "\nresult = 41 + 1")  # a cell too big to store
-    assert result.success and shell.user_ns["result"] == 42  # the cell is unharmed
+        assert result.success and shell.user_ns["result"] == 42  # the cell is unharmed
+        # The record is written in the background: the failure shows on the next cell.
+        full_store.wait_for_writes()
+        run(shell, "after = 1")
     assert any(issubclass(w.category, _warn.CaptureWarning) for w in caught)
 
 

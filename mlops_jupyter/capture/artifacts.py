@@ -41,7 +41,15 @@ def submit(store_path: Path, fingerprint: str, estimator: Any) -> None:
 
 
 def flush(timeout: float | None = None) -> bool:
-    """Wait until every submitted file is written (or ``timeout`` passes); True when done."""
+    """Wait until every submitted file is written (or ``timeout`` passes); True when done.
+
+    Cells queue their models' files once their own rows are written, so the stores' queued
+    writes are waited for first."""
+    import sys
+
+    stores = sys.modules.get("mlops_jupyter.store")
+    for store in list(getattr(stores, "_open", {}).values()):
+        store.wait_for_writes()
     if _thread is None or not _thread.is_alive():
         return _queue.unfinished_tasks == 0
     if timeout is None:

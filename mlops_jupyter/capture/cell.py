@@ -22,9 +22,9 @@ from ._warn import warn_once
 from .assemble import ModelRecord, Plan, Point, model_record, plan_cell
 from .ast_names import CellSyntax, analyse, parse, redact
 from .links import ModelInfo
-from .record import describe_dataset, write_dataset
+from .record import describe_dataset
 from .session import Session
-from .write import write_facts
+from .write import prepare
 
 SKIP_MARKER = "# mlops: skip"
 _OWN_MAGICS = ("%mlops", "%load_ext", "%reload_ext", "%unload_ext", "%lsmagic")
@@ -96,7 +96,7 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
     if session.run_id is None:
         new_run = True
     run_id = session.ensure_run()
-    store = session.store
+    store = session.store_nowait
 
     reads = detect.user_names(syntax.reads, ns) if syntax else []
     writes = detect.user_names(syntax.writes, ns) if syntax else []
@@ -120,67 +120,45 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
     sources = _sources(syntax, ns) if ok and syntax is not None else {}
     pending = session.take_metrics()
     models = plan.models + fallback
+    explicit_since = start.started_at if session.explicit_params else None
     try:
-        with store.write():  # the cell's single transaction
-            execution_id = store.add_execution(
-                run_id,
-                code=code,
-                code_hash=xxhash.xxh3_128_hexdigest(code.encode()),
-                started_at=start.started_at,
-                duration_s=duration,
-                status="ok" if error is None else "error",
-                execution_count=result.execution_count,
-                cell_id=start.cell_id,
-                error=_summary(error),
-                reads=reads,
-                writes=writes,
-            )
-            _write_params(store, session, run_id, execution_id, params)
-            if session.explicit_params:
-                session.explicit_params = False
-                store.attach_explicit_params(run_id, execution_id, start.started_at)
-            for name, facts in described.items():
-                path, digest = sources.get(name, (None, None))
-                write_dataset(
-                    store,
-                    name,
-                    facts,
-                    run_id=run_id,
-                    execution_id=execution_id,
-                    source_path=path,
-                    source_hash=digest,
-                )
-            child_ids = write_facts(
-                store,
-                session,
-                run_id=run_id,
-                execution_id=execution_id,
-                points=points,
-                pending=pending,
-                elsewhere=elsewhere,
-                models=models,
-                children=plan.children,
-                inherit={k: v for k, (v, _s) in {**session.params, **params}.items()},
-                datasets=datasets,
-                alive=_alive(start),
-                sources=sources,
-                reads=reads,
-                writes=writes,
-                ns=ns,
-            )
+        record, child_ids = prepare(
+            session,
+            run_id=run_id,
+            execution={
+                "code": code,
+                "code_hash": xxhash.xxh3_128_hexdigest(code.encode()),
+                "started_at": start.started_at,
+                "duration_s": duration,
+                "status": "ok" if error is None else "error",
+                "execution_count": result.execution_count,
+                "cell_id": start.cell_id,
+                "error": _summary(error),
+                "reads": reads,
+                "writes": writes,
+            },
+            params=_params_to_write(session, params),
+            explicit_since=explicit_since,
+            datasets=datasets,
+            described=described,
+            sources=sources,
+            points=points,
+            pending=pending,
+            elsewhere=elsewhere,
+            models=models,
+            children=plan.children,
+            inherit={k: v for k, (v, _s) in {**session.params, **params}.items()},
+            alive=_alive(start),
+            reads=reads,
+            writes=writes,
+            ns=ns,
+        )
     except BaseException:
         session.pending_metrics[:0] = pending  # explicit metrics are never lost
         raise
-
-    # Only now (committed) update what the session believes the run holds.
-    for key, (value, source) in params.items():
-        session.params[key] = (value, source)
-    session.key_owners[run_id] = owners
-    if points or pending or models or plan.children:
-        session.has_results = True
-    _remember(session, store, run_id, models, plan, child_ids, datasets, ns)
-    return Captured(
-        execution_id,
+    session.explicit_params = False
+    captured = Captured(
+        None,
         run_id,
         "ok" if error is None else "error",
         params=sorted(params),
@@ -191,10 +169,30 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
         child_runs=len(plan.children),
     )
 
+    def write(store: Any) -> None:  # on the store's writer thread: the cell does not wait
+        captured.execution_id = record.apply(store)
+        for _run, model in record.models:
+            artifacts.submit(store.path, model.fingerprint, model.est)
 
-def _write_params(
-    store: Any, session: Session, run_id: str, execution_id: int, params: dict[str, tuple[Any, str]]
-) -> None:
+    def failed(exc: BaseException) -> None:  # on the writer thread: report on the cell's
+        with session.lock:
+            session.pending_metrics[:0] = pending  # explicit metrics are never lost
+            session.write_failures.append(exc)
+
+    store.write_later(write, failed)
+    # What the session believes the run holds (the write is queued, in order, behind others).
+    for key, (value, source) in params.items():
+        session.params[key] = (value, source)
+    session.key_owners[run_id] = owners
+    if points or pending or models or plan.children:
+        session.has_results = True
+    _remember(session, run_id, models, plan, child_ids, datasets)
+    return captured
+
+
+def _params_to_write(
+    session: Session, params: dict[str, tuple[Any, str]]
+) -> dict[str, dict[str, Any]]:
     """A param re-assigned to the value (and source) the run already holds is not written again."""
     by_source: dict[str, dict[str, Any]] = {}
     for key, (value, source) in params.items():
@@ -204,8 +202,7 @@ def _write_params(
         if held == (value, source) and type(held[0]) is type(value):
             continue
         by_source.setdefault(source, {})[key] = value
-    for source, values in by_source.items():
-        store.log_params(run_id, values, execution_id=execution_id, source=source)
+    return by_source
 
 
 def _named_metrics(syntax: CellSyntax, ns: dict[str, Any], plan: Plan) -> list[Point]:
@@ -257,7 +254,7 @@ def _datasets(
     for name, (obj, fp) in list(datasets.items()):
         try:
             if fp not in seen:
-                seen[fp] = describe_dataset(obj, fp, store=session.store)
+                seen[fp] = describe_dataset(obj, fp, store=session.store_nowait)
             described[name] = seen[fp]
         except Exception as exc:  # skip this dataset, keep the rest of the cell
             warn_once("profile the dataset", exc, repr(name))
@@ -295,13 +292,11 @@ def _sources(syntax: CellSyntax, ns: dict[str, Any]) -> dict[str, tuple[str, str
 
 def _remember(
     session: Session,
-    store: Any,
     run_id: str,
     models: list[ModelRecord],
     plan: Plan,
     child_ids: list[str],
     datasets: dict[str, tuple[Any, str]],
-    ns: dict[str, Any],
 ) -> None:
     placed = [(run_id, m, False) for m in models]
     for child, child_id in zip(plan.children, child_ids):
@@ -311,10 +306,6 @@ def _remember(
         session.links.note_model(model.est, info)
         session.model_fps[id(model.est)] = model.fingerprint
         session.last_model = model.fingerprint
-        try:
-            artifacts.submit(store.path, model.fingerprint, model.est)
-        except Exception as exc:
-            warn_once("queue a model file", exc)
     for name, (obj, _fp) in datasets.items():
         try:
             session.datasets[name] = weakref.ref(obj)

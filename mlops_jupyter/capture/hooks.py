@@ -29,6 +29,7 @@ class CellHooks:
         self.start = None
         try:
             session = get_session()
+            session.report_write_failures()
             raw = getattr(info, "raw_cell", "") or ""
             if session.enabled and not should_skip(raw):
                 recorder = Recorder(session)
@@ -48,6 +49,7 @@ class CellHooks:
                 session.flush_metrics()  # explicit mj.log_metric points still land
                 return
             session.last_capture = capture_cell(session, self.shell, start, result)
+            session.report_write_failures()  # an earlier cell's, already known
         except Exception as exc:
             warn_once("capture this cell", exc)
 

@@ -61,8 +61,10 @@ class Session:
         self.datasets: dict[str, Any] = {}  # dataset name -> weakref of the object recorded
         self.dataset_columns: dict[str, frozenset[str]] = {}
         self.key_owners: dict[str, dict[str, str]] = {}  # run id -> metric key -> model name
+        self.write_failures: list[BaseException] = []  # from the store's writer thread
         self._parent_for_next: str | None = os.environ.get(ENV_PARENT_RUN) or None
         self._lock = threading.RLock()
+        self.lock = self._lock  # held while the metric buffer changes
         self._ended = False
         _register_atexit()  # metrics logged before any run must still be written at exit
 
@@ -70,6 +72,14 @@ class Session:
 
     @property
     def store(self) -> Any:
+        """The store, once the writes capture queued are committed (read your own writes)."""
+        store = self.store_nowait
+        store.wait_for_writes()
+        return store
+
+    @property
+    def store_nowait(self) -> Any:
+        """The store without waiting for queued writes: capture's own hot path."""
         if self._store is None:
             from ..store import open_store
 
@@ -174,6 +184,17 @@ class Session:
         """A new run, child of the current one, inheriting its params."""
         parent = self.run_id
         return self.start_run(parent_run_id=parent, inherit=True)
+
+    def report_write_failures(self) -> None:
+        """Warn (on the caller's thread: the notebook's) about cell records that failed."""
+        if not self.write_failures:
+            return
+        from ._warn import warn_once
+
+        with self._lock:
+            failures, self.write_failures = self.write_failures, []
+        for exc in failures:
+            warn_once("write a cell's record to the lineage store", exc)
 
     # -- what the wrappers report between cells -----------------------------------------------
 

@@ -1,68 +1,143 @@
-"""Write a planned cell's metrics, models, child runs and lineage (inside the cell's transaction).
+"""A cell's record as plain rows (prepared on the cell's thread) and their one write group.
 
-Called by :mod:`.cell` within its ``with store.write():``; every statement here is a bulk
-``executemany`` so a search with thousands of candidates stays one short transaction.
+:func:`prepare` turns what :mod:`.cell` decided into rows and lineage edges, reading live
+objects and the session now (nothing of it may be read later: the next cell changes them).
+:meth:`CellRecord.apply` writes those rows (on the store's writer thread, see
+``StoreBase.write_later``); every statement is a bulk ``executemany``, so a search with
+thousands of candidates is still one short write. The execution's id exists only once its row
+is inserted: edges and rows name it ``EXECUTION`` until then.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..store.base import new_id
 from .assemble import Child, ModelRecord, Point
 from .session import Session
 
 Edge = tuple[str, str, str, str, str]
+EXECUTION = "\x00execution"  # stands for the execution's id until its row exists
 
 
-def write_facts(
-    store: Any,
+@dataclass
+class CellRecord:
+    run_id: str
+    execution: dict[str, Any]  # the add_execution() arguments
+    params: dict[str, dict[str, Any]]  # source -> {key: value}
+    explicit_since: str | None  # tie mj.log_param params to this execution
+    datasets: list[tuple[str, Any, str | None, str | None]]  # name, facts, path, hash
+    metrics: list[tuple[str, float | None, int | None, str | None]]
+    elsewhere: list[tuple[str, str, float, int | None]]  # run, key, value, step
+    models: list[tuple[str, ModelRecord]]  # run id, model
+    children: list[tuple[str, str, str]]  # id, parent id, name
+    child_params: list[tuple[str, str, Any, str]]
+    child_metrics: list[tuple[str, str, float | None, int | None]]
+    origins: list[tuple[str, str, str, str | None, str | None, str | None, dict[str, Any]]]
+    edges: list[Edge]
+    execution_id: int | None = field(default=None)
+
+    def apply(self, store: Any) -> int:
+        """Write every row (call inside one write group); returns the execution's id."""
+        ex = store.add_execution(self.run_id, **self.execution)
+        self.execution_id = ex
+        for source, values in self.params.items():
+            store.log_params(self.run_id, values, execution_id=ex, source=source)
+        if self.explicit_since is not None:
+            store.attach_explicit_params(self.run_id, ex, self.explicit_since)
+        from .record import write_dataset
+
+        for name, facts, path, digest in self.datasets:
+            write_dataset(
+                store,
+                name,
+                facts,
+                run_id=self.run_id,
+                execution_id=ex,
+                source_path=path,
+                source_hash=digest,
+            )
+        store.log_metrics(self.run_id, self.metrics, execution_id=ex)
+        store.log_metrics_many(self.elsewhere, execution_id=ex)
+        by_parent: dict[str, list[tuple[str, str]]] = {}
+        for child_id, parent_id, name in self.children:
+            by_parent.setdefault(parent_id, []).append((child_id, name))
+        for parent_id in _parents_first(self.children):
+            rows = by_parent[parent_id]
+            store.create_child_runs(parent_id, [n for _i, n in rows], ids=[i for i, _n in rows])
+        store.log_params_many(self.child_params, execution_id=ex)
+        store.log_metrics_many(self.child_metrics, execution_id=ex)
+        for run_id, model in self.models:
+            store.record_model(
+                model.fingerprint,
+                class_name=model.class_name,
+                params=model.params,
+                name=model.name,
+                run_id=run_id,
+                execution_id=ex,
+            )
+        store.record_metric_origins(self.origins, execution_id=ex)
+        edges = [tuple(str(ex) if v == EXECUTION else v for v in e) for e in self.edges]
+        store.add_edges(edges, run_id=self.run_id, execution_id=ex)
+        return ex
+
+
+def _parents_first(children: list[tuple[str, str, str]]) -> list[str]:
+    """Parent ids in an order that creates every parent before its children."""
+    made = {c[0] for c in children}
+    order: list[str] = []
+    for _child, parent, _name in children:
+        if parent not in order and parent not in made:
+            order.append(parent)
+    for _child, parent, _name in children:
+        if parent in made and parent not in order:
+            order.append(parent)
+    return order
+
+
+def prepare(
     session: Session,
     *,
     run_id: str,
-    execution_id: int,
+    execution: dict[str, Any],
+    params: dict[str, dict[str, Any]],
+    explicit_since: str | None,
+    datasets: dict[str, tuple[Any, str]],
+    described: dict[str, Any],
+    sources: dict[str, tuple[str, str | None]],
     points: list[Point],
     pending: list[tuple[str, float, int | None, str]],
     elsewhere: list[tuple[str, Point]],
     models: list[ModelRecord],
     children: list[Child],
     inherit: dict[str, Any],
-    datasets: dict[str, tuple[Any, str]],
     alive: Any,
-    sources: dict[str, tuple[str, str | None]],
     reads: list[str],
     writes: list[str],
     ns: dict[str, Any],
-) -> list[str]:
-    """Everything but the execution row, params and dataset versions; returns child run ids."""
-    fps = _fingerprints(session, datasets, alive)
-    store.log_metrics(
-        run_id,
-        [(p.key, p.value, p.step, None) for p in points] + pending,
-        execution_id=execution_id,
-    )
+) -> tuple[CellRecord, list[str]]:
+    """The rows of one cell, and the ids its child runs will have."""
+    fps = _Fingerprints(session, datasets, alive)
+    ids = [new_id() for _ in children]
+    parent_name = session.run_name or "run"
+    rows, child_params, child_metrics = [], [], []
     placed = [(run_id, p) for p in points] + list(elsewhere)
-    if elsewhere:
-        store.log_metrics_many(
-            [(r, p.key, p.value, p.step) for r, p in elsewhere], execution_id=execution_id
-        )
-    for model in models:
-        _record_model(store, model, run_id, execution_id)
-    child_ids = _children(store, session, children, inherit, run_id, execution_id)
-    for child, child_id in zip(children, child_ids):
+    placed_models = [(run_id, m) for m in models]
+    for child, child_id in zip(children, ids):
+        parent_id = run_id if child.parent is None else ids[child.parent]
+        rows.append((child_id, parent_id, f"{parent_name} · {child.label}"))
+        if child.inherit:
+            child_params.extend(
+                (child_id, k, v, "inherited") for k, v in inherit.items() if k not in child.params
+            )
+        child_params.extend((child_id, k, v, src) for k, (v, src) in child.params.items())
+        child_metrics.extend((child_id, p.key, p.value, p.step) for p in child.points)
         placed.extend((child_id, p) for p in child.points)
-        for model in child.models:
-            _record_model(store, model, child_id, execution_id)
-    store.record_metric_origins(
-        [
-            (r, p.key, p.producer, p.split, p.model_fp, p.model_name, p.detail)
-            for r, p in _latest(placed)
-        ],
-        execution_id=execution_id,
-    )
-    edges = _edges(session, datasets, sources, reads, writes, run_id, execution_id, ns, points)
-    ex = str(execution_id)
-    for model in models + [m for c in children for m in c.models]:
-        edges.append(("execution", ex, "wrote", "model", model.fingerprint))
+        placed_models.extend((child_id, m) for m in child.models)
+    edges = _edges(session, datasets, sources, reads, writes, run_id, ns, points)
+    for _run, model in placed_models:
+        edges.append(("execution", EXECUTION, "wrote", "model", model.fingerprint))
         edges.extend(
             ("dataset", fps[i], "trained_on", "model", model.fingerprint)
             for i in model.data
@@ -77,57 +152,27 @@ def write_facts(
             for i in dict.fromkeys(point.data)
             if i in fps
         )
-    store.add_edges(_unique(edges), run_id=run_id, execution_id=execution_id)
-    return child_ids
-
-
-def _record_model(store: Any, model: ModelRecord, run_id: str, execution_id: int) -> None:
-    store.record_model(
-        model.fingerprint,
-        class_name=model.class_name,
-        params=model.params,
-        name=model.name,
+    record = CellRecord(
         run_id=run_id,
-        execution_id=execution_id,
+        execution=execution,
+        params=params,
+        explicit_since=explicit_since,
+        datasets=[
+            (name, facts, *sources.get(name, (None, None))) for name, facts in described.items()
+        ],
+        metrics=[(p.key, p.value, p.step, None) for p in points] + list(pending),
+        elsewhere=[(r, p.key, p.value, p.step) for r, p in elsewhere],
+        models=placed_models,
+        children=rows,
+        child_params=child_params,
+        child_metrics=child_metrics,
+        origins=[
+            (r, p.key, p.producer, p.split, p.model_fp, p.model_name, p.detail)
+            for r, p in _latest(placed)
+        ],
+        edges=list(dict.fromkeys(edges)),
     )
-
-
-def _children(
-    store: Any,
-    session: Session,
-    children: list[Child],
-    inherited: dict[str, Any],
-    run_id: str,
-    execution_id: int,
-) -> list[str]:
-    """Create the child runs (in batches per parent), their params and metric points."""
-    if not children:
-        return []
-    ids: list[str] = []
-    parent_name = session.run_name or "run"
-    i = 0
-    while i < len(children):
-        parent = children[i].parent
-        j = i
-        while j < len(children) and children[j].parent == parent:
-            j += 1
-        parent_id = run_id if parent is None else ids[parent]
-        names = [f"{parent_name} · {c.label}" for c in children[i:j]]
-        ids.extend(store.create_child_runs(parent_id, names))
-        i = j
-    param_rows: list[tuple[str, str, Any, str]] = []
-    metric_rows: list[tuple[str, str, float | None, int | None]] = []
-    for child, child_id in zip(children, ids):
-        own = child.params
-        if child.inherit:
-            param_rows.extend(
-                (child_id, k, v, "inherited") for k, v in inherited.items() if k not in own
-            )
-        param_rows.extend((child_id, k, v, src) for k, (v, src) in own.items())
-        metric_rows.extend((child_id, p.key, p.value, p.step) for p in child.points)
-    store.log_params_many(param_rows, execution_id=execution_id)
-    store.log_metrics_many(metric_rows, execution_id=execution_id)
-    return ids
+    return record, ids
 
 
 def _latest(placed: list[tuple[str, Point]]) -> list[tuple[str, Point]]:
@@ -135,10 +180,6 @@ def _latest(placed: list[tuple[str, Point]]) -> list[tuple[str, Point]]:
     for run, point in placed:
         out[(run, point.key)] = point
     return [(run, p) for (run, _k), p in out.items()]
-
-
-def _unique(edges: list[Edge]) -> list[Edge]:
-    return list(dict.fromkeys(edges))
 
 
 class _Fingerprints:
@@ -169,12 +210,6 @@ class _Fingerprints:
         return entry[1] if obj is not None and self.alive(key) is obj else None
 
 
-def _fingerprints(
-    session: Session, datasets: dict[str, tuple[Any, str]], alive: Any
-) -> _Fingerprints:
-    return _Fingerprints(session, datasets, alive)
-
-
 def _edges(
     session: Session,
     datasets: dict[str, tuple[Any, str]],
@@ -182,23 +217,21 @@ def _edges(
     reads: list[str],
     writes: list[str],
     run_id: str,
-    execution_id: int,
     ns: dict[str, Any],
     points: list[Point],
 ) -> list[Edge]:
     """Reads and writes of the cell, and what names it wrote were derived from."""
-    ex = str(execution_id)
     written = set(writes)
     edges: list[Edge] = []
     read_fps: set[str] = set()
     for name, (_obj, fp) in datasets.items():
         if name in written:
-            edges.append(("execution", ex, "wrote", "dataset", fp))
+            edges.append(("execution", EXECUTION, "wrote", "dataset", fp))
         else:
-            edges.append(("dataset", fp, "read", "execution", ex))
+            edges.append(("dataset", fp, "read", "execution", EXECUTION))
             read_fps.add(fp)
     for path, _digest in sources.values():
-        edges.append(("file", path, "read", "execution", ex))
+        edges.append(("file", path, "read", "execution", EXECUTION))
     used_models = {
         session.model_fps[id(ns[n])] for n in reads if id(ns.get(n)) in session.model_fps
     }

@@ -51,7 +51,8 @@ def open_store(path: str | os.PathLike[str] | None = None, *, shared: bool = Tru
         store = _open.get(resolved)
         if store is None:
             store = _open[resolved] = Store(resolved)
-        return store
+    store.wait_for_writes()  # the process reads its own writes (capture writes in the background)
+    return store
 
 
 def close_all() -> None:

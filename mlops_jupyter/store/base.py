@@ -8,6 +8,11 @@ Concurrency rules (several kernels, headless runs and the Jupyter server share o
   timeout instead of failing with "database is locked" on a read-to-write upgrade.
 - Schema upgrades run inside one ``BEGIN IMMEDIATE`` transaction, so two processes opening a
   brand-new store at once serialise: the second finds nothing pending.
+- :meth:`StoreBase.write_later` hands a write group to the store's writer thread, which
+  commits what is queued (each group a savepoint of one transaction) as soon as it runs:
+  capture's per-cell writes, so a cell never waits for the disk (nor wakes IPython's history
+  thread into an fsync per cell). Every read or write through the same store object first
+  waits for those queued groups, so the process always reads its own writes.
 
 Opening a store must stay cheap (``%load_ext`` then ``x = 1`` is timed and checked): the
 ``sqlite_utils`` package imports ``click`` and ``pandas`` when imported, so this module does not
@@ -20,9 +25,11 @@ decorator, same ``_sqlite_migrations`` bookkeeping table) and migration function
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import json
+import queue
 import sqlite3
 import threading
 import uuid
@@ -192,6 +199,12 @@ class StoreBase:
         self.conn = conn
         self.db = SqlDb(conn)
         self._savepoints = 0
+        self._jobs: queue.Queue[tuple[Callable[[Any], None], Callable[[BaseException], None]]] = (
+            queue.Queue()
+        )
+        self._pending = 0
+        self._pending_cv = threading.Condition()
+        self._writer: threading.Thread | None = None
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self._refuse_foreign_database()
@@ -244,9 +257,74 @@ class StoreBase:
 
     # -- transactions ---------------------------------------------------------------------
 
+    # -- writes in the background ---------------------------------------------------------
+
+    def write_later(
+        self, job: Callable[[Any], None], on_error: Callable[[BaseException], None]
+    ) -> None:
+        """Run ``job(store)`` as one write group on the writer thread, after those before it.
+
+        ``on_error(exc)`` is called (on that thread) if the group could not be written; the
+        group is then rolled back alone. Reads and writes through this object wait for the
+        queue first (:meth:`wait_for_writes`).
+        """
+        with self._pending_cv:
+            self._pending += 1
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write_queued, name="mlops-store-writer", daemon=True
+                )
+                self._writer.start()
+                atexit.register(self.wait_for_writes)
+        self._jobs.put((job, on_error))
+
+    def wait_for_writes(self) -> None:
+        """Block until every :meth:`write_later` group so far is committed (or failed)."""
+        if not self._pending or threading.current_thread() is self._writer:
+            return
+        if self._lock._is_owned():  # type: ignore[attr-defined]  # inside our own transaction
+            return
+        with self._pending_cv:
+            while self._pending:
+                self._pending_cv.wait(1.0)
+
+    def _write_queued(self) -> None:
+        while True:
+            batch = [self._jobs.get()]
+            while True:
+                try:
+                    batch.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write_batch(batch)
+            finally:
+                with self._pending_cv:
+                    self._pending -= len(batch)
+                    self._pending_cv.notify_all()
+
+    def _write_batch(
+        self, batch: list[tuple[Callable[[Any], None], Callable[[BaseException], None]]]
+    ) -> None:
+        failed: list[tuple[Callable[[BaseException], None], BaseException]] = []
+        try:
+            with self.write():
+                for job, on_error in batch:
+                    try:
+                        with self.write():  # a savepoint: one failing group is undone alone
+                            job(self)
+                    except Exception as group_error:
+                        failed.append((on_error, group_error))
+        except Exception as commit_error:  # the transaction itself (disk full, locked too long)
+            failed = [(on_error, commit_error) for _job, on_error in batch]
+        for report, error in failed:
+            with contextlib.suppress(Exception):
+                report(error)
+
     @contextlib.contextmanager
     def write(self) -> Iterator[SqlDb]:
         """One write transaction, taken with ``BEGIN IMMEDIATE``; nests as a savepoint."""
+        self.wait_for_writes()
         with self._lock:
             if self.conn.in_transaction:
                 self._savepoints += 1
@@ -287,6 +365,7 @@ class StoreBase:
     def write_one(self) -> Iterator[SqlDb]:
         """:meth:`write` for a single statement: inside an open transaction it adds no savepoint
         (one statement is atomic on its own), which keeps the per-cell transaction short."""
+        self.wait_for_writes()
         with self._lock:
             if self.conn.in_transaction:
                 yield self.db
@@ -296,6 +375,7 @@ class StoreBase:
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         """Rows as dicts. Values are always bound, never formatted into ``sql``."""
+        self.wait_for_writes()
         with self._lock:
             cur = self.conn.execute(sql, params)
             cols = [d[0] for d in cur.description or ()]
@@ -306,6 +386,7 @@ class StoreBase:
         return rows[0] if rows else None
 
     def close(self) -> None:
+        self.wait_for_writes()
         with self._lock:
             self.conn.close()
 

@@ -103,7 +103,12 @@ class RunsMixin(StoreBase):
         return self.get_run(run_id)
 
     def create_child_runs(
-        self, parent_run_id: str, names: Sequence[str], *, status: str = "finished"
+        self,
+        parent_run_id: str,
+        names: Sequence[str],
+        *,
+        status: str = "finished",
+        ids: Sequence[str] | None = None,
     ) -> list[str]:
         """Many finished child runs of ``parent_run_id`` at once (a sweep's configurations, a
         search's candidates); they share the parent's experiment, notebook, git state and
@@ -114,7 +119,7 @@ class RunsMixin(StoreBase):
         if parent is None:
             raise RunNotFound(f"No run with id {parent_run_id!r}. List runs with `%mlops runs`.")
         now = utcnow()
-        ids = [new_id() for _ in names]
+        ids = list(ids) if ids is not None else [new_id() for _ in names]
         cols = ("notebook_path", "kernel_id", "source", "git_commit", "git_dirty")
         shared = [parent[c] for c in cols] + [
             parent["environment_id"],
