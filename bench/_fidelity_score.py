@@ -107,15 +107,22 @@ def _metrics(conn: sqlite3.Connection, labels: list[dict[str, Any]]) -> dict[str
     searches = _searches(conn)
     found, taken = 0.0, 0
     missed = []
-    for entry in labels:
+    # Searches first, largest first, each taking the smallest stored search that holds its
+    # candidates (a loop of searches on one run holds repeats x candidates child runs).
+    ordered = sorted(labels, key=lambda e: -(int(e.get("candidates") or 0)))
+    for entry in ordered:
         want = max(1, int(entry.get("repeats") or 1))
         if entry["producer"] == "search":
             need = int(entry.get("candidates") or 0)
-            match = next((i for i, n in enumerate(searches) if n >= need), None)
-            if match is not None:
-                searches.pop(match)
-                found += 1
+            fits = [i for i, n in enumerate(searches) if n >= need]
+            if fits:
+                best = min(fits, key=lambda i: searches[i])
+                held = searches.pop(best)
+                credit = min(1.0, held / (need * want)) if need else 1.0
+                found += credit
                 taken += 1
+                if credit < 1:
+                    missed.append({**entry, "found": held})
             else:
                 missed.append(entry)
             continue

@@ -4,7 +4,7 @@
 features work without magics through this module, ``import mlops_jupyter as mj``:
 
     tracking    mj.set_experiment, mj.start_run, mj.end_run, mj.log_param(s), mj.log_metric(s),
-                mj.active_run, mj.runs
+                mj.active_run, mj.runs, mj.capture_class (capture another framework's models)
     analysis    mj.compare, mj.drift, mj.drift_history, mj.diff, mj.datasets
     registry    mj.register_model, mj.load_model, mj.promote, mj.rollback, mj.models,
                 mj.set_policy, mj.audit_verify
@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "log_metric": "mlops_jupyter.capture.api:log_metric",
     "log_metrics": "mlops_jupyter.capture.api:log_metrics",
     "runs": "mlops_jupyter.capture.api:runs",
+    "capture_class": "mlops_jupyter.capture.instrument:capture_class",
     "open_store": "mlops_jupyter.store:open_store",
     # comparison (issue #3)
     "compare": "mlops_jupyter.analysis.compare:compare",

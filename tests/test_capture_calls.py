@@ -474,3 +474,58 @@ def test_a_failure_while_recording_is_one_warning_and_the_cell_runs(shell, monke
     assert result.success and shell.user_ns["a"] == pytest.approx(2 / 3)
     assert len([w for w in caught if "recorder exploded" in str(w.message)]) == 1
     assert _store().list_executions(get_session().run_id)  # the cell is still recorded
+
+
+def test_an_estimator_defined_in_the_notebook_is_captured_and_runs_in_workers(shell) -> None:
+    run(shell, DATA)
+    run(
+        shell,
+        "from sklearn.base import BaseEstimator, ClassifierMixin\n"
+        "from sklearn.model_selection import cross_val_score\n"
+        "class Majority(ClassifierMixin, BaseEstimator):\n"
+        "    def __init__(self, bias=0):\n"
+        "        self.bias = bias\n"
+        "    def fit(self, X, y):\n"
+        "        self.classes_, counts = np.unique(y, return_counts=True)\n"
+        "        self.label_ = self.classes_[counts.argmax()]\n"
+        "        return self\n"
+        "    def predict(self, X):\n"
+        "        return np.full(len(X), self.label_)\n",
+    )
+    run(shell, "maj = Majority(bias=2).fit(X_train, y_train)\nprint(maj.score(X_test, y_test))")
+    run(shell, "par = cross_val_score(Majority(), X, y, cv=3, n_jobs=2)")
+    store, run_id = _store(), get_session().run_id
+    assert store.get_params(run_id)["maj.bias"] == 2
+    assert store.latest_metrics(run_id)["test_score"] == shell.user_ns["maj"].score(
+        shell.user_ns["X_test"], shell.user_ns["y_test"]
+    )
+    assert len(shell.user_ns["par"]) == 3  # the class travelled to loky workers and ran there
+    assert [m["name"] for m in store.list_models(run_id)] == ["maj"]
+
+
+def test_capture_class_adds_another_framework(shell, tmp_path, monkeypatch) -> None:
+    (tmp_path / "tinyml.py").write_text(
+        "class Mean:\n"
+        "    def __init__(self, shrink=0.0):\n"
+        "        self.shrink = shrink\n"
+        "    def get_params(self, deep=True):\n"
+        "        return {'shrink': self.shrink}\n"
+        "    def fit(self, X, y):\n"
+        "        self.mean_ = float(sum(y)) / len(y) * (1 - self.shrink)\n"
+        "        return self\n"
+        "    def predict(self, X):\n"
+        "        return [self.mean_] * len(X)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run(shell, DATA)
+    run(
+        shell,
+        "import mlops_jupyter as mj\nimport tinyml\nmj.capture_class(tinyml.Mean)\n"
+        "from sklearn.metrics import mean_absolute_error\n"
+        "m = tinyml.Mean(shrink=0.1).fit(X_train, y_train)\n"
+        "print(mean_absolute_error(y_test, m.predict(X_test)))",
+    )
+    store, run_id = _store(), get_session().run_id
+    assert store.get_params(run_id)["m.shrink"] == 0.1
+    assert store.metric_origins(run_id)["test_mean_absolute_error"]["model_name"] == "m"
+    assert [m["class_name"] for m in store.list_models(run_id)] == ["tinyml.Mean"]

@@ -228,13 +228,17 @@ def dataset_candidates(
     from a file reader, a loader, a generator or a split (``is_known_data``); is the very
     object already recorded under that name (read, or changed in place); or is a pandas
     object written by a cell that reads a dataset and shares a column with it (``df2 =
-    df[df.a > 1]``), or a pandas object written under a name data goes by
-    (:func:`is_data_name`: ``df = pd.DataFrame({...})``). Loop variables (that the cell does not
+    df[df.a > 1]``), or written under a name data goes by (:func:`is_data_name`): a pandas
+    object (``df = pd.DataFrame({...})``), or an array made by a cell that reads data
+    (``y_true = y.copy()``, ``X = digits.data[idx]``). Loop variables (that the cell does not
     also assign at its top level) never are: ``for y in ...`` is not a new version of ``y``.
     """
     touched = set(syntax.reads) | set(syntax.writes)
     readers = set(syntax.file_reads) | set(syntax.file_read_vars)
-    reads_data = any(n in recorded and _same(recorded[n], ns.get(n)) for n in syntax.reads)
+    reads_data = any(
+        (n in recorded and _same(recorded[n], ns.get(n))) or _holds_data(ns.get(n), is_known_data)
+        for n in syntax.reads
+    )
     known_cols: frozenset[str] = frozenset().union(
         *(columns.get(n, frozenset()) for n in syntax.reads if n in recorded)
     )
@@ -251,59 +255,71 @@ def dataset_candidates(
             or is_known_data(obj)
             or (name in recorded and _same(recorded[name], obj))
             or (reads_data and name in syntax.writes and _shares_columns(obj, known_cols))
-            or (name in syntax.writes and _is_pandas(obj) and is_data_name(name))
+            or (name in syntax.writes and is_data_name(name) and (_is_pandas(obj) or reads_data))
         ):
             out.append(name)
     return out
 
 
 _DATA_WORDS = frozenset(
-    [
-        "df",
+    (
+        "batch",
+        "clean",
         "data",
         "dataset",
         "datasets",
+        "df",
+        "features",
         "frame",
-        "table",
         "raw",
-        "clean",
         "sample",
         "samples",
-        "batch",
-        "train",
-        "test",
-        "val",
-        "valid",
-        "features",
+        "table",
         "target",
         "targets",
+        "test",
+        "train",
+        "val",
+        "valid",
         "x",
         "y",
-    ]
+    )
 )
 _RESULT_WORDS = frozenset(
-    [
+    (
+        "axis",
+        "coef",
+        "coefs",
+        "curve",
+        "cv",
+        "grid",
+        "history",
+        "importance",
+        "importances",
+        "leaderboard",
+        "lim",
+        "limits",
+        "mesh",
+        "metric",
+        "metrics",
+        "points",
+        "pred",
+        "prediction",
+        "predictions",
+        "preds",
+        "proba",
+        "range",
+        "report",
         "result",
         "results",
         "score",
         "scores",
-        "metric",
-        "metrics",
-        "report",
-        "summary",
-        "coef",
-        "coefs",
-        "importance",
-        "importances",
-        "cv",
-        "pred",
-        "preds",
-        "prediction",
-        "predictions",
-        "proba",
-        "leaderboard",
+        "space",
         "stats",
-    ]
+        "summary",
+        "ticks",
+        "values",
+    )
 )
 
 
@@ -317,6 +333,15 @@ def is_data_name(name: str) -> bool:
 def _is_pandas(obj: Any) -> bool:
     pd = sys.modules.get("pandas")
     return pd is not None and isinstance(obj, (pd.DataFrame, pd.Series))
+
+
+def _holds_data(obj: Any, is_known_data: Any) -> bool:
+    """A loader's result or a dict of data (``digits = load_digits()``), or known data itself."""
+    if obj is None or isinstance(obj, (str, bytes, int, float)):
+        return False
+    if isinstance(obj, dict):
+        return any(is_known_data(v) for v in list(obj.values())[:50])
+    return bool(is_known_data(obj))
 
 
 def _same(ref: Any, obj: Any) -> bool:

@@ -275,8 +275,13 @@ def _on_data_call(
     """train_test_split, load_*, make_*, fetch_*: their settings, and what they return is data."""
     from .instrument import original_of
 
-    module = "sklearn.model_selection" if ev.kind == "split" else "sklearn.datasets"
-    func = original_of(getattr(sys.modules.get(module), ev.name, None))
+    if ev.kind != "split":
+        home = "sklearn.datasets"
+    elif ev.name in ("shuffle", "resample"):
+        home = "sklearn.utils"
+    else:
+        home = "sklearn.model_selection"
+    func = original_of(getattr(sys.modules.get(home), ev.name, None))
     if ev.kind == "split":
         ev.data = [k for k in (rec.keep(a) for a in args) if k is not None]
         ev.settings = {
@@ -290,7 +295,17 @@ def _on_data_call(
     return True
 
 
+def _on_data_in(
+    rec: Recorder, ev: Event, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any
+) -> bool:
+    """A splitter's ``split(X, y)``: its arguments are data."""
+    x, y = _arg(args, kwargs, 1, "X"), _arg(args, kwargs, 2, "y")
+    ev.data = [k for k in (rec.keep(x), rec.keep(y)) if k is not None]
+    return bool(ev.data)
+
+
 _HANDLERS = {
+    "data_in": _on_data_in,
     "fit": _on_fit,
     "predict": _on_predict,
     "transform": _on_predict,

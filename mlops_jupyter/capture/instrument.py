@@ -17,7 +17,7 @@ What is wrapped (see :data:`FUNCTIONS` and :data:`METHODS`):
   ``fit_predict``, ``predict``, ``predict_proba``, ``predict_log_proba``,
   ``decision_function``, ``transform``, ``score``. Classes defined later are wrapped as they
   are created (``BaseEstimator.__init_subclass__``). Other frameworks plug in with
-  :func:`instrument_class`.
+  :func:`capture_class`.
 
 A wrapper is invisible: it returns the original's result object, lets its exceptions through
 with its own frame removed from the traceback, adds no warning, keeps ``__name__``,
@@ -49,6 +49,7 @@ FUNCTIONS: dict[str, dict[str, str]] = {
         "permutation_test_score": "cv",
     },
     "sklearn.datasets": {"load_*": "load", "fetch_*": "load", "make_*": "generate"},
+    "sklearn.utils": {"shuffle": "split", "resample": "split"},
     "sklearn.metrics": {},  # filled by _metric_names(): scorers, losses, classification_report
 }
 FIT_METHODS = ("fit", "partial_fit", "fit_transform", "fit_predict")
@@ -72,10 +73,19 @@ class _State:
 
     recorder: Any = None  # events.Recorder while a cell runs, else None
 
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        # A wrapper pickled by value (a class defined in a notebook, sent to a joblib worker)
+        # refers to the worker's own state there, never to this process's recorder.
+        return (_state, ())
+
+
+def _state() -> _State:
+    return STATE
+
 
 STATE = _State()
 _patched: list[tuple[Any, str, Any]] = []  # (owner, attribute, original) to undo on uninstall
-_patched_classes: set[type] = set()
+_patched_classes: set[tuple[type, tuple[str, ...]]] = set()
 _lock = threading.RLock()
 _finder: _PostImportFinder | None = None
 
@@ -175,6 +185,8 @@ def _on_import(module: Any) -> None:
         if name == "sklearn.base":
             _watch_estimators(module)
             return
+        if name == "sklearn.model_selection":
+            _watch_splitters(module)
         table = _metric_names(module) if name == "sklearn.metrics" else FUNCTIONS.get(name, {})
         for attr in dir(module):
             kind = _kind(table, attr)
@@ -216,6 +228,14 @@ def _set(owner: Any, attr: str, original: Any, value: Any) -> None:
     _patched.append((owner, attr, original))
 
 
+def _watch_splitters(module: Any) -> None:
+    """``KFold(...).split(X, y)``: what a splitter splits is data."""
+    for attr in dir(module):
+        cls = getattr(module, attr, None)
+        if isinstance(cls, type) and callable(getattr(cls, "get_n_splits", None)):
+            capture_class(cls, {"split": "data_in"})
+
+
 # -- estimator classes ---------------------------------------------------------------------------
 
 
@@ -226,12 +246,12 @@ def _watch_estimators(base_module: Any) -> None:
         def __init_subclass__(cls: type, **kwargs: Any) -> None:
             super(base, cls).__init_subclass__(**kwargs)
             with contextlib.suppress(Exception):  # never break a class definition
-                instrument_class(cls)
+                capture_class(cls)
 
         base.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
         _patched.append((base, "__init_subclass__", _Missing))
     for cls in _subclasses(base):
-        instrument_class(cls)
+        capture_class(cls)
 
 
 class _Missing:
@@ -249,21 +269,22 @@ def _subclasses(cls: type) -> list[type]:
     return out
 
 
-def instrument_class(cls: type, methods: dict[str, str] | None = None) -> None:
+def capture_class(cls: type, methods: dict[str, str] | None = None) -> None:
     """Wrap the fit / predict / transform / score methods of ``cls`` and of its bases.
 
     The extension point for estimators that do not subclass scikit-learn's ``BaseEstimator``:
-    ``instrument_class(MyModel)`` makes its fits, predictions and scores captured like
+    ``capture_class(MyModel)`` makes its fits, predictions and scores captured like
     scikit-learn's, provided it has ``get_params()`` (for params) and pickles (for its file).
-    Classes defined in ``__main__`` (a notebook cell) are left alone: joblib pickles them by
-    value, and a wrapper must never travel to a worker that way.
+    A class defined in a notebook cell works too: joblib pickles it by value, and its wrapped
+    methods then run plainly in the worker.
     """
     table = methods or METHODS
     with _lock:
         for klass in cls.__mro__[:-1]:
-            if klass in _patched_classes or klass.__module__ == "__main__":
+            done = (klass, tuple(table))
+            if done in _patched_classes:
                 continue
-            _patched_classes.add(klass)
+            _patched_classes.add(done)
             for attr, kind in table.items():
                 value = klass.__dict__.get(attr)
                 if value is None:

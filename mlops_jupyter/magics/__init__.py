@@ -107,7 +107,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 def _help_text() -> str:
     width = 44
     lines = [
-        "MLOps inside the notebook. After `%load_ext mlops_jupyter` every cell is captured.",
+        "MLOps inside the notebook. After `%load_ext mlops_jupyter` every cell is captured:",
+        "its code; params (literals, estimator settings as `model.C`, split/CV/search settings);",
+        "metrics wherever computed (sklearn.metrics calls, .score(), cross-validation, reports,",
+        "searches), assigned or only printed; the data that flows into fits and metrics; every",
+        "fitted model. A loop over settings becomes child runs; a search's candidates too.",
         "",
         "Subcommands:",
     ]
