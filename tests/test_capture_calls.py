@@ -529,3 +529,36 @@ def test_capture_class_adds_another_framework(shell, tmp_path, monkeypatch) -> N
     assert store.get_params(run_id)["m.shrink"] == 0.1
     assert store.metric_origins(run_id)["test_mean_absolute_error"]["model_name"] == "m"
     assert [m["class_name"] for m in store.list_models(run_id)] == ["tinyml.Mean"]
+
+
+@pytest.mark.slow
+def test_capture_example_notebook_records_what_its_code_computes(tmp_path) -> None:
+    """example_notebooks/capture.ipynb, executed by nbclient: the store holds what it shows."""
+    import shutil
+
+    from mlops_jupyter.store import open_store
+
+    from .conftest import EXAMPLES, execute_notebook
+
+    shutil.copy(EXAMPLES / "capture.ipynb", tmp_path)
+    store_file = tmp_path / ".mlops" / "lineage.db"
+    nb = execute_notebook(
+        tmp_path / "capture.ipynb", tmp_path, env={"MLOPS_JUPYTER_STORE": str(store_file)}
+    )
+    assert not [
+        o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
+    store = open_store(store_file, shared=False)
+    runs = store.list_runs("capture-tour")
+    (main,) = [r for r in runs if r["parent_run_id"] is None]
+    metrics = store.latest_metrics(main["id"])
+    printed = next(o["text"] for o in nb.cells[4].outputs if o.get("name") == "stdout")
+    assert f"test accuracy: {metrics['test_accuracy_score']:.3f}" in printed
+    assert {"cv_score.mean", "cv_score.std", "best_score"} <= set(metrics)
+    sweep = [r for r in runs if " · model " in r["name"]]
+    cs = sorted(store.get_params(r["id"])["model.logisticregression__C"] for r in sweep)
+    assert cs == [0.001, 0.01, 0.1, 1, 10]
+    candidates = [r for r in runs if " · search #" in r["name"]]
+    assert len(candidates) == 6
+    assert all("mean_test_score" in store.latest_metrics(r["id"]) for r in candidates)
+    store.close()
