@@ -12,9 +12,9 @@ from mlops_jupyter.analysis.compare import compare, constant_params
 from mlops_jupyter.display.compare import ComparePanel
 
 try:  # tests/ as a package or as a plain folder on sys.path
-    from .test_compare import DEPTH, MODEL, SEED, auc_at, parse, populate
+    from .test_compare import DEPTH, auc_at, parse, populate
 except ImportError:
-    from test_compare import DEPTH, MODEL, SEED, auc_at, parse, populate  # type: ignore[no-redef]
+    from test_compare import DEPTH, auc_at, parse, populate  # type: ignore[no-redef]
 
 
 def run(shell: Any, code: str, *, check: bool = True) -> Any:
