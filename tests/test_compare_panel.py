@@ -68,7 +68,9 @@ def test_panel_opens_readable_name_metrics_then_params(panel, runs) -> None:
     assert "params.lr" in header(panel)
     # the best auc (r5, first row) is highlighted in the live table too
     auc = header(panel).index("metrics.auc")
-    first = re.findall(r"<td([^>]*)>", re.search(r"<tbody><tr>(.*?)</tr>", panel.table_html.value).group(1))
+    first = re.findall(
+        r"<td([^>]*)>", re.search(r"<tbody><tr>(.*?)</tr>", panel.table_html.value).group(1)
+    )
     assert "mlops-best" in first[auc]
     # nothing ticked: the tabs work on every run the filter keeps
     assert list(panel.checks) == [runs[f"r{i}"] for i in range(5, -1, -1)]

@@ -106,7 +106,7 @@ const badges: JupyterFrontEndPlugin<void> = {
     tracker.widgetAdded.connect((_, panel) => {
       // Panel outputs: the live widget while the kernel holds it, else their static form.
       const rendermime = panel.content.rendermime;
-      rendermime.addFactory(panelRendererFactory(rendermime), -20);
+      rendermime.addFactory(panelRendererFactory(rendermime, panel.sessionContext), -20);
       const b = new CellBadges(panel, app.commands);
       byPanel.set(panel, b);
       void panel.context.ready.then(() => b.showAll());

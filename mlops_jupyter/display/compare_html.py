@@ -21,8 +21,12 @@ RUN_ATTRS = ("status", "started_at", "experiment", "reproducibility", "run_id")
 # Scoped to .mlops-compare so it never restyles another panel on the page.
 TABLE_CSS = f"""<style>
 .mlops-compare .mlops-scroll{{overflow-x:auto;max-width:100%}}
-.mlops-compare table.mlops-runs{{border-collapse:separate;border-spacing:0;margin:0;font-variant-numeric:tabular-nums}}
-.mlops-compare table.mlops-runs th,.mlops-compare table.mlops-runs td{{height:{ROW_PX}px;box-sizing:border-box;padding:0 8px;border-bottom:1px solid #e3e3e3;white-space:nowrap;max-width:14em;overflow:hidden;text-overflow:ellipsis;vertical-align:middle;text-align:right;background:var(--jp-layout-color0,#fff)}}
+.mlops-compare table.mlops-runs{{border-collapse:separate;border-spacing:0;margin:0 !important;font-variant-numeric:tabular-nums}}
+.mlops-compare-panel,.mlops-compare.widget-hbox,.mlops-compare .widget-html,.mlops-compare .widget-html-content{{min-width:0;max-width:100%}}
+.mlops-compare .widget-html{{overflow:hidden}}
+.mlops-compare.widget-hbox .widget-checkbox,.mlops-compare.widget-hbox .widget-checkbox label{{display:flex;align-items:center;height:{ROW_PX}px;margin:0}}
+.mlops-compare.widget-hbox .widget-checkbox input{{margin:0 0 0 6px}}
+.mlops-compare table.mlops-runs th,.mlops-compare table.mlops-runs td{{height:{ROW_PX}px !important;line-height:{ROW_PX - 2}px !important;box-sizing:border-box;padding:0 8px !important;border:0;border-bottom:1px solid #e3e3e3;white-space:nowrap;max-width:14em;overflow:hidden;text-overflow:ellipsis;vertical-align:middle;text-align:right;background:var(--jp-layout-color0,#fff)}}
 .mlops-compare table.mlops-runs th{{background:var(--jp-layout-color2,#f4f4f4);font-weight:600;text-align:left}}
 .mlops-compare table.mlops-runs th.mlops-group{{font-weight:400;font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:#666;border-bottom:2px solid #ccc}}
 .mlops-compare table.mlops-runs th.mlops-group.mlops-g-metrics{{border-bottom-color:#4c78a8}}
@@ -200,6 +204,8 @@ def _compare_panel(title: str, body: str) -> str:
 
 def best_html(cmp: Any, metric: str, direction: str) -> str:
     """The best run of ``cmp`` for a metric: its name, value and row."""
+    if len(cmp) > 1:  # the params that tell the runs apart, as in the table
+        cmp = cmp.only_differences()
     best = cmp.best(metric, direction)
     column = cmp.metric_column(metric)
     row = cmp.table.loc[[best.name]]

@@ -72,7 +72,7 @@ class ComparePanel:
         self.sort_order = w.ToggleButtons(
             options=["desc", "asc"],
             value="asc" if comparison.metric and comparison.direction == "min" else "desc",
-            style={"button_width": "48px"},
+            style={"button_width": "58px"},
             layout=w.Layout(flex="0 0 auto", width="auto"),
         )
         on = len(comparison) > 1 if only_differences is None else only_differences
@@ -110,7 +110,7 @@ class ComparePanel:
         self.best_direction = w.ToggleButtons(
             options=["max", "min"],
             value=c.best_direction,
-            style={"button_width": "48px"},
+            style={"button_width": "58px"},
             layout=w.Layout(flex="0 0 auto", width="auto"),
         )
         self.curve_metric = dropdown(metrics, c.curve_metric, "metric")
@@ -126,6 +126,8 @@ class ComparePanel:
         self.diff_b.style.description_width = "100px"
         self.diff_a.layout.width = self.diff_b.layout.width = "340px"
         self.outputs = {name: w.HTML() for name in TABS}
+        for output in self.outputs.values():
+            output.add_class("mlops-compare")  # the table styles apply inside the tabs too
         self.controls = {
             "Best": {"best_metric": self.best_metric, "best_direction": self.best_direction},
             "Curves": {"curve_metric": self.curve_metric},

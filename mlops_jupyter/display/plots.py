@@ -100,6 +100,9 @@ def curves_img(cmp: Any, metric: str) -> str:
                 markersize=3.5,
                 linewidth=1.6,
             )
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("step")
         ax.set_ylabel(_short(column))
         ax.set_title(f"{_short(column)} by step ({len(groups)} runs)")

@@ -2,6 +2,7 @@
  * static HTML form saved in the same output (never "Error displaying widget"). */
 
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { ISessionContext } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { PanelLayout, Widget } from '@lumino/widgets';
 
@@ -9,44 +10,31 @@ export const PANEL_MIME = 'application/vnd.mlops-jupyter.panel+json';
 export const WIDGET_MIME = 'application/vnd.jupyter.widget-view+json';
 const WAIT_MS = 10_000;
 
-interface IWidgetManagerLike {
-  has_model(id: string): boolean;
-  restoredStatus?: boolean;
-  restored?: { connect(fn: () => void): void; disconnect(fn: () => void): void };
-}
-
-/** The widget manager behind a widget renderer (a private field of @jupyter-widgets). */
-async function managerOf(renderer: unknown): Promise<IWidgetManagerLike | null> {
-  const delegate = (renderer as { _manager?: { promise?: Promise<IWidgetManagerLike> } })._manager;
-  if (!delegate?.promise) {
-    return null;
-  }
-  return Promise.race([
-    delegate.promise,
-    new Promise<null>(resolve => window.setTimeout(() => resolve(null), WAIT_MS))
+/** Whether the notebook's kernel still holds the widget: its model id is an open comm there
+ * (the widget model lives in the kernel; a restarted or absent kernel never holds it). */
+async function kernelHolds(session: ISessionContext, modelId: string): Promise<boolean> {
+  const ready = await Promise.race([
+    session.ready.then(() => true),
+    new Promise<boolean>(resolve => window.setTimeout(() => resolve(false), WAIT_MS))
   ]);
-}
-
-/** Whether the kernel still holds the widget model: wait for the manager's restore if needed. */
-async function isAlive(manager: IWidgetManagerLike, modelId: string): Promise<boolean> {
-  if (manager.has_model(modelId) || manager.restoredStatus !== false || !manager.restored) {
-    return manager.has_model(modelId);
+  const kernel = ready ? session.session?.kernel : null;
+  if (!kernel) {
+    return false;
   }
-  await new Promise<void>(resolve => {
-    const done = (): void => {
-      manager.restored?.disconnect(done);
-      resolve();
-    };
-    manager.restored?.connect(done);
-    window.setTimeout(done, WAIT_MS);
-  });
-  return manager.has_model(modelId);
+  try {
+    const reply = await kernel.requestCommInfo({ target_name: 'jupyter.widget' });
+    const content = reply.content as { status: string; comms?: Record<string, unknown> };
+    return content.status === 'ok' && !!content.comms && modelId in content.comms;
+  } catch {
+    return false;
+  }
 }
 
 export class PanelRenderer extends Widget implements IRenderMime.IRenderer {
   constructor(
     readonly options: IRenderMime.IRendererOptions,
-    private readonly rendermime: IRenderMimeRegistry
+    private readonly rendermime: IRenderMimeRegistry,
+    private readonly session: ISessionContext
   ) {
     super();
     this.addClass('mlops-panel-output');
@@ -55,21 +43,18 @@ export class PanelRenderer extends Widget implements IRenderMime.IRenderer {
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const marker = model.data[PANEL_MIME] as { model_id?: string } | undefined;
-    const canLive = model.trusted && !!model.data[WIDGET_MIME] && !!marker?.model_id;
-    const live = canLive ? this.rendermime.createRenderer(WIDGET_MIME) : null;
-    if (live) {
-      const manager = await managerOf(live);
-      if (manager === null || (await isAlive(manager, marker!.model_id!))) {
-        this.show_(live);
-        this.node.dataset.mlopsForm = 'live';
-        return live.renderModel(model);
-      }
-      live.dispose();
-    }
+    // The static form first: it shows at once, and stays unless the kernel holds the widget.
     const html = this.rendermime.createRenderer('text/html');
     this.show_(html);
     this.node.dataset.mlopsForm = 'static';
-    return html.renderModel(model);
+    await html.renderModel(model);
+    const canLive = model.trusted && !!model.data[WIDGET_MIME] && !!marker?.model_id;
+    if (canLive && (await kernelHolds(this.session, marker!.model_id!))) {
+      const live = this.rendermime.createRenderer(WIDGET_MIME);
+      this.show_(live);
+      this.node.dataset.mlopsForm = 'live';
+      await live.renderModel(model);
+    }
   }
 
   private show_(child: IRenderMime.IRenderer): void {
@@ -81,14 +66,16 @@ export class PanelRenderer extends Widget implements IRenderMime.IRenderer {
   }
 }
 
-/** A renderer factory bound to one notebook's rendermime (where the widget renderer lives). */
+/** A renderer factory bound to one notebook's rendermime (where the widget renderer lives)
+ * and its kernel session. */
 export function panelRendererFactory(
-  rendermime: IRenderMimeRegistry
+  rendermime: IRenderMimeRegistry,
+  session: ISessionContext
 ): IRenderMime.IRendererFactory {
   return {
     safe: true,
     mimeTypes: [PANEL_MIME],
     defaultRank: -20,
-    createRenderer: options => new PanelRenderer(options, rendermime)
+    createRenderer: options => new PanelRenderer(options, rendermime, session)
   };
 }
