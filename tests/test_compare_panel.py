@@ -293,14 +293,24 @@ def test_cli_prints_table_best_and_groups(store_file, runs, tmp_path) -> None:
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert lines[0] == "6 runs (experiment churn)"
-    assert lines[1].split()[:3] == ["run_id", "run_name", "status"]
-    assert [ln.split()[1] for ln in lines[2:8]] == [f"r{i}" for i in range(5, -1, -1)]
-    assert f"best by metrics.auc (max): r5 ({runs['r5']}) = {auc_at(5, 3):.6g}" in out.output
+    assert lines[1].split()[:3] == ["run_name", "auc", "loss"]  # what tells runs apart first
+    assert [ln.split()[0] for ln in lines[2:8]] == [f"r{i}" for i in range(5, -1, -1)]
+    assert lines[2].split()[1] == f"{auc_at(5, 3):.4g}"  # rounded for people
+    assert "(1 params equal across these runs hidden; --all-params shows them)" in out.output
+    assert f"best by metrics.auc (max): r5 ({runs['r5']}) = {auc_at(5, 3):.4g}" in out.output
     assert "groups by model_type:" in out.output
     html_file = tmp_path / "cmp.html"
     out = cli(store_file, "-e", "churn", "-f", 'model_type == "gb"', "--html", str(html_file))
     assert out.exit_code == 0 and out.output.startswith("3 runs (experiment churn), filter:")
     assert "Comparison of 3 runs" in html_file.read_text()
+
+
+def test_cli_fits_the_terminal(store_file, runs, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "50")
+    out = cli(store_file, "-e", "churn", "--all-params")
+    assert out.exit_code == 0, out.output
+    assert max(len(line) for line in out.output.splitlines()) <= 50
+    assert "more columns:" in out.output
 
 
 def test_cli_diff_and_errors(store_file, runs) -> None:
