@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml labextension/package.json
 
 setup: $(STAMP)
 
+# Extra options pass through: make lab ARGS=--port=8899. Root (containers, CI boxes) gets
+# --allow-root, which jupyter refuses to run without.
+ARGS ?=
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: setup
-	cd example_notebooks && ../$(VENV)/bin/jupyter lab quickstart.ipynb
+	cd example_notebooks && ../$(VENV)/bin/jupyter lab quickstart.ipynb $(ROOT_FLAG) $(ARGS)
 
 demo: setup
 	$(VENV)/bin/mlops-jupyter demo

@@ -242,6 +242,13 @@ def test_notebook_compare_panel_and_cell_badge(page: Any, lab: dict[str, Any]) -
     )
     page.keyboard.press("Shift+Enter")
     badge = page.locator(".jp-NotebookPanel .jp-Cell .mlops-cell-badge")
-    expect(badge.first).to_contain_text(re.compile(r"1 metric · model"), timeout=30_000)
-    badge.first.click()
-    expect(page.locator(".jp-MainAreaWidget .mlops-lineage").last).to_be_visible()
+    expect(badge.first).to_contain_text(re.compile(r"metrics? · model"), timeout=30_000)
+    view = page.locator(".jp-MainAreaWidget .mlops-lineage").last
+    for _ in range(3):  # a badge is redrawn when its cell's capture lands: click the new one
+        badge.first.click()
+        try:
+            expect(view).to_be_visible(timeout=10_000)
+            break
+        except AssertionError:
+            continue
+    expect(view).to_be_visible()

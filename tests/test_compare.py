@@ -440,18 +440,24 @@ def test_html_escapes_user_data(store, runs) -> None:
         assert EVIL in "".join(parsed.text)  # shown as text
 
 
-def test_html_has_table_best_run_and_curves(store, runs) -> None:
+def test_html_has_table_best_run_and_every_tab(store, runs) -> None:
+    import re
+
     cmp = compare(experiment="churn", metric="auc", store=store)
     markup = cmp.to_html()
     parsed = parse(markup)
     text = "".join(parsed.text)
     assert "Comparison of 6 runs in experiment churn" in text
-    assert "best by metrics.auc (max): r5" in " ".join(text.split())
-    assert parsed.tags.count("tr") == 7  # header + six runs
-    assert "img" in parsed.tags  # the curves plot, inline
+    assert "best by auc (max): r5" in " ".join(text.split())
+    runs_table = re.search(r'<table class="mlops-table mlops-runs">.*?</table>', markup, re.S)
+    assert runs_table and runs_table.group(0).count("<tr>") == 8  # two header rows + six runs
+    summaries = re.findall(r"<summary>(.*?)</summary>", markup)
+    assert summaries[:7] == ["Best", "Curves", "Scatter", "Parallel", "Groups", "At step", "Diff"]
+    assert markup.count("<img") == 3  # curves, scatter, parallel: inline
     assert "iframe" not in parsed.tags and "http" not in markup.replace("http://www.w3", "")
     filtered = cmp.filter("depth > 3").only_differences().to_html()
-    assert "filter: (depth &gt; 3)" in filtered and "only differences" in filtered
+    assert "filter: (depth &gt; 3)" in filtered
+    assert "params hidden (equal across these runs): lr" in filtered
 
 
 def test_diff_html_links_metrics_to_cells(store, runs) -> None:

@@ -130,10 +130,12 @@ def test_panel_in_jupyterlab(lab: str) -> None:
             page.locator(".jp-Cell").first.click()
             page.keyboard.press("Escape")
             page.keyboard.press("Shift+Enter")
-            table = page.locator(".jupyter-widgets table.mlops-fixed")
+            table = page.locator(".jupyter-widgets .widget-hbox.mlops-compare table.mlops-runs")
             expect(table.locator("tbody tr")).to_have_count(4, timeout=60_000)
             rows = table.locator("tbody tr")
-            boxes = page.locator(".jupyter-widgets .widget-vbox .widget-checkbox input")
+            boxes = page.locator(
+                ".jupyter-widgets .widget-hbox.mlops-compare .widget-checkbox input"
+            )
             expect(boxes).to_have_count(4)
             for i in range(4):  # each checkbox sits on its row
                 row, box = rows.nth(i).bounding_box(), boxes.nth(i).bounding_box()
@@ -142,20 +144,21 @@ def test_panel_in_jupyterlab(lab: str) -> None:
             expect(rows.first).to_contain_text("w3")  # best auc first
 
             best = page.locator(".jupyter-widgets .widget-tab").locator("text=best of")
-            expect(best).to_contain_text("best of 4 runs")
-            boxes.nth(0).uncheck()  # untick the best run: the Best tab follows
-            expect(best).to_contain_text("best of 3 runs")
+            expect(best).to_contain_text("best of 4 runs")  # nothing ticked: every run
+            boxes.nth(1).check()  # tick two runs other than the best: the Best tab follows
+            boxes.nth(2).check()
+            expect(best).to_contain_text("best of 2 runs")
             expect(page.locator(".jupyter-widgets .widget-tab .mlops-good").first).to_have_text(
                 "w2"
             )
 
             header = table.locator("thead")
-            expect(header).to_contain_text("params.lr")
+            expect(header.locator('th[title="params.lr"]')).to_have_count(0)  # equal: hidden
+            expect(header.locator('th[title="params.model"]')).to_have_count(1)
             page.locator(".jupyter-widgets .widget-checkbox", has_text="only differences").locator(
                 "input"
-            ).check()
-            expect(header).not_to_contain_text("params.lr")  # equal everywhere: hidden
-            expect(header).to_contain_text("params.model")
+            ).uncheck()
+            expect(header.locator('th[title="params.lr"]')).to_have_count(1)
 
             page.locator(".jupyter-widgets input[placeholder^='filter']").fill('model == "gb"')
             page.keyboard.press("Enter")

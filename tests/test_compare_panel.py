@@ -12,9 +12,9 @@ from mlops_jupyter.analysis.compare import compare, constant_params
 from mlops_jupyter.display.compare import ComparePanel
 
 try:  # tests/ as a package or as a plain folder on sys.path
-    from .test_compare import DEPTH, MODEL, SEED, auc_at, parse, populate
+    from .test_compare import DEPTH, auc_at, parse, populate
 except ImportError:
-    from test_compare import DEPTH, MODEL, SEED, auc_at, parse, populate  # type: ignore[no-redef]
+    from test_compare import DEPTH, auc_at, parse, populate  # type: ignore[no-redef]
 
 
 def run(shell: Any, code: str, *, check: bool = True) -> Any:
@@ -36,13 +36,17 @@ def panel(store: Any, runs: dict[str, str]) -> ComparePanel:
 
 
 def shown_rows(panel: ComparePanel) -> list[list[str]]:
-    """The table the user sees, as text cells per row (header excluded)."""
-    rows = re.findall(r"<tr>(.*?)</tr>", panel.table_html.value)[1:]
+    """The table the user sees, as text cells per row (the run name first)."""
+    body = re.search(r"<tbody>(.*?)</tbody>", panel.table_html.value, re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", body.group(1)) if body else []
     return [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows]
 
 
 def header(panel: ComparePanel) -> list[str]:
-    return re.findall(r"<th>(.*?)</th>", panel.table_html.value)
+    """Full column names of the shown table, in order (the run name column is "run")."""
+    head = re.search(r"<thead>.*?</tr><tr>(.*?)</tr></thead>", panel.table_html.value, re.S)
+    assert head, panel.table_html.value
+    return [t or "run" for t in re.findall(r'<th(?: title="([^"]*)")?[^>]*>', head.group(1))]
 
 
 def show_tab(panel: ComparePanel, name: str) -> str:
@@ -50,11 +54,28 @@ def show_tab(panel: ComparePanel, name: str) -> str:
     return panel.outputs[name].value
 
 
-def test_panel_shows_runs_sorted_with_a_checkbox_each(panel, runs) -> None:
-    assert [r[1] for r in shown_rows(panel)] == ["r5", "r4", "r3", "r2", "r1", "r0"]
+def test_panel_opens_readable_name_metrics_then_params(panel, runs) -> None:
+    assert [r[0] for r in shown_rows(panel)] == ["r5", "r4", "r3", "r2", "r1", "r0"]
+    cols = header(panel)
+    assert cols[0] == "run"
+    metrics = [i for i, c in enumerate(cols) if c.startswith("metrics.")]
+    params = [i for i, c in enumerate(cols) if c.startswith("params.")]
+    assert metrics and params and max(metrics) < min(params)  # metrics first
+    # more than one run: only differences is on, so lr (0.1 everywhere) is hidden
+    assert panel.only_diff.value and "params.lr" not in cols
+    assert "1 params hidden (equal across these runs): lr" in panel.note.value
+    panel.only_diff.value = False
+    assert "params.lr" in header(panel)
+    # the best auc (r5, first row) is highlighted in the live table too
+    auc = header(panel).index("metrics.auc")
+    first = re.findall(
+        r"<td([^>]*)>", re.search(r"<tbody><tr>(.*?)</tr>", panel.table_html.value).group(1)
+    )
+    assert "mlops-best" in first[auc]
+    # nothing ticked: the tabs work on every run the filter keeps
     assert list(panel.checks) == [runs[f"r{i}"] for i in range(5, -1, -1)]
-    assert panel.selected == [runs[f"r{i}"] for i in range(5, 0, -1)]  # five best ticked
-    assert [b.value for b in panel.checks.values()] == [True] * 5 + [False]
+    assert panel.selected == [] and not any(b.value for b in panel.checks.values())
+    assert "all 6 runs the filter keeps" in panel.scope_label.value
     panel.sort_by.value = "params.depth"
     panel.sort_order.value = "asc"
     depth_col = header(panel).index("params.depth")
@@ -62,23 +83,56 @@ def test_panel_shows_runs_sorted_with_a_checkbox_each(panel, runs) -> None:
     assert panel.message.value == ""
 
 
-def test_filter_box_narrows_the_table_and_reports_errors(panel, runs) -> None:
-    panel.filter_text.value = 'model_type == "rf" or depth >= 6'
-    want = {f"r{i}" for i in range(6) if MODEL[i] == "rf" or DEPTH[i] >= 6}
-    assert {r[1] for r in shown_rows(panel)} == want
-    assert set(panel.checks) == {runs[n] for n in want}
-    panel.filter_text.value = "metrics.f1 > 2"  # an error: shown in the panel, never raised
-    assert "No column &#x27;metrics.f1&#x27;" in panel.message.value
-    assert "metrics.auc" in panel.message.value  # says what exists
-    assert {r[1] for r in shown_rows(panel)} == want  # the last good view stays
-    panel.filter_text.value = ""
-    assert len(shown_rows(panel)) == 6 and panel.message.value == ""
+def test_panel_pages_many_runs(store, runs) -> None:
+    p = ComparePanel(compare(experiment="churn", metric="auc", store=store), page_size=4)
+    assert [r[0] for r in shown_rows(p)] == ["r5", "r4", "r3", "r2"]
+    assert "runs 1–4 of 6" in p.page_label.value and p.prev_button.disabled
+    p.next_page()
+    assert [r[0] for r in shown_rows(p)] == ["r1", "r0"] and p.next_button.disabled
+    assert list(p.checks) == [runs["r1"], runs["r0"]]  # a checkbox per shown row only
+    assert "mlops-best" not in p.table_html.value  # the best run is on the first page
 
 
-def test_checkboxes_choose_what_the_tabs_show(panel, runs) -> None:
+def test_params_the_user_set_by_default_all_on_request(store) -> None:
+    """Estimator defaults (params.source = 'default') are hidden unless they differ."""
+    ids = []
+    for i, (c, max_iter) in enumerate([(0.1, 100), (1.0, 100), (1.0, 500)]):
+        rid = store.create_run("defaults", name=f"d{i}")["id"]
+        store.log_params(rid, {"clf.C": c}, source="estimator")
+        store.log_params(
+            rid, {"clf.tol": 1e-4, "clf.max_iter": max_iter, "clf.verbose": 0}, source="default"
+        )
+        store.log_params(rid, {"seed": 0}, source="auto")
+        store.log_metrics(rid, [("acc", 0.8 + i / 100, None, None)])
+        ids.append(rid)
+    cmp = compare(experiment="defaults", store=store)
+    assert cmp.user_params() == ["params.clf.C", "params.seed"]
+    assert cmp.varying_params() == ["params.clf.C", "params.clf.max_iter"]
+    # user-set (C, seed) or differing (max_iter, a default in every run but not equal)
+    assert [c for c in cmp.table.columns if c.startswith("params.")] == [
+        "params.clf.C",
+        "params.clf.max_iter",
+        "params.seed",
+    ]
+    assert len(cmp.all_params().table.columns) == len(cmp.runs.columns)
+    assert cmp.only_differences().shown_params() == ["params.clf.C", "params.clf.max_iter"]
+    # the first two runs share max_iter = 100: only C differs among them
+    two = cmp.select(["d0", "d1"])
+    assert two.shown_params() == ["params.clf.C", "params.seed"]
+    assert two.only_differences().shown_params() == ["params.clf.C"]
+    p = cmp.panel(only_differences=False)
+    assert "params.clf.tol" not in header(p) and "params.seed" in header(p)
+    assert "2 params hidden (estimator defaults equal across these runs)" in p.note.value
+    p.all_params.value = True
+    assert "params.clf.tol" in header(p) and "params.clf.verbose" in header(p)
+
+
+def test_tick_boxes_choose_what_the_tabs_show(panel, runs) -> None:
+    assert "best of 6 runs" in show_tab(panel, "Best")
     panel.select([runs["r0"], runs["r1"]])
     best = show_tab(panel, "Best")
     assert "best of 2 runs" in best and ">r1<" in best
+    assert "the 2 ticked runs" in panel.scope_label.value
     panel.checks[runs["r4"]].value = True
     assert panel.selected == [runs["r0"], runs["r1"], runs["r4"]]
     assert ">r4<" in panel.outputs["Best"].value and "best of 3 runs" in panel.outputs["Best"].value
@@ -88,45 +142,65 @@ def test_checkboxes_choose_what_the_tabs_show(panel, runs) -> None:
     assert runs["r4"] not in panel.selected
 
 
-def test_only_differences_hides_params_equal_across_selected_runs(panel, runs) -> None:
-    assert "params.lr" in header(panel)
+def test_only_differences_follows_the_ticked_runs(panel, runs) -> None:
     chosen = [i for i in range(6) if DEPTH[i] == 2]  # r0 (rf, seed 0) and r3 (gb, seed 1)
     panel.select([runs[f"r{i}"] for i in chosen])
-    panel.only_diff.value = True
     shown = header(panel)
     assert "params.lr" not in shown and "params.depth" not in shown
     assert "params.model_type" in shown and "params.seed" in shown
-    assert len({SEED[i] for i in chosen}) == 2
     panel.only_diff.value = False
     assert "params.depth" in header(panel)
 
 
-def test_tabs_render_plots_groups_steps_and_diff(panel, runs) -> None:
+def test_tabs_open_on_defaults_that_show_something(panel, runs) -> None:
     for name in ("Curves", "Scatter", "Parallel"):
         markup = show_tab(panel, name)
         assert markup.startswith("<img") and "base64," in markup, name
-    panel.select(list(runs.values()))
+        assert 'width="' in markup and "max-width:100%" in markup  # HiDPI, fits the panel
+    assert panel.scatter_param.value != "lr"  # a param that varies
+    assert panel.curve_metric.value == "auc"  # the metric that has steps
+    # Groups over every run the filter keeps: 3 runs per model type
     panel.group_param.value = "model_type"
     groups = show_tab(panel, "Groups")
     assert "±" in groups and ">rf<" in groups and ">gb<" in groups
+    assert groups.count("<td>3</td>") == 2
+    # At step opens at the last step logged
+    assert panel.step.value == 3
+    assert f"{auc_at(2, 3):.4g}" in show_tab(panel, "At step")
     panel.step.value = 1
     at_step = show_tab(panel, "At step")
     assert f"{auc_at(2, 1):.4g}" in at_step and f"{auc_at(2, 3):.4g}" not in at_step
-    panel.select([runs["r0"], runs["r2"]])
+    # Diff: the baseline (the oldest run) against the challenger (the best run)
+    assert (panel.diff_a.value, panel.diff_b.value) == (runs["r0"], runs["r5"])
     diff = show_tab(panel, "Diff")
-    assert "Diff of runs r0 -&gt; r2" in diff or "Diff of runs r2 -&gt; r0" in diff
+    assert "Diff of runs r0 -&gt; r5" in diff
+    # two ticked runs: the older one is the baseline, whatever order they were ticked in
+    panel.select([runs["r2"], runs["r0"]])
+    diff = show_tab(panel, "Diff")
+    assert "Diff of runs r0 -&gt; r2" in diff
     assert "Forest(depth=2)" in diff and "Forest(depth=6)" in diff
     panel.select([runs["r0"]])
-    assert "Select two runs" in show_tab(panel, "Diff")
+    assert "Tick two runs" in show_tab(panel, "Diff")
     assert panel.message.value == ""
+
+
+def test_curves_of_single_values_are_bars(panel) -> None:
+    panel.curve_metric.value = "loss"
+    markup = show_tab(panel, "Curves")
+    assert markup.startswith("<img") and "logged once per run, so it is drawn as bars" in markup
 
 
 def test_panel_output_bundles_the_static_html(panel) -> None:
     bundle = panel._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
-    static = parse(bundle["text/html"])
-    assert "script" not in static.tags and static.tags.count("tr") == 7
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == panel.widget.model_id
+    assert bundle["application/vnd.mlops-jupyter.panel+json"]["model_id"] == view["model_id"]
+    static = bundle["text/html"]
+    assert "script" not in parse(static).tags
+    runs_table = re.search(r'<table class="mlops-table mlops-runs">.*?</table>', static, re.S)
+    assert runs_table and runs_table.group(0).count("<tr>") == 8
+    for name in panel.TABS:  # every tab, as the panel shows it now
+        assert f"<summary>{name}</summary>" in static
 
 
 def test_panel_escapes_user_data(store) -> None:
@@ -157,7 +231,7 @@ def test_magic_returns_the_panel(shell, store, runs) -> None:
     assert len(filtered.view) == sum(d > 3 for d in DEPTH)
     shown = filtered.table_html.value
     hidden = [p for p in filtered.view.params if p in constant_params(filtered.scope().runs)]
-    assert hidden and all(f">{p}<" not in shown for p in hidden)
+    assert hidden and all(f'title="{p}"' not in shown for p in hidden)
     filtered.filter_text.value = ""
     assert len(filtered.view) == len(DEPTH)
     named = shell.run_line_magic("mlops", f"compare {runs['r0']} r1")
@@ -219,14 +293,24 @@ def test_cli_prints_table_best_and_groups(store_file, runs, tmp_path) -> None:
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert lines[0] == "6 runs (experiment churn)"
-    assert lines[1].split()[:3] == ["run_id", "run_name", "status"]
-    assert [ln.split()[1] for ln in lines[2:8]] == [f"r{i}" for i in range(5, -1, -1)]
-    assert f"best by metrics.auc (max): r5 ({runs['r5']}) = {auc_at(5, 3):.6g}" in out.output
+    assert lines[1].split()[:3] == ["run_name", "auc", "loss"]  # what tells runs apart first
+    assert [ln.split()[0] for ln in lines[2:8]] == [f"r{i}" for i in range(5, -1, -1)]
+    assert lines[2].split()[1] == f"{auc_at(5, 3):.4g}"  # rounded for people
+    assert "(1 params equal across these runs hidden; --all-params shows them)" in out.output
+    assert f"best by metrics.auc (max): r5 ({runs['r5']}) = {auc_at(5, 3):.4g}" in out.output
     assert "groups by model_type:" in out.output
     html_file = tmp_path / "cmp.html"
     out = cli(store_file, "-e", "churn", "-f", 'model_type == "gb"', "--html", str(html_file))
     assert out.exit_code == 0 and out.output.startswith("3 runs (experiment churn), filter:")
     assert "Comparison of 3 runs" in html_file.read_text()
+
+
+def test_cli_fits_the_terminal(store_file, runs, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "50")
+    out = cli(store_file, "-e", "churn", "--all-params")
+    assert out.exit_code == 0, out.output
+    assert max(len(line) for line in out.output.splitlines()) <= 50
+    assert "more columns:" in out.output
 
 
 def test_cli_diff_and_errors(store_file, runs) -> None:
@@ -297,7 +381,7 @@ def test_saved_notebook_shows_the_static_comparison_in_nbconvert(workdir, tmp_pa
     assert "application/vnd.jupyter.widget-view+json" in data and "text/html" in data
     body, _ = HTMLExporter().from_notebook_node(nb)
     assert "Comparison of 3 runs in experiment nbx" in body
-    assert "best by <b>metrics.auc</b> (max)" in body
+    assert "best by <b>auc</b> (max)" in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and evil not in body
 
 

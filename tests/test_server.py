@@ -167,7 +167,9 @@ def test_run_lineage_columns(get: Any, seeded: dict[str, Any]) -> None:
     assert sorted(n["label"] for n in by_type["dataset"]) == ["clean v1", "raw v1"]
     assert [n["column"] for n in by_type["execution"]] == [1, 1]
     assert by_type["model"][0]["label"] == "clf: LogisticRegression"
-    assert "metric" not in by_type  # metrics show on the cell badges instead
+    # metrics are nodes, labelled with their latest value; every node has a full title
+    assert [(n["label"], n["column"]) for n in by_type["metric"]] == [("accuracy = 0.91", 3)]
+    assert all(n["title"] for n in graph["nodes"])
     ids = {n["id"] for n in graph["nodes"]}
     assert all(e["source"] in ids and e["target"] in ids for e in graph["edges"])
     assert {
@@ -186,7 +188,7 @@ def test_executions_by_cell_and_notebook(get: Any, seeded: dict[str, Any]) -> No
     by_nb = get("executions", params={"notebook": "work/train.ipynb"})
     assert len(by_nb) == 4
     graph = get("executions", str(seeded["fit0"]), "lineage")
-    assert {n["type"] for n in graph["nodes"]} == {"dataset", "execution", "model"}
+    assert {n["type"] for n in graph["nodes"]} == {"dataset", "execution", "model", "metric"}
 
 
 def test_datasets_models_drift(get: Any) -> None:
@@ -197,6 +199,13 @@ def test_datasets_models_drift(get: Any) -> None:
     assert [m["fingerprint"] for m in models["captured"]] == [FP_MODEL, "d" * 32]
     assert isinstance(models["registered"], list)
     assert isinstance(get("drift"), list)
+    raw = get("datasets", "raw")
+    assert [v["version"] for v in raw["versions"]] == [1]
+    assert "Dataset raw" in raw["html"] and "<script" not in raw["html"]
+    code, body = _error(get, "datasets", "nope")
+    assert code == 404 and body["error"] == "DatasetNotFound"
+    code, body = _error(get, "drift", "nope")
+    assert code == 404 and "No drift report with id 'nope'" in body["message"]
 
 
 def test_compare_returns_the_static_panel(get: Any, seeded: dict[str, Any]) -> None:

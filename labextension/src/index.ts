@@ -9,11 +9,13 @@ import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import { CommandIDs, ILineageArgs, SIDEBAR_ID } from './tokens';
+import { CommandIDs, ILineageArgs, IViewArgs, SIDEBAR_ID } from './tokens';
 import { CellBadges } from './widgets/cellbadges';
 import { ComparePanel } from './widgets/compare';
 import { LineageView } from './widgets/lineage';
+import { panelRendererFactory } from './widgets/panelrenderer';
 import { MlopsSidebar } from './widgets/sidebar';
+import { StaticView } from './widgets/staticview';
 
 const mlopsIcon = new LabIcon({
   name: 'mlops-jupyter:icon',
@@ -67,6 +69,24 @@ const sidebar: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(widget.id);
       }
     });
+    app.commands.addCommand(CommandIDs.view, {
+      label: 'MLOps: Open View',
+      execute: args => {
+        const { route, title, id } = args as unknown as IViewArgs;
+        const existing = document.getElementById(id);
+        if (existing) {
+          app.shell.activateById(id);
+          return;
+        }
+        const widget = new MainAreaWidget({ content: new StaticView(route) });
+        widget.id = id;
+        widget.title.label = title;
+        widget.title.icon = mlopsIcon;
+        widget.title.closable = true;
+        app.shell.add(widget, 'main');
+        app.shell.activateById(widget.id);
+      }
+    });
     app.commands.addCommand(CommandIDs.refresh, {
       label: 'MLOps: Refresh Sidebar',
       execute: () => panel.refresh()
@@ -84,6 +104,9 @@ const badges: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
     const byPanel = new WeakMap<object, CellBadges>();
     tracker.widgetAdded.connect((_, panel) => {
+      // Panel outputs: the live widget while the kernel holds it, else their static form.
+      const rendermime = panel.content.rendermime;
+      rendermime.addFactory(panelRendererFactory(rendermime, panel.sessionContext), -20);
       const b = new CellBadges(panel, app.commands);
       byPanel.set(panel, b);
       void panel.context.ready.then(() => b.showAll());

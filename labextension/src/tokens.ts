@@ -6,6 +6,7 @@ export namespace CommandIDs {
   export const compare = 'mlops-jupyter:compare';
   export const lineage = 'mlops-jupyter:lineage';
   export const refresh = 'mlops-jupyter:refresh';
+  export const view = 'mlops-jupyter:view';
 }
 
 export type Scalar = string | number | boolean | null;
@@ -55,6 +56,7 @@ export interface IGraphNode {
   ref: string;
   column: number;
   label: string;
+  title?: string;
 }
 
 export interface IGraphEdge {
@@ -129,6 +131,18 @@ export interface IModels {
 export interface ICompare {
   runs: string[];
   html: string;
+}
+
+/** A view the server renders to static HTML (a dataset, a saved drift report). */
+export interface IStaticView {
+  html: string;
+}
+
+/** Arguments of the command that opens a static view in the main area. */
+export interface IViewArgs {
+  route: string;
+  title: string;
+  id: string;
 }
 
 /** Arguments of the lineage command: a run, or one cell execution. */

@@ -1,10 +1,13 @@
 """Comparing runs: which run is best, and why did it get better.
 
 ``compare(...)`` reads the runs table once and returns a frozen :class:`Comparison`; its methods
-(``filter``, ``best``, ``groups``, ``at_step``, ``curves``, ``only_differences``) return new
-results computed from that table, and ``diff(a, b)`` reads two runs' cells, metrics' producing
-executions, datasets and environments into a :class:`RunDiff`. Rendering (static HTML and the
-ipywidgets panel) lives in :mod:`mlops_jupyter.display.compare`.
+(``filter``, ``best``, ``groups``, ``at_step``, ``curves``, ``only_differences``,
+``all_params``) return new results computed from that table, and ``diff(a, b)`` reads two runs'
+cells, metrics' producing executions, datasets and environments into a :class:`RunDiff`
+(:mod:`.rundiff`). The table shows metrics before params, and of the params those the user set
+(any source but ``default``, i.e. not an estimator's own default value) or that differ across
+the runs. Rendering (static HTML and the ipywidgets panel) lives in
+:mod:`mlops_jupyter.display`.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ExperimentNotFound, InvalidInput
+from ..errors import InvalidInput
+from .compare_scope import resolve_run as _resolve
+from .compare_scope import scope as _scope
 from .query import parse_query, resolve_column
+from .rundiff import RunDiff, diff_runs, order_pair
 
 RUN_COLUMNS = ["run_id", "run_name", "status", "started_at"]
 DIRECTIONS = ("max", "min")
@@ -103,62 +109,30 @@ def compare(
             runs, "The runs argument", "mj.compare(['r1', 'r2']) or mj.compare(experiment='churn')"
         )
     store, experiment = _scope(store, experiment, runs)
+    if runs is not None:
+        runs = [_resolve(store, r, experiment) for r in runs]
     if runs is None and experiment is None:
         frame = pd.DataFrame(columns=RUN_COLUMNS)
     else:
         frame = store.compare_frame(experiment=experiment, run_ids=list(runs) if runs else None)
     table = _shape_table(frame, store, keep_empty=runs is not None)
-    result = Comparison(runs=table, experiment=experiment, store=store)
+    parents = {}
+    if "parent_run_id" in frame.columns:
+        parents = {str(r): str(p) for r, p in zip(frame["run_id"], frame["parent_run_id"]) if p}
+    ids = table["run_id"].astype(str).tolist()
+    defaults = store.default_params(ids) if ids and hasattr(store, "default_params") else {}
+    result = Comparison(
+        runs=table,
+        experiment=experiment,
+        store=store,
+        parents=parents,
+        defaults={r: frozenset(f"params.{k}" for k in keys) for r, keys in defaults.items()},
+    )
     if metric is not None:
         column = result.metric_column(metric)
         result = replace(result, metric=column, direction=guess_direction(column))
         result = result.sort(column, ascending=result.direction == "min")
     return result
-
-
-def _scope(store: Any, experiment: str | None, runs: Sequence[str] | None) -> tuple[Any, Any]:
-    """The store to read and the experiment to show, from arguments or the session."""
-    if experiment is not None:
-        if store is None:
-            session = _current_session()
-            store = session.store if session is not None else _open_default_store()
-        store.get_experiment(experiment)  # ExperimentNotFound names the fix
-        return store, experiment
-    if store is None:
-        session = _current_session()
-        if session is None:
-            store = _open_default_store()
-        else:
-            store = session.store
-            if runs is None:
-                try:  # the session's experiment, once it holds runs
-                    return store, store.get_experiment(session.experiment)["name"]
-                except ExperimentNotFound:
-                    pass
-    if runs is None:
-        experiment = store.latest_experiment_name()
-    return store, experiment
-
-
-def _open_default_store() -> Any:
-    from ..store import open_store
-
-    return open_store()
-
-
-def _current_session() -> Any:
-    try:
-        from ..capture.session import get_session
-    except ImportError:
-        return None
-    try:
-        session = get_session()
-        if getattr(session, "run_id", None) is not None:
-            session.flush_metrics()  # buffered log_metric points show, as in mj.runs()
-        return session
-    except Exception as exc:  # the session is optional here: fall back to the store
-        warnings.warn(f"mlops-jupyter: no capture session ({exc})", stacklevel=3)
-        return None
 
 
 def _shape_table(frame: pd.DataFrame, store: Any, *, keep_empty: bool) -> pd.DataFrame:
@@ -171,7 +145,7 @@ def _shape_table(frame: pd.DataFrame, store: Any, *, keep_empty: bool) -> pd.Dat
     run_cols = list(RUN_COLUMNS)
     if "experiment" in frame.columns and frame["experiment"].nunique() > 1:
         run_cols.insert(2, "experiment")
-    table = frame.reindex(columns=run_cols + params + metrics).reset_index(drop=True)
+    table = frame.reindex(columns=run_cols + metrics + params).reset_index(drop=True)
     run_ids = table["run_id"].astype(str).tolist()
     for position, (name, provider) in enumerate(_COLUMN_PROVIDERS.items()):
         try:
@@ -191,7 +165,11 @@ def _name_columns(columns: Iterable[str], prefix: str) -> list[str]:
 
 @dataclass(frozen=True, eq=False)
 class Comparison:
-    """Runs side by side. ``runs`` holds every column; ``table`` is what is shown."""
+    """Runs side by side. ``runs`` holds every column; ``table`` is what is shown.
+
+    ``defaults`` maps a run id to its param columns that hold an estimator's default value;
+    ``parents`` a run id to its parent run's id.
+    """
 
     runs: pd.DataFrame
     experiment: str | None = None
@@ -200,15 +178,50 @@ class Comparison:
     queries: tuple[str, ...] = ()
     only_diff: bool = False
     store: Any = field(default=None, repr=False)
+    show_all_params: bool = False
+    defaults: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    parents: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     # -- the table -------------------------------------------------------------------------
 
     @cached_property
     def table(self) -> pd.DataFrame:
-        """The runs table after filters; without params equal across runs if ``only_diff``."""
-        if not self.only_diff:
-            return self.runs
-        return self.runs.drop(columns=constant_params(self.runs))
+        """The runs table after filters: run columns, metrics, then the params shown
+        (:meth:`shown_params`)."""
+        shown = set(self.shown_params())
+        return self.runs[[c for c in self.runs.columns if c not in self.params or c in shown]]
+
+    def user_params(self) -> list[str]:
+        """Param columns the user set in at least one run: any source but an estimator's
+        default value (``params.source = 'default'``)."""
+        if not self.defaults:
+            return self.params
+        ids = self.run_ids
+        out = []
+        for column in self.params:
+            present = self.runs[column].notna().tolist()
+            if any(
+                has and column not in self.defaults.get(rid, ()) for rid, has in zip(ids, present)
+            ):
+                out.append(column)
+        return out
+
+    def varying_params(self) -> list[str]:
+        """Param columns whose value differs across the runs (missing counts as a value)."""
+        constant = set(constant_params(self.runs))
+        return [p for p in self.params if p not in constant]
+
+    def shown_params(self) -> list[str]:
+        """The param columns of :attr:`table`: every param with :meth:`all_params`, else those
+        the user set or that differ across the runs; with :meth:`only_differences`, only
+        those that differ."""
+        varying = set(self.varying_params())
+        if self.only_diff:
+            return [p for p in self.params if p in varying]
+        if self.show_all_params:
+            return self.params
+        user = set(self.user_params())
+        return [p for p in self.params if p in user or p in varying]
 
     @property
     def run_ids(self) -> list[str]:
@@ -269,6 +282,11 @@ class Comparison:
     def only_differences(self, on: bool = True) -> Comparison:
         """Hide params whose value is the same in every run of the table."""
         return replace(self, only_diff=on)
+
+    def all_params(self, on: bool = True) -> Comparison:
+        """Show every param, the estimators' defaults too (``on=False``: only those the user
+        set or that differ)."""
+        return replace(self, show_all_params=on)
 
     def sort(self, by: str, ascending: bool = True) -> Comparison:
         """Sorted by any column (missing values last)."""
@@ -407,14 +425,97 @@ class Comparison:
         wide.columns = [f"metrics.{c}" for c in wide.columns]
         return table.join(wide, on="run_id")
 
-    def diff(self, run_a: str, run_b: str) -> RunDiff:
-        """What differs between two runs: params, metrics, cells, datasets, packages."""
+    def default_param(self) -> str | None:
+        """The param a scatter plot opens on: one that varies (user-set first, then numbers,
+        then the most distinct values); None when no param varies."""
+        varying = self.varying_params()
+        if not varying:
+            return None
+        user = set(self.user_params())
+
+        def rank(column: str) -> tuple[bool, bool, int]:
+            values = self.runs[column]
+            numeric = pd.to_numeric(values, errors="coerce").notna().sum() == values.notna().sum()
+            return (column in user, bool(numeric), int(values.astype(str).nunique()))
+
+        return max(varying, key=rank)
+
+    def default_group_param(self) -> str | None:
+        """The param Groups opens on: one that varies with the fewest distinct values, so its
+        groups hold several runs (e.g. a model type, averaged over seeds)."""
+        varying = self.varying_params()
+        if not varying:
+            return None
+        return min(varying, key=lambda c: (self.runs[c].astype(str).nunique(), c))
+
+    def last_step(self, metric: str | None = None) -> int | None:
+        """The largest step any run logged (for ``metric``, else any metric); None if none."""
+        curves = self.curves(metric)
+        return None if curves.empty else int(curves["step"].max())
+
+    def stepped_metrics(self) -> list[str]:
+        """Metric columns that some run logged at more than one step (those have curves)."""
+        curves = self.curves()
+        if curves.empty:
+            return []
+        counts = curves.groupby(["run_id", "metric"]).size()
+        keys = {m for (_, m), n in counts.items() if n > 1}
+        return [c for c in self.metrics if c.removeprefix("metrics.") in keys]
+
+    def default_pair(self) -> tuple[str, str] | None:
+        """The two runs a diff shows first, as (baseline, challenger): the best run by the
+        comparison's metric (else the newest) against its parent when it is here, else
+        against the oldest run. None with fewer than two runs."""
+        if len(self) < 2:
+            return None
+        ids = self.run_ids
+        challenger = ids[0]
+        if self.metric is not None and self.runs[self.metric].notna().any():
+            challenger = str(self.best()["run_id"])
+        elif "started_at" in self.runs.columns:
+            challenger = str(self.runs.loc[self.runs["started_at"].astype(str).idxmax(), "run_id"])
+        parent = self.parents.get(challenger)
+        if parent in ids:
+            return self.ordered_pair(parent, challenger)
+        others = self.runs[self.runs["run_id"].astype(str) != challenger]
+        oldest = str(others.loc[others["started_at"].astype(str).idxmin(), "run_id"])
+        return self.ordered_pair(oldest, challenger)
+
+    def ordered_pair(self, run_a: str, run_b: str) -> tuple[str, str]:
+        """Two runs of this table as (baseline, challenger): a parent before its child, else
+        the older run first."""
+        rows = []
+        for run in (run_a, run_b):
+            row = self.runs.loc[self._row_of(run)]
+            rid = str(row["run_id"])
+            rows.append(
+                {
+                    "run_id": rid,
+                    "parent_run_id": self.parents.get(rid),
+                    "started_at": row.get("started_at"),
+                }
+            )
+        a, b = order_pair(rows)
+        return str(a["run_id"]), str(b["run_id"])
+
+    def diff(self, run_a: str | None = None, run_b: str | None = None) -> RunDiff:
+        """What differs between two runs: params, metrics, cells, datasets, packages.
+
+        ``run_a`` is the baseline, ``run_b`` the challenger; without them, :meth:`default_pair`.
+        """
+        if run_a is None and run_b is None:
+            pair = self.default_pair()
+            if pair is None:
+                raise InvalidInput("A diff needs two runs; this comparison has fewer.")
+            run_a, run_b = pair
+        if run_a is None or run_b is None:
+            raise InvalidInput("Name both runs, e.g. .diff('baseline', 'challenger').")
         return diff_runs(self.store, run_a, run_b)
 
     # -- rendering -------------------------------------------------------------------------
 
     def to_html(self) -> str:
-        from ..display.compare import comparison_html
+        from ..display.compare_html import comparison_html
 
         return comparison_html(self)
 
@@ -425,7 +526,7 @@ class Comparison:
         """The interactive panel (ipywidgets) over this comparison, its filter box holding
         ``query`` and its "only differences" box ticked as ``only_differences`` (by default as
         this comparison's), so the user can edit or clear both."""
-        from ..display.compare import ComparePanel
+        from ..display.compare_panel import ComparePanel
 
         return ComparePanel(self, query=query, only_differences=only_differences)
 
@@ -440,262 +541,6 @@ def constant_params(frame: pd.DataFrame) -> list[str]:
     return out
 
 
-# -- the diff of two runs ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class RunDiff:
-    """Why two runs differ. Each frame holds only what differs (metrics: every metric).
-
-    - ``params``: ``param, a, b``
-    - ``metrics``: ``metric, a, b, delta, a_step, b_step, a_execution_id, a_cell,
-      b_execution_id, b_cell`` (the cell execution that logged each latest value)
-    - ``cells``: ``cell, change, a_execution_id, b_execution_id, a_cell, b_cell, diff``
-      (``change`` is ``changed``, ``only in a`` or ``only in b``; ``diff`` a unified line diff)
-    - ``datasets``: ``dataset, a_versions, b_versions, a_fingerprints, b_fingerprints``
-    - ``packages``: ``package, a, b`` (python and platform included)
-    - ``producers``: ``execution_id, run, cell, code`` of the cell executions that logged the
-      metrics' latest values (``run`` is ``a`` or ``b``)
-    """
-
-    run_a: Mapping[str, Any]
-    run_b: Mapping[str, Any]
-    params: pd.DataFrame
-    metrics: pd.DataFrame
-    cells: pd.DataFrame
-    datasets: pd.DataFrame
-    packages: pd.DataFrame
-    environments_known: bool = True
-    producers: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["execution_id", "run", "cell", "code"])
-    )
-
-    @property
-    def identical(self) -> bool:
-        changed_metrics = (
-            self.metrics["delta"].fillna(1).ne(0).any() if len(self.metrics) else False
-        )
-        return not (
-            len(self.params)
-            or changed_metrics
-            or len(self.cells)
-            or len(self.datasets)
-            or len(self.packages)
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"<RunDiff {self.run_a['name']} -> {self.run_b['name']}: {len(self.params)} params, "
-            f"{len(self.metrics)} metrics, {len(self.cells)} cells, {len(self.datasets)} "
-            f"datasets, {len(self.packages)} packages differ>"
-        )
-
-    def to_html(self) -> str:
-        from ..display.compare import run_diff_html
-
-        return run_diff_html(self)
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-
-def diff_runs(store: Any, run_a: str, run_b: str) -> RunDiff:
-    """Compute the :class:`RunDiff` of two runs (ids, id prefixes or names) in ``store``."""
-    for run in (run_a, run_b):
-        _name(run, "A run", ".diff('r1', 'r2') with run ids, id prefixes or names")
-    a, b = store.get_run(run_a), store.get_run(run_b)
-    envs = store.run_environments([a["id"], b["id"]])
-    env_a, env_b = envs.get(a["id"]), envs.get(b["id"])
-    metrics = _metric_deltas(store.metric_sources(a["id"]), store.metric_sources(b["id"]))
-    return RunDiff(
-        run_a={"id": a["id"], "name": a["name"]},
-        run_b={"id": b["id"], "name": b["name"]},
-        params=_param_changes(store.get_params(a["id"]), store.get_params(b["id"])),
-        metrics=metrics,
-        cells=_cell_changes(
-            store.list_executions(a["id"]), store.list_executions(b["id"]), a["name"], b["name"]
-        ),
-        datasets=_dataset_changes(store.datasets_of_run(a["id"]), store.datasets_of_run(b["id"])),
-        packages=_package_changes(env_a, env_b),
-        environments_known=env_a is not None and env_b is not None,
-        producers=_producers(store, metrics),
-    )
-
-
-def _producers(store: Any, metrics: pd.DataFrame) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    for side in ("a", "b"):
-        for execution_id in metrics[f"{side}_execution_id"].dropna():
-            if int(execution_id) in seen:
-                continue
-            seen.add(int(execution_id))
-            execution = store.get_execution(int(execution_id))
-            if execution is not None:
-                rows.append(
-                    {
-                        "execution_id": int(execution_id),
-                        "run": side,
-                        "cell": cell_label(execution["execution_count"], execution["cell_id"]),
-                        "code": execution["code"],
-                    }
-                )
-    return pd.DataFrame(rows, columns=["execution_id", "run", "cell", "code"])
-
-
-def _param_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> pd.DataFrame:
-    rows = []
-    for key in sorted(set(a) | set(b)):
-        va, vb = a.get(key), b.get(key)  # a missing param and a None param read the same
-        if va != vb or type(va) is not type(vb):
-            rows.append({"param": key, "a": va, "b": vb})
-    return pd.DataFrame(rows, columns=["param", "a", "b"], dtype=object)
-
-
-def cell_label(execution_count: Any, cell_id: Any) -> str | None:
-    """How a cell execution is named to the user: ``In [7]`` (and its cell id if known)."""
-    parts = []
-    if execution_count is not None and not pd.isna(execution_count):
-        parts.append(f"In [{int(execution_count)}]")
-    if cell_id:
-        parts.append(f"cell {cell_id}")
-    return " ".join(parts) or None
-
-
-def _metric_deltas(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> pd.DataFrame:
-    by_a, by_b = {r["key"]: r for r in a}, {r["key"]: r for r in b}
-    rows = []
-    for key in sorted(set(by_a) | set(by_b)):
-        ra, rb = by_a.get(key, {}), by_b.get(key, {})
-        va, vb = ra.get("value"), rb.get("value")
-        rows.append(
-            {
-                "metric": key,
-                "a": va,
-                "b": vb,
-                "delta": None if va is None or vb is None else vb - va,
-                "a_step": ra.get("step"),
-                "b_step": rb.get("step"),
-                "a_execution_id": ra.get("execution_id"),
-                "a_cell": cell_label(ra.get("execution_count"), ra.get("cell_id")),
-                "b_execution_id": rb.get("execution_id"),
-                "b_cell": cell_label(rb.get("execution_count"), rb.get("cell_id")),
-            }
-        )
-    columns = ["metric", "a", "b", "delta", "a_step", "b_step"]
-    columns += ["a_execution_id", "a_cell", "b_execution_id", "b_cell"]
-    frame = pd.DataFrame(rows, columns=columns)
-    for col in ("a", "b", "delta"):
-        frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    for col in ("a_step", "b_step", "a_execution_id", "b_execution_id"):
-        frame[col] = frame[col].astype("Int64")
-    return frame
-
-
-def _cell_changes(
-    xa: list[dict[str, Any]], xb: list[dict[str, Any]], name_a: str, name_b: str
-) -> pd.DataFrame:
-    """Cells whose code differs: matched by cell id when every execution has one, else by
-    aligning the two runs' sequences of code hashes (difflib), pairing replaced blocks."""
-    import difflib
-
-    pairs: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = []
-    if xa and xb and all(x.get("cell_id") for x in xa + xb):
-        last_a = {x["cell_id"]: x for x in xa}
-        last_b = {x["cell_id"]: x for x in xb}
-        for cid in list(last_a) + [c for c in last_b if c not in last_a]:
-            ea, eb = last_a.get(cid), last_b.get(cid)
-            if ea is None or eb is None or ea["code_hash"] != eb["code_hash"]:
-                pairs.append((ea, eb))
-    else:
-        ha, hb = [x["code_hash"] for x in xa], [x["code_hash"] for x in xb]
-        matcher = difflib.SequenceMatcher(None, ha, hb, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "equal":
-                continue
-            left, right = xa[i1:i2], xb[j1:j2]
-            for k in range(max(len(left), len(right))):
-                pairs.append(
-                    (left[k] if k < len(left) else None, right[k] if k < len(right) else None)
-                )
-    rows = []
-    for ea, eb in pairs:
-        label_a = cell_label(ea["execution_count"], ea.get("cell_id")) if ea else None
-        label_b = cell_label(eb["execution_count"], eb.get("cell_id")) if eb else None
-        code_a = ea["code"].splitlines() if ea else []
-        code_b = eb["code"].splitlines() if eb else []
-        text = "\n".join(
-            difflib.unified_diff(
-                code_a,
-                code_b,
-                fromfile=f"{name_a} {label_a or '(absent)'}",
-                tofile=f"{name_b} {label_b or '(absent)'}",
-                lineterm="",
-            )
-        )
-        rows.append(
-            {
-                "cell": (ea or eb or {}).get("cell_id") or label_b or label_a,
-                "change": "changed" if ea and eb else ("only in a" if ea else "only in b"),
-                "a_execution_id": ea["id"] if ea else None,
-                "b_execution_id": eb["id"] if eb else None,
-                "a_cell": label_a,
-                "b_cell": label_b,
-                "diff": text,
-            }
-        )
-    columns = ["cell", "change", "a_execution_id", "b_execution_id", "a_cell", "b_cell", "diff"]
-    frame = pd.DataFrame(rows, columns=columns)
-    for col in ("a_execution_id", "b_execution_id"):
-        frame[col] = frame[col].astype("Int64")
-    return frame
-
-
-def _dataset_changes(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> pd.DataFrame:
-    def by_name(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            out.setdefault(row["name"], []).append(row)
-        return out
-
-    na, nb = by_name(a), by_name(b)
-    rows = []
-    for name in sorted(set(na) | set(nb)):
-        ra, rb = na.get(name, []), nb.get(name, [])
-        fa = sorted({r["fingerprint"] for r in ra})
-        fb = sorted({r["fingerprint"] for r in rb})
-        if fa == fb:
-            continue
-        rows.append(
-            {
-                "dataset": name,
-                "a_versions": ", ".join(f"v{r['version']}" for r in ra) or None,
-                "b_versions": ", ".join(f"v{r['version']}" for r in rb) or None,
-                "a_fingerprints": ", ".join(fa) or None,
-                "b_fingerprints": ", ".join(fb) or None,
-            }
-        )
-    columns = ["dataset", "a_versions", "b_versions", "a_fingerprints", "b_fingerprints"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _package_changes(
-    env_a: Mapping[str, Any] | None, env_b: Mapping[str, Any] | None
-) -> pd.DataFrame:
-    columns = ["package", "a", "b"]
-    if env_a is None or env_b is None:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for label, key in (("python", "python_version"), ("platform", "platform")):
-        if env_a[key] != env_b[key]:
-            rows.append({"package": label, "a": env_a[key], "b": env_b[key]})
-    pa, pb = env_a["packages"], env_b["packages"]
-    for name in sorted(set(pa) | set(pb), key=str.lower):
-        if pa.get(name) != pb.get(name):
-            rows.append({"package": name, "a": pa.get(name), "b": pb.get(name)})
-    return pd.DataFrame(rows, columns=columns, dtype=object)
-
-
 __all__ = [
     "Comparison",
     "RunDiff",
@@ -703,5 +548,6 @@ __all__ = [
     "constant_params",
     "diff_runs",
     "guess_direction",
+    "order_pair",
     "register_column",
 ]

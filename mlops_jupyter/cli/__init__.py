@@ -67,7 +67,13 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = COMMANDS.get(cmd_name)
         if entry is None:
-            return None
+            import difflib
+
+            close = difflib.get_close_matches(cmd_name, COMMANDS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(
+                f"No such command {cmd_name!r}.{hint} See mlops-jupyter --help.", ctx
+            )
         module_name, _, attr = entry[0].partition(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
@@ -84,7 +90,19 @@ class LazyGroup(click.Group):
         except MlopsError as exc:
             # Exit 2, like click's usage errors: 1 is kept for "the check failed" (drifted,
             # not reproduced, gates failed, audit broken), so a pipeline can tell them apart.
-            raise _BadInput(str(exc)) from None
+            raise _BadInput(for_terminal(str(exc))) from None
+
+
+def for_terminal(message: str) -> str:
+    """A core message as the CLI says it: `%mlops runs` becomes `mlops-jupyter runs` where
+    the CLI has that command."""
+    import re
+
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(1)
+        return f"mlops-jupyter {word}" if word in COMMANDS else match.group(0)
+
+    return re.sub(r"%mlops (\w+)", swap, message)
 
 
 class _BadInput(click.ClickException):

@@ -21,7 +21,12 @@ from . import store_option
     help="Whether a larger or smaller --metric is better (default: guessed from its name).",
 )
 @click.option("--filter", "-f", "query", metavar="QUERY", help='e.g. "metrics.auc > 0.8".')
-@click.option("--only-differences", is_flag=True, help="Hide params equal across the runs.")
+@click.option(
+    "--only-differences",
+    is_flag=True,
+    help="Hide params equal across the runs (the default with more than one run).",
+)
+@click.option("--all-params", is_flag=True, help="Show every param, estimator defaults included.")
 @click.option("--group-by", metavar="PARAM", help="Mean and std of metrics per value of PARAM.")
 @click.option("--diff", nargs=2, metavar="A B", help="What differs between two runs.")
 @click.option(
@@ -39,6 +44,7 @@ def compare(
     direction: str | None,
     query: str | None,
     only_differences: bool,
+    all_params: bool,
     group_by: str | None,
     diff: tuple[str, str] | None,
     html_path: Path | None,
@@ -66,7 +72,9 @@ def compare(
         return
     if query:
         result = result.filter(query)
-    if only_differences:
+    if all_params:
+        result = result.all_params()
+    elif only_differences or len(result) > 1:  # as the panel: what tells the runs apart
         result = result.only_differences()
     if direction and metric:
         result = result.sort(result.metric_column(metric), ascending=direction == "min")
@@ -76,12 +84,22 @@ def compare(
     scope = f"experiment {result.experiment}" if result.experiment else "named runs"
     click.echo(f"{len(result)} runs ({scope})" + (f", filter: {query}" if query else ""))
     if len(result):
-        click.echo(_text(result.table.drop(columns=["started_at"])))
+        shown = result.table
+        first = ["run_name", *(c for c in shown.columns if c.startswith(("metrics.", "params.")))]
+        rest = [c for c in shown.columns if c not in first and c != "started_at"]
+        frame = shown[first + rest]  # what tells the runs apart first, names without prefix
+        bare = [c.split(".", 1)[1] if c.startswith(("metrics.", "params.")) else c for c in frame]
+        if len(set(bare)) == len(bare):
+            frame = frame.set_axis(bare, axis=1)
+        click.echo(_text(frame))
+        hidden = len(result.params) - len(result.shown_params())
+        if hidden:
+            click.echo(f"({hidden} params equal across these runs hidden; --all-params shows them)")
     if best is not None:
         column = result.metric_column(metric)
         click.echo(
             f"best by {column} ({direction or result.direction}): "
-            f"{best['run_name']} ({best['run_id']}) = {best[column]:.6g}"
+            f"{best['run_name']} ({best['run_id']}) = {best[column]:.4g}"
         )
     if groups is not None:
         click.echo(f"\ngroups by {group_by}:")
@@ -90,11 +108,9 @@ def compare(
 
 
 def _text(frame: Any) -> str:
-    frame = frame.copy()
-    for column in frame.columns:  # nullable ints print <NA>; show them blank like NaN
-        if str(frame[column].dtype) == "Int64":
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    return str(frame.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.6g}"))
+    from ._text import table
+
+    return table(frame)
 
 
 def _print_diff(d: Any) -> None:

@@ -67,6 +67,17 @@ def diff(
     click.echo(describe(result))
 
 
+def _shown(v: Any) -> str:
+    """A changed cell for people: rounded numbers, quoted text."""
+    from ._text import value
+
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, float) and v.is_integer():
+        return f"{v:.1f}"  # a float stays a float: 9.0, not 9
+    return value(v) or "NaN"
+
+
 def describe(result: Any) -> str:
     """The diff as plain text: counts, schema, changed cells per column, a sample."""
     s = result.summary
@@ -96,7 +107,8 @@ def describe(result: Any) -> str:
         lines.append(f"  first changed cells (of {len(result.changed)}):")
         for row in result.changed.head(SAMPLE).to_dict("records"):
             keys = ", ".join(f"{k}={row[k]}" for k in result.key)
-            lines.append(f"    [{keys}] {row['column']}: {row['before']!r} -> {row['after']!r}")
+            before, after = (_shown(row[k]) for k in ("before", "after"))
+            lines.append(f"    [{keys}] {row['column']}: {before} -> {after}")
     return "\n".join(lines)
 
 
@@ -114,4 +126,6 @@ def datasets(ctx: click.Context, name: str | None) -> None:
     view = frame.assign(fingerprint=frame["fingerprint"].str[:12])[
         ["name", "version", "rows", "cols", "fingerprint", "created_at", "cell", "snapshot"]
     ]
-    click.echo(view.to_string(index=False))
+    from ._text import table
+
+    click.echo(table(view))

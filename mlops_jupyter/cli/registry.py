@@ -16,9 +16,9 @@ from . import store_option
 def _text_table(frame: Any, columns: list[str] | None = None) -> str:
     if frame is None or not len(frame):
         return "(none)"
-    if columns:
-        frame = frame[[c for c in columns if c in frame.columns]]
-    return frame.to_string(index=False)
+    from ._text import table
+
+    return table(frame, columns=columns)
 
 
 @click.command("models")

@@ -12,6 +12,7 @@ import click
 
 from ..errors import InvalidInput
 from . import store_option
+from ._text import table
 
 QUICKSTART = "quickstart.ipynb"
 
@@ -43,7 +44,7 @@ def summarize(store: Any) -> str:
     cols += [c for c in frame.columns if c.startswith("metrics.")]
     params = [c for c in frame.columns if c.startswith("params.")]
     lines.append(f"Runs ({len(frame)}):")
-    lines.append(frame[cols].astype(object).fillna("").to_string(index=False))
+    lines.append(table(frame[cols]))
     lines.append("")
     counts = store.totals()
     lines.append("Captured: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
@@ -89,6 +90,9 @@ def demo(ctx: click.Context, workdir: str | None, timeout: int) -> None:
     """
     import nbformat
     from nbclient import NotebookClient
+    from tqdm.auto import tqdm
+
+    from ..export.execute import QUIET_KERNEL
 
     source = find_quickstart()
     tmp = tempfile.mkdtemp(prefix="mlops-jupyter-demo-") if workdir is None else None
@@ -98,15 +102,20 @@ def demo(ctx: click.Context, workdir: str | None, timeout: int) -> None:
         store_file = _demo_store(ctx, work)
         click.echo(f"Executing {source.name} in {work} ...")
         nb = nbformat.read(target, as_version=4)
-        try:
-            NotebookClient(
+        cells = sum(c.cell_type == "code" for c in nb.cells)
+        with tqdm(total=cells, desc=source.name, unit="cell") as bar:
+            client = NotebookClient(
                 nb,
                 timeout=timeout,
                 kernel_name="python3",
                 resources={"metadata": {"path": str(work)}},
-            ).execute(env=_demo_env(store_file))
-        except Exception as exc:
-            raise click.ClickException(f"The quick-start notebook failed: {exc}") from None
+                extra_arguments=QUIET_KERNEL,
+                on_cell_executed=lambda **_: bar.update(1),
+            )
+            try:
+                client.execute(env=_demo_env(store_file))
+            except Exception as exc:
+                raise click.ClickException(f"The quick-start notebook failed: {exc}") from None
         nbformat.write(nb, target)
         from ..store import open_store
 
@@ -157,6 +166,7 @@ def _demo_env(store_file: Path) -> dict[str, str]:
     for name in ("EXPERIMENT", "PARENT_RUN", "RUN_ID", "SOURCE"):
         env.pop(f"MLOPS_JUPYTER_{name}", None)
     env["MLOPS_JUPYTER_STORE"] = str(store_file)
+    env["MLOPS_JUPYTER_SOURCE"] = "headless"  # the notebook names its own experiment
     return env
 
 
@@ -171,10 +181,10 @@ def runs(ctx: click.Context, experiment: str | None, all_columns: bool) -> None:
     if frame.empty:
         click.echo("No runs yet. Run a notebook with `%load_ext mlops_jupyter` first.")
         return
-    cols = ["run_id", "experiment", "run_name", "status", "started_at", "parent_run_id", "source"]
     params = [c for c in frame.columns if c.startswith("params.")]
     metrics = [c for c in frame.columns if c.startswith("metrics.")]
-    cols += (params if all_columns else params[:6]) + metrics
-    frame = frame[[c for c in cols if c in frame.columns]].copy()
-    frame["started_at"] = frame["started_at"].str.slice(0, 19)
-    click.echo(frame.astype(object).fillna("").to_string(index=False))
+    # what tells runs apart first; a narrow terminal drops the columns on the right
+    cols = ["run_id", "run_name", "status", *metrics, *(params if all_columns else params[:6])]
+    cols += ["experiment", "started_at", "parent_run_id", "source"]
+    frame = frame[[c for c in cols if c in frame.columns]]
+    click.echo(table(frame))

@@ -173,34 +173,72 @@ def line_svg(
     threshold: float | None = None,
     flags: Sequence[bool] | None = None,
     y_max: float | None = None,
+    percent: bool = False,
+    x_labels: tuple[str, str] | None = None,
+    y_label: str = "",
+    axes: bool = True,
 ) -> str:
-    """A small line chart (points in order), with an optional dashed threshold line."""
+    """A line chart of points in order, with an optional dashed threshold line; with ``axes``
+    a y axis (0, middle, top; as percentages with ``percent``), its label and the first and
+    last x labels."""
     vals = [float(v) if v is not None and not math.isnan(float(v)) else None for v in values]
     finite = [v for v in vals if v is not None]
     if not finite:
         return ""
     top = y_max if y_max is not None else max([*finite, threshold or 0, 1e-12])
-    pad = 4
+    left = 44 if axes else 4
+    bottom = 18 if axes and x_labels else (6 if axes else 4)
+    pad = 6
     n = len(vals)
 
     def xy(i: int, v: float) -> tuple[float, float]:
-        x = pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5)
-        y = height - pad - (height - 2 * pad) * min(v / top, 1.0)
+        x = left + (width - left - pad) * (i / (n - 1) if n > 1 else 0.5)
+        y = height - bottom - (height - bottom - pad) * min(v / top, 1.0)
         return x, y
 
+    parts = []
+    if axes:
+        for frac in (0.0, 0.5, 1.0):
+            _, y = xy(0, top * frac)
+            label = f"{top * frac:.0%}" if percent else f"{top * frac:.3g}"
+            parts.append(
+                f'<line x1="{left}" y1="{y:.1f}" x2="{width - pad}" y2="{y:.1f}" stroke="#e5e5e5"/>'
+                f'<text x="{left - 4}" y="{y + 3.5:.1f}" font-size="10" text-anchor="end" '
+                f'fill="#555">{label}</text>'
+            )
+        parts.append(
+            f'<line x1="{left}" y1="{pad}" x2="{left}" y2="{height - bottom}" stroke="#999"/>'
+        )
+        if y_label:
+            parts.append(
+                f'<text x="10" y="{(height - bottom) / 2:.1f}" font-size="10" fill="#555" '
+                f'text-anchor="middle" transform="rotate(-90 10 {(height - bottom) / 2:.1f})">'
+                f"{esc(y_label)}</text>"
+            )
+        if x_labels:
+            parts.append(
+                f'<text x="{left}" y="{height - 4}" font-size="10" fill="#555">'
+                f"{esc(x_labels[0])}</text>"
+                f'<text x="{width - pad}" y="{height - 4}" font-size="10" fill="#555" '
+                f'text-anchor="end">{esc(x_labels[1])}</text>'
+            )
     points = [xy(i, v) for i, v in enumerate(vals) if v is not None]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-    parts = [f'<polyline fill="none" stroke="{REF_COLOR}" stroke-width="1.5" points="{path}"/>']
+    parts.append(f'<polyline fill="none" stroke="{REF_COLOR}" stroke-width="1.5" points="{path}"/>')
     for i, v in enumerate(vals):
         if v is None:
             continue
         x, y = xy(i, v)
         color = BAD_COLOR if flags is not None and flags[i] else REF_COLOR
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>')
+        shown = f"{v:.1%}" if percent else f"{v:.3g}"
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"><title>{shown}</title>'
+            "</circle>"
+        )
     if threshold is not None:
         _, y = xy(0, threshold)
         parts.append(
-            f'<line x1="{pad}" y1="{y:.1f}" x2="{width - pad}" y2="{y:.1f}" stroke="{BAD_COLOR}" '
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - pad}" y2="{y:.1f}" stroke="{BAD_COLOR}" '
             'stroke-dasharray="4 3"/>'
         )
     return (
@@ -235,9 +273,14 @@ def render_history(history: Any) -> str:
         f"{threshold:.0%})</h3>",
         line_svg(
             reports["share"].tolist(),
+            width=560,
+            height=160,
             threshold=threshold,
             flags=reports["drifted"].tolist(),
             y_max=1.0,
+            percent=True,
+            x_labels=(first[:16], last[:16]),
+            y_label="drifted columns",
         ),
     ]
     cols = history.columns
@@ -254,10 +297,11 @@ def render_history(history: Any) -> str:
                 f", last PSI {_num(last['psi'])}</span></div>"
                 + line_svg(
                     group["psi"].tolist(),
-                    width=180,
-                    height=50,
+                    width=200,
+                    height=64,
                     threshold=0.1,
                     flags=group["drifted"].tolist(),
+                    y_label="PSI",
                 )
                 + "</div>"
             )

@@ -181,6 +181,7 @@ def _execute(nb: Any, cwd: Path, env: dict[str, str], *, timeout: int, progress:
         kernel_name="python3",
         resources={"metadata": {"path": str(cwd)}},
         allow_errors=False,
+        extra_arguments=QUIET_KERNEL,
     )
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     # the last cell is our report cell: not counted in the bar
@@ -208,6 +209,11 @@ def _execute(nb: Any, cwd: Path, env: dict[str, str], *, timeout: int, progress:
                     bar.update(1)
     finally:
         bar.close()
+
+
+# The kernel's own warnings (e.g. "running over TCP without encryption" on a local kernel) are
+# not ours to show: they break the progress bar and say nothing the user can act on.
+QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
 
 
 def send_cell_ids(client: Any) -> None:

@@ -138,8 +138,12 @@ def mlops(line: str = "") -> Any:
         name = args[0] if args else "status"
         entry = SUBCOMMANDS.get(name)
         if entry is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, SUBCOMMANDS, n=1)
+            hint = f" Did you mean %mlops {close[0]}?" if close else ""
             raise UsageError(
-                f"Unknown %mlops subcommand {name!r}. Run %mlops? to list the subcommands."
+                f"Unknown %mlops subcommand {name!r}.{hint} Run %mlops? to list the subcommands."
             )
         module_name, _, func = entry[0].partition(":")
         handler = getattr(importlib.import_module(module_name), func)

@@ -22,7 +22,8 @@ def compare(shell: Any, args: list[str]) -> Any:
     parser.add_argument("--experiment", "-e", metavar="NAME")
     parser.add_argument("--metric", "-m", metavar="KEY")
     parser.add_argument("--filter", "-f", dest="query", metavar="QUERY")
-    parser.add_argument("--only-differences", action="store_true")
+    # unset: on when more than one run is shown
+    parser.add_argument("--only-differences", action="store_true", default=None)
     parser.add_argument("--diff", nargs=2, metavar=("A", "B"))
     ns = parser.parse(args)
     result = compare_runs(ns.runs or None, experiment=ns.experiment, metric=ns.metric)

@@ -103,11 +103,14 @@ def models(shell: Any, args: list[str]) -> Any:
 
 
 def _panel(view: Any) -> Any:
-    from ..display.registry import registry_panel
+    """The live panel, displayed with its static form (for a notebook reopened without its
+    kernel, nbconvert, GitHub)."""
+    from ..display.bundle import WithStatic
+    from ..display.registry import model_html, registry_panel
     from ..registry import check_gates, models, promote
 
     name, store = view.name, view.store
-    return registry_panel(
+    box = registry_panel(
         view,
         check=lambda version, alias: check_gates(name, version, alias, store=store),
         promote=lambda version, alias, reason: promote(
@@ -115,6 +118,7 @@ def _panel(view: Any) -> Any:
         ),
         refresh=lambda: models(name, store=store),
     )
+    return WithStatic(box, lambda: model_html(view))
 
 
 def promote(shell: Any, args: list[str]) -> Any:

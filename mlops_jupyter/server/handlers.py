@@ -112,6 +112,16 @@ class DatasetsHandler(MlopsHandler):
         return queries.datasets(store)
 
 
+class DatasetHandler(MlopsHandler):
+    def read(self, store: Any, name: str) -> Any:
+        return queries.dataset(store, name)
+
+
+class DriftReportHandler(MlopsHandler):
+    def read(self, store: Any, report_id: str) -> Any:
+        return queries.drift_report(store, report_id)
+
+
 class ModelsHandler(MlopsHandler):
     empty: ClassVar[Any] = {"registered": [], "captured": []}
 

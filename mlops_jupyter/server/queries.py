@@ -25,6 +25,7 @@ COLUMNS = {
     "model": 2,
     "model_version": 3,
     "drift_report": 3,
+    "metric": 3,
 }
 
 
@@ -135,16 +136,18 @@ def _graph(store: Store, edges: Sequence[dict[str, Any]], run_ids: Sequence[str]
     for e in edges:
         ends = [(e["src_type"], e["src_id"]), (e["dst_type"], e["dst_id"])]
         if any(t not in COLUMNS for t, _ in ends):
-            continue  # metrics and runs are shown as cell badges, not graph nodes
+            continue  # runs are the graph's scope, not nodes
         keys = [f"{t}:{i}" for t, i in ends]
         for (t, i), key in zip(ends, keys):
             if key not in nodes:
+                label = labels.get(key) or _short(t, i)
                 nodes[key] = {
                     "id": key,
                     "type": t,
                     "ref": i,
                     "column": COLUMNS[t],
-                    "label": labels.get(key) or _short(t, i),
+                    "label": label,
+                    "title": labels.get(f"title:{key}") or f"{t} {i}\n{label}",
                 }
         link = {"source": keys[0], "target": keys[1], "relation": e["relation"]}
         if link not in links:
@@ -155,7 +158,15 @@ def _graph(store: Store, edges: Sequence[dict[str, Any]], run_ids: Sequence[str]
         key = f"model_version:{ref}"
         label = f"{v['name']} v{v['version']}"
         nodes.setdefault(
-            key, {"id": key, "type": "model_version", "ref": ref, "column": 3, "label": label}
+            key,
+            {
+                "id": key,
+                "type": "model_version",
+                "ref": ref,
+                "column": 3,
+                "label": label,
+                "title": f"registered model {label}",
+            },
         )
         link = {
             "source": f"model:{v['model_fingerprint']}",
@@ -173,14 +184,21 @@ def _graph(store: Store, edges: Sequence[dict[str, Any]], run_ids: Sequence[str]
 def _labels(store: Store, run_ids: Iterable[str]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for rid in run_ids:
+        for key, value in store.latest_metrics(rid).items():
+            shown = "" if value is None else f" = {value:.4g}"
+            labels[f"metric:{rid}:{key}"] = f"{key}{shown}"
         for d in store.datasets_of_run(rid):
             labels.setdefault(f"dataset:{d['fingerprint']}", f"{d['name']} v{d['version']}")
         for x in store.list_executions(rid):
             first = next((ln for ln in x["code"].splitlines() if ln.strip()), "")
-            labels[f"execution:{x['id']}"] = f"[{x['execution_count'] or '·'}] {first[:40]}"
+            labels[f"execution:{x['id']}"] = f"[{x['execution_count'] or '·'}] {first[:60]}"
+            labels[f"title:execution:{x['id']}"] = x["code"][:400]
         for m in store.list_models(rid):
             name = f"{m['name']}: " if m.get("name") else ""
-            labels[f"model:{m['fingerprint']}"] = f"{name}{m['class_name']}"
+            labels[f"model:{m['fingerprint']}"] = f"{name}{m['class_name'].rsplit('.', 1)[-1]}"
+            labels[f"title:model:{m['fingerprint']}"] = (
+                f"{name}{m['class_name']}\nfingerprint {m['fingerprint']}"
+            )
     return labels
 
 
@@ -260,6 +278,24 @@ def _registry_versions_of(store: Store, fingerprints: set[str]) -> list[dict[str
         for v in m["versions"]
         if v.get("model_fingerprint") in fingerprints
     ]
+
+
+def dataset(store: Store, name: str) -> dict[str, Any]:
+    """One dataset: its versions, the latest version's profile, and both as static HTML."""
+    from ..display.store_views import dataset_html
+
+    versions = store.list_datasets(name)  # DatasetNotFound names the fix
+    latest = store.resolve_dataset(f"{name}@latest")
+    return {"name": name, "versions": versions, "html": dataset_html(name, versions, latest)}
+
+
+def drift_report(store: Store, report_id: str) -> dict[str, Any]:
+    """One saved drift report with its columns, and as static HTML."""
+    from ..display.store_views import saved_drift_html
+
+    report = store.get_drift_report(report_id)
+    columns = store.drift_report_columns(report["id"])
+    return {"report": report, "columns": columns, "html": saved_drift_html(report, columns)}
 
 
 def drift(store: Store, model: str | None) -> list[dict[str, Any]]:

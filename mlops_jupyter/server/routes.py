@@ -17,7 +17,9 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (r"executions", h.ExecutionsHandler),
     (r"executions/(?P<execution_id>[^/]+)/lineage", h.ExecutionLineageHandler),
     (r"datasets", h.DatasetsHandler),
+    (r"datasets/(?P<name>[^/]+)", h.DatasetHandler),
     (r"models", h.ModelsHandler),
     (r"drift", h.DriftHandler),
+    (r"drift/(?P<report_id>[^/]+)", h.DriftReportHandler),
     (r"compare", h.CompareHandler),
 ]

@@ -27,6 +27,7 @@ from typing import Any
 from .base import Migrations, SqlDb, StoreBase
 
 migrations = Migrations("mlops_jupyter.compare")
+_Summary = tuple[dict[str, Any], dict[str, Any], set[str]]  # params, latest metrics, defaults
 
 
 @migrations()
@@ -60,6 +61,18 @@ def m001_create_summaries(db: SqlDb) -> None:
             INSERT OR IGNORE INTO compare_stale (run_id) VALUES (NEW.run_id);
             INSERT OR IGNORE INTO compare_stale (run_id) VALUES (OLD.run_id);
         END;
+        """
+    )
+
+
+@migrations()
+def m002_add_default_params(db: SqlDb) -> None:
+    """Which params of each run hold their estimator's default (``params.source = 'default'``),
+    so the table can show the params the user set."""
+    db.executescript(
+        """
+        ALTER TABLE compare_summaries ADD COLUMN defaults TEXT NOT NULL DEFAULT '[]';
+        INSERT OR IGNORE INTO compare_stale (run_id) SELECT DISTINCT run_id FROM params;
         """
     )
 
@@ -156,10 +169,11 @@ class CompareMixin(StoreBase):
             if points:
                 watermark = max(watermark, points[-1][0])
             self.conn.executemany(
-                """INSERT INTO compare_summaries (run_id, params, metrics) VALUES (?, ?, ?)
+                """INSERT INTO compare_summaries (run_id, params, metrics, defaults)
+                   VALUES (?, ?, ?, ?)
                    ON CONFLICT(run_id) DO UPDATE SET params = excluded.params,
-                   metrics = excluded.metrics""",
-                [(run, _dump(p), _dump(m)) for run, (p, m) in current.items()],
+                   metrics = excluded.metrics, defaults = excluded.defaults""",
+                [(run, _dump(p), _dump(m), _dump(sorted(d))) for run, (p, m, d) in current.items()],
             )
             self.conn.execute(
                 "UPDATE compare_state SET value = ? WHERE name = 'metric_watermark'",
@@ -169,33 +183,32 @@ class CompareMixin(StoreBase):
                 self.conn.execute("DELETE FROM compare_stale")
         return len(current)
 
-    def _load_summaries(
-        self, run_ids: set[str]
-    ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    def _load_summaries(self, run_ids: set[str]) -> dict[str, _Summary]:
         if not run_ids:
             return {}
         rows = self.conn.execute(
-            """SELECT run_id, params, metrics FROM compare_summaries
+            """SELECT run_id, params, metrics, defaults FROM compare_summaries
                WHERE run_id IN (SELECT value FROM json_each(?))""",
             (json.dumps(sorted(run_ids)),),
         ).fetchall()
-        out = {run: (json.loads(p), json.loads(m)) for run, p, m in rows}
+        out = {run: (json.loads(p), json.loads(m), set(json.loads(d))) for run, p, m, d in rows}
         for run in run_ids - set(out):
-            out[run] = ({}, {})
+            out[run] = ({}, {}, set())
         return out
 
-    def _rebuild_summaries(
-        self, run_ids: list[str]
-    ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-        """Params and latest metrics of these runs, from the source tables."""
+    def _rebuild_summaries(self, run_ids: list[str]) -> dict[str, _Summary]:
+        """Params, latest metrics and default-valued param keys of these runs, from the source
+        tables."""
         scope = json.dumps(run_ids)
-        out: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {r: ({}, {}) for r in run_ids}
-        for run, key, value in self.conn.execute(
-            """SELECT run_id, key, value FROM params
+        out: dict[str, _Summary] = {r: ({}, {}, set()) for r in run_ids}
+        for run, key, value, source in self.conn.execute(
+            """SELECT run_id, key, value, source FROM params
                WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, key""",
             (scope,),
         ):
             out[run][0][key] = json.loads(value)
+            if source == "default":
+                out[run][2].add(key)
         for run, key, value in self.conn.execute(
             """SELECT run_id, key, value FROM metrics WHERE id IN (
                  SELECT MAX(id) FROM metrics WHERE run_id IN (SELECT value FROM json_each(?))
@@ -204,6 +217,28 @@ class CompareMixin(StoreBase):
         ):
             out[run][1][key] = value
         return out
+
+    def default_params(self, run_ids: Sequence[str]) -> dict[str, set[str]]:
+        """run id -> keys of its params that hold the estimator's default value
+        (``source = 'default'``); runs without any are left out."""
+        scope = json.dumps(list(run_ids))
+        try:
+            self.refresh_summaries()
+            rows = self.query(
+                """SELECT run_id, defaults FROM compare_summaries
+                   WHERE run_id IN (SELECT value FROM json_each(?)) AND defaults != '[]'""",
+                (scope,),
+            )
+            return {str(r["run_id"]): set(json.loads(r["defaults"])) for r in rows}
+        except sqlite3.OperationalError:  # read-only store: straight from the params table
+            out: dict[str, set[str]] = {}
+            for r in self.query(
+                """SELECT run_id, key FROM params WHERE source = 'default'
+                   AND run_id IN (SELECT value FROM json_each(?))""",
+                (scope,),
+            ):
+                out.setdefault(str(r["run_id"]), set()).add(str(r["key"]))
+            return out
 
     def latest_experiment_name(self) -> str | None:
         """The experiment whose newest run is the most recent (else the newest experiment)."""
@@ -275,6 +310,6 @@ def _typed(values: list[Any], pd: Any) -> Any:
     return values
 
 
-def _dump(values: dict[str, Any]) -> str:
+def _dump(values: Any) -> str:
     """JSON with floats written exactly (Python's repr; inf and NaN as Infinity and NaN)."""
     return json.dumps(values, separators=(",", ":"), allow_nan=True)

@@ -248,6 +248,12 @@ class DriftMixin(StoreBase):
             )
         return [_decode_report(r) for r in rows]
 
+    def drift_report_columns(self, report_id: str) -> list[dict[str, Any]]:
+        """The per-column rows of one saved report, in the order they were tested."""
+        return self.query(
+            "SELECT * FROM drift_columns WHERE report_id = ? ORDER BY rowid", (report_id,)
+        )
+
     def list_drift_columns(self, model: str | None = None) -> list[dict[str, Any]]:
         """Per-column rows of every saved report (of ``model``), with the report's time."""
         sql = """SELECT c.*, r.created_at FROM drift_columns c

@@ -56,3 +56,17 @@ export function when(iso: string | null | undefined): string {
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
+
+/** Text with `code` spans as nodes: backticks become <code>, never shown raw. */
+export function rich(text: string): (Node | string)[] {
+  return text
+    .split(/(`[^`]+`)/)
+    .filter(part => part)
+    .map(part => (part.startsWith('`') && part.endsWith('`') ? h('code', {}, part.slice(1, -1)) : part));
+}
+
+/** A long path as its last three parts: "…/notebooks/.mlops/lineage.db". */
+export function shortPath(path: string): string {
+  const parts = path.split('/').filter(p => p);
+  return parts.length > 3 ? '…/' + parts.slice(-3).join('/') : path;
+}

@@ -15,10 +15,11 @@ import {
   IRun,
   IStatus
 } from '../tokens';
-import { fmt, h, plural, when } from './dom';
+import { fmt, h, plural, rich, shortPath, when } from './dom';
 
 const POLL_MS = 3000;
-const MAX_METRIC_COLUMNS = 4;
+const MAX_METRIC_COLUMNS = 3;
+const STATUS_MARK: Record<string, string> = { finished: '✓', running: '●', failed: '✗' };
 const MAX_DRIFT_REPORTS = 8;
 
 type SortKey = { kind: 'run' | 'metric'; key: string };
@@ -36,8 +37,8 @@ export class MlopsSidebar extends Widget {
     try {
       const status = await requestAPI<IStatus>('status');
       this.marker = status.marker;
-      this.storeLabel.textContent = `${status.store}\u200e`; // keeps the leading / in rtl
-      this.storeLabel.title = status.store;
+      this.storeLabel.textContent = shortPath(status.store);
+      this.storeLabel.title = `Lineage store: ${status.store}`;
       if (!status.exists) {
         this.showMessage(
           'No lineage store yet. Run `%load_ext mlops_jupyter` in a notebook and execute a cell.'
@@ -111,7 +112,7 @@ export class MlopsSidebar extends Widget {
   }
 
   private showMessage(text: string): void {
-    this.message.textContent = text;
+    this.message.replaceChildren(...rich(text));
     this.message.hidden = !text;
   }
 
@@ -171,7 +172,9 @@ export class MlopsSidebar extends Widget {
       h('h3', { className: 'mlops-section-title' }, 'Runs'),
       experiments.length ? select : h('p', { className: 'mlops-empty' }, 'No experiments yet.'),
       h('div', { className: 'mlops-actions' }, compare, lineage),
-      this.runs.length ? this.renderRunsTable() : null
+      this.runs.length
+        ? h('div', { className: 'mlops-scroll mlops-runs-scroll' }, this.renderRunsTable())
+        : null
     );
   }
 
@@ -215,6 +218,7 @@ export class MlopsSidebar extends Widget {
         {
           className: 'mlops-sortable' + (active ? ' mlops-sorted' : ''),
           title: `Sort by ${label}`,
+          scope: 'col',
           'data-sort': `${sort.kind}:${sort.key}`,
           onclick: () => {
             this.sortAscending = active ? !this.sortAscending : sort.kind === 'run';
@@ -251,8 +255,12 @@ export class MlopsSidebar extends Widget {
           title: params ? `${run.id}\n${params}` : run.id
         },
         h('td', {}, box),
-        h('td', { className: 'mlops-run-name' }, run.name),
-        h('td', { className: `mlops-status mlops-status-${run.status}` }, run.status),
+        h('td', { className: 'mlops-run-name', title: run.name }, run.name),
+        h(
+          'td',
+          { className: `mlops-status mlops-status-${run.status}`, title: run.status },
+          STATUS_MARK[run.status] ?? run.status
+        ),
         ...metrics.map(k => h('td', { className: 'mlops-num' }, fmt(run.metrics[k])))
       );
     });
@@ -267,7 +275,7 @@ export class MlopsSidebar extends Widget {
           {},
           h('th', {}, ''),
           header('run', { kind: 'run', key: 'name' }),
-          header('status', { kind: 'run', key: 'status' }),
+          header('', { kind: 'run', key: 'status' }),
           ...metrics.map(k => header(k, { kind: 'metric', key: k }))
         )
       ),
@@ -304,8 +312,10 @@ export class MlopsSidebar extends Widget {
         : h(
             'p',
             { className: 'mlops-empty' },
-            `No registered models. ${plural(captured, 'captured model')}; register one with ` +
-              '`%mlops register MODEL_VAR --name NAME`.'
+            ...rich(
+              `No registered models. ${plural(captured, 'captured model')}; register one with ` +
+                '`%mlops register MODEL_VAR --name NAME`.'
+            )
           )
     );
   }
@@ -347,41 +357,33 @@ export class MlopsSidebar extends Widget {
     }
     const versions = [...model.versions].reverse().map(v =>
       h(
-        'tr',
+        'li',
         { className: 'mlops-version', 'data-version': v.version },
-        h('td', {}, `v${v.version}`),
+        h('b', {}, `v${v.version}`),
+        ...(holders.get(v.version) ?? []).map(a => h('span', { className: 'mlops-alias' }, a)),
         h(
-          'td',
-          {},
-          ...(holders.get(v.version) ?? []).map(a => h('span', { className: 'mlops-alias' }, a))
-        ),
-        h(
-          'td',
-          { className: 'mlops-muted' },
+          'span',
+          { className: 'mlops-muted mlops-version-metrics' },
           Object.entries(v.metrics)
             .slice(0, 3)
             .map(([k, x]) => `${k}=${fmt(x)}`)
             .join(' ')
         ),
-        h(
-          'td',
-          {},
-          v.run_id
-            ? h(
-                'button',
-                {
-                  className: 'mlops-link',
-                  title: 'Lineage of the run that trained this version',
-                  onclick: () =>
-                    void this.commands.execute(CommandIDs.lineage, {
-                      run: v.run_id!,
-                      title: `Lineage: ${model.name} v${v.version}`
-                    })
-                },
-                'lineage'
-              )
-            : ''
-        )
+        v.run_id
+          ? h(
+              'button',
+              {
+                className: 'mlops-link',
+                title: 'Lineage of the run that trained this version',
+                onclick: () =>
+                  void this.commands.execute(CommandIDs.lineage, {
+                    run: v.run_id!,
+                    title: `Lineage: ${model.name} v${v.version}`
+                  })
+              },
+              'lineage'
+            )
+          : null
       )
     );
     const audit = [...model.audit].reverse().map(a =>
@@ -400,7 +402,7 @@ export class MlopsSidebar extends Widget {
       'div',
       { className: 'mlops-model-detail' },
       h('h4', {}, 'Versions'),
-      h('table', { className: 'mlops-table mlops-versions' }, h('tbody', {}, ...versions)),
+      h('ul', { className: 'mlops-list mlops-versions' }, ...versions),
       h('h4', {}, 'Audit trail'),
       audit.length
         ? h('ol', { className: 'mlops-audit' }, ...audit)
@@ -422,7 +424,19 @@ export class MlopsSidebar extends Widget {
             ...datasets.map(d =>
               h(
                 'li',
-                { className: 'mlops-dataset', 'data-dataset': d.name },
+                {
+                  className: 'mlops-dataset mlops-clickable',
+                  'data-dataset': d.name,
+                  role: 'button',
+                  tabindex: 0,
+                  title: `Open the versions and profile of ${d.name}`,
+                  onclick: () =>
+                    void this.commands.execute(CommandIDs.view, {
+                      route: `datasets/${encodeURIComponent(d.name)}`,
+                      title: `Dataset ${d.name}`,
+                      id: `mlops-dataset-${d.name}`
+                    })
+                },
                 h('span', { className: 'mlops-dataset-name' }, d.name),
                 ' ',
                 ...d.versions.map(v =>
@@ -457,7 +471,19 @@ export class MlopsSidebar extends Widget {
             ...latest.map(r =>
               h(
                 'li',
-                { className: 'mlops-drift-report', 'data-report': r.id, title: r.id },
+                {
+                  className: 'mlops-drift-report mlops-clickable',
+                  'data-report': r.id,
+                  role: 'button',
+                  tabindex: 0,
+                  title: `Open drift report ${r.id}`,
+                  onclick: () =>
+                    void this.commands.execute(CommandIDs.view, {
+                      route: `drift/${encodeURIComponent(r.id)}`,
+                      title: `Drift ${r.current_name ?? r.id}`,
+                      id: `mlops-drift-${r.id}`
+                    })
+                },
                 h(
                   'span',
                   { className: r.drifted ? 'mlops-chip mlops-drifted' : 'mlops-chip' },
@@ -470,7 +496,7 @@ export class MlopsSidebar extends Widget {
               )
             )
           )
-        : h('p', { className: 'mlops-empty' }, 'No drift reports. Run `%mlops drift REF CUR`.')
+        : h('p', { className: 'mlops-empty' }, ...rich('No drift reports. Run `%mlops drift REF CUR`.'))
     );
   }
 
