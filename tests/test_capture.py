@@ -461,3 +461,40 @@ def test_cells_written_in_the_background_all_reach_the_store_at_exit(tmp_path) -
     assert len(store.list_executions(run_row["id"])) == 300
     assert store.latest_metrics(run_row["id"])["acc_2"] == 299 / 300
     store.close()
+
+
+def test_the_first_cell_does_not_wait_for_the_environment_scan(workdir, monkeypatch) -> None:
+    """The package list and git state are looked up on a thread at %load_ext; a first cell that
+    comes before they are known is not held up, and its run gets them once they are."""
+    import threading
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from mlops_jupyter.capture import session as session_mod
+
+    gate = threading.Event()
+    real = session_mod.environment
+
+    def slow_environment():
+        gate.wait(30)
+        return real()
+
+    monkeypatch.setattr(session_mod, "environment", slow_environment)
+    monkeypatch.setattr(session_mod, "_background", None)
+    session_mod.reset_session()
+    InteractiveShell.clear_instance()
+    sh = InteractiveShell.instance()
+    try:
+        sh.run_line_magic("load_ext", "mlops_jupyter")
+        run(sh, "x = 1")  # returns although the environment is not known yet
+        run_id = get_session().run_id
+        assert get_session().store_nowait.find_run(run_id)["environment_id"] is None
+        gate.set()
+        row = get_session().store.get_run(run_id)  # a read: waits for the facts, then the writes
+        env = get_session().store.get_environment(row["environment_id"])
+        assert env["packages"]["scikit-learn"]
+    finally:
+        gate.set()
+        sh.run_line_magic("unload_ext", "mlops_jupyter")
+        sh.history_manager.end_session()
+        InteractiveShell.clear_instance()

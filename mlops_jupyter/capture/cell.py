@@ -178,6 +178,7 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
         with session.lock:
             session.pending_metrics[:0] = pending  # explicit metrics are never lost
             session.write_failures.append(exc)
+            session.contents.clear()  # not sure any more what reached the store
 
     store.write_later(write, failed)
     # What the session believes the run holds (the write is queued, in order, behind others).
@@ -254,7 +255,9 @@ def _datasets(
     for name, (obj, fp) in list(datasets.items()):
         try:
             if fp not in seen:
-                seen[fp] = describe_dataset(obj, fp, store=session.store_nowait)
+                seen[fp] = describe_dataset(
+                    obj, fp, store=session.store_nowait, later=True, known=session.contents
+                )
             described[name] = seen[fp]
         except Exception as exc:  # skip this dataset, keep the rest of the cell
             warn_once("profile the dataset", exc, repr(name))
@@ -306,7 +309,8 @@ def _remember(
         session.links.note_model(model.est, info)
         session.model_fps[id(model.est)] = model.fingerprint
         session.last_model = model.fingerprint
-    for name, (obj, _fp) in datasets.items():
+    for name, (obj, fp) in datasets.items():
+        session.contents.add(fp)
         try:
             session.datasets[name] = weakref.ref(obj)
         except TypeError:

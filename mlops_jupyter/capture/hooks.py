@@ -63,6 +63,9 @@ def install(ip: Any) -> None:
     ip.events.register("post_run_cell", hooks.post_run_cell)
     _installed[id(ip)] = hooks
     get_session().interactive = True
+    from .session import background_facts
+
+    background_facts()  # the environment and git state, looked up while the user reads
     try:
         instrument.install()
         instrument.rebind(ip.user_ns)

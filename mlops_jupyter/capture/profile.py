@@ -10,7 +10,8 @@ one column named after it, or ``"value"``; a 1-D array is ``"value"``; a 2-D arr
     nulls       int, null values
     distinct    int, distinct non-null values (on the sample when ``sampled``)
     sampled     int | None, rows used for distinct/quantiles/histogram/top when the data was
-                larger than ``SAMPLE_ROWS`` (a deterministic, evenly spaced sample), else None
+                larger than ``SAMPLE_ROWS`` (a deterministic, evenly spaced sample), else None;
+                for a large array profiled later, min/max/mean/std come from that sample too
 
 numeric columns add (floats; ``None`` when there is no non-null value):
 
@@ -24,6 +25,11 @@ datetime columns add ``min`` and ``max`` as ISO strings; categorical and bool co
 
 Only the first ``MAX_COLUMNS`` columns are profiled; wider data has a ``"__truncated__"`` key
 with the number of columns left out.
+
+Capture profiles off the cell's critical path: :func:`deferred` takes what it needs now (a
+pandas object as a copy-on-write shallow copy, which later edits of the original cannot
+reach; a large array as an evenly spaced sample of rows plus its exact null counts) and
+returns a function that computes the profile later, on the store's writer thread.
 """
 
 from __future__ import annotations
@@ -31,15 +37,51 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SAMPLE_ROWS = 100_000
+SAMPLE_ROWS = 20_000
 MAX_COLUMNS = 200
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 BINS = 10
 TOP = 10
 
 
-def profile(obj: Any) -> dict[str, Any]:
-    """Column profiles of a DataFrame, Series or ndarray (see the module docstring)."""
+def deferred(obj: Any) -> Any:
+    """A function computing ``profile(obj)`` later, as ``obj`` is now (module docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(obj, (pd.DataFrame, pd.Series)) and _copy_on_write(pd):
+        snapshot = obj.copy(deep=False)  # copy-on-write: the original's later edits copy
+        return lambda: profile(snapshot)
+    if isinstance(obj, np.ndarray) and obj.ndim >= 1 and obj.shape[0] > SAMPLE_ROWS:
+        rows = obj.shape[0]
+        idx = np.linspace(0, rows - 1, SAMPLE_ROWS).astype(np.int64)
+        flat = obj.reshape(rows, -1)[:, :MAX_COLUMNS]
+        sample = flat[idx].copy()
+        nulls = (
+            np.isnan(flat).sum(axis=0).tolist() if flat.dtype.kind in "fc" else [0] * flat.shape[1]
+        )
+        return lambda: profile(sample, rows=rows, nulls=nulls)
+    if isinstance(obj, np.ndarray) and obj.ndim >= 2:
+        copied = obj.reshape(obj.shape[0], -1)[:, :MAX_COLUMNS].copy()
+    else:
+        copied = obj.copy()
+    return lambda: profile(copied)
+
+
+def _copy_on_write(pd: Any) -> bool:
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    try:
+        return bool(pd.options.mode.copy_on_write is True)
+    except AttributeError:
+        return False
+
+
+def profile(obj: Any, *, rows: int | None = None, nulls: list[int] | None = None) -> dict[str, Any]:
+    """Column profiles of a DataFrame, Series or ndarray (see the module docstring).
+
+    ``rows`` and ``nulls`` are the exact row count and per-column null counts when ``obj`` is a
+    sample of larger data."""
     import numpy as np
     import pandas as pd
 
@@ -59,7 +101,10 @@ def profile(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     n_cols = frame.shape[1]
     for i in range(min(n_cols, MAX_COLUMNS)):
-        out[str(frame.columns[i])] = profile_column(frame.iloc[:, i])
+        column = profile_column(frame.iloc[:, i])
+        if rows is not None and nulls is not None and i < len(nulls):
+            column.update(count=rows - int(nulls[i]), nulls=int(nulls[i]), sampled=len(frame))
+        out[str(frame.columns[i])] = column
     if n_cols > MAX_COLUMNS:
         out["__truncated__"] = n_cols - MAX_COLUMNS
     return out

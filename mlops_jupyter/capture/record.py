@@ -24,19 +24,41 @@ class DatasetFacts:
     n_cols: int | None
     schema: dict[str, str] = field(default_factory=dict)
     profile: dict[str, Any] | None = None  # None: the store already holds this content
+    pending: Any = None  # computes the profile later (off the cell's critical path)
+
+    def ready_profile(self) -> dict[str, Any] | None:
+        if self.profile is None and self.pending is not None:
+            self.profile, self.pending = self.pending(), None
+        return self.profile
 
 
-def describe_dataset(obj: Any, fp: str | None = None, *, store: Any = None) -> DatasetFacts | None:
-    """Fingerprint, kind, shape and schema of ``obj``; its profile unless ``store`` has it."""
+def describe_dataset(
+    obj: Any,
+    fp: str | None = None,
+    *,
+    store: Any = None,
+    later: bool = False,
+    known: Any = None,
+) -> DatasetFacts | None:
+    """Fingerprint, kind, shape and schema of ``obj``; its profile unless ``store`` has it.
+
+    With ``later``, the profile is computed when the facts are written (on the store's writer
+    thread) from a snapshot taken now; ``known`` is a set of fingerprints already written or
+    queued by this process (nothing to profile for those)."""
     fp = fp or fingerprint(obj)
     if fp is None:
         return None
     kind, n_rows, n_cols, schema = _shape(obj)
     facts = DatasetFacts(fp, kind, n_rows, n_cols, schema)
-    if store is None or not store.has_dataset_content(fp):
-        from .profile import profile
+    if known is not None and fp in known:
+        return facts
+    if store is None or not store.has_dataset_content(fp, wait=not later):
+        from .profile import deferred, profile
 
-        facts.profile = profile(obj)
+        if later:
+            facts.pending = deferred(obj)
+        else:
+            facts.profile = profile(obj)
     return facts
 
 
@@ -52,7 +74,7 @@ def write_dataset(
 ) -> dict[str, Any]:
     """Store ``facts`` (content once, a new version of ``name`` when it changed)."""
     with store.write():
-        if facts.profile is not None:
+        if facts.ready_profile() is not None:
             store.record_dataset_content(
                 facts.fingerprint,
                 kind=facts.kind,

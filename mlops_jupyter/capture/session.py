@@ -60,9 +60,12 @@ class Session:
         self.links = Links()  # predictions, known data and models, by weak reference
         self.datasets: dict[str, Any] = {}  # dataset name -> weakref of the object recorded
         self.dataset_columns: dict[str, frozenset[str]] = {}
+        self.contents: set[str] = set()  # dataset fingerprints this session wrote or queued
         self.key_owners: dict[str, dict[str, str]] = {}  # run id -> metric key -> model name
         self.write_failures: list[BaseException] = []  # from the store's writer thread
         self._parent_for_next: str | None = os.environ.get(ENV_PARENT_RUN) or None
+        self._runs_started = 0
+        self._facts_pending: BackgroundFacts | None = None
         self._lock = threading.RLock()
         self.lock = self._lock  # held while the metric buffer changes
         self._ended = False
@@ -74,6 +77,9 @@ class Session:
     def store(self) -> Any:
         """The store, once the writes capture queued are committed (read your own writes)."""
         store = self.store_nowait
+        if self._facts_pending is not None:  # the run's environment is still being looked up
+            self._facts_pending.done.wait(10.0)
+            self._facts_pending = None
         store.wait_for_writes()
         return store
 
@@ -142,9 +148,16 @@ class Session:
             if parent_run_id is None and self._parent_for_next:
                 parent_run_id, self._parent_for_next = self._parent_for_next, None
             facts = run_facts()
-            env_id = None
-            if facts.get("environment") is not None:
-                env_id = self.store.record_environment(*facts["environment"])
+            known = background_facts()
+            first = self.interactive and not self._runs_started
+            self._runs_started += 1
+            env_id = git_commit = git_dirty = None
+            if known.done.is_set():  # looked up while the notebook started: no wait
+                env_id = self._environment_id(known.environment)
+            if first and known.cwd == Path.cwd():
+                git_commit, git_dirty = known.git if known.done.is_set() else (None, None)
+            else:  # a later run: the state of the code now (two quick git calls)
+                git_commit, git_dirty = git_state(Path.cwd())
             row = self.store.create_run(
                 self.experiment,
                 name=name,
@@ -152,12 +165,15 @@ class Session:
                 source=self.source,
                 notebook_path=facts.get("notebook_path"),
                 kernel_id=facts.get("kernel_id"),
-                git_commit=facts.get("git_commit"),
-                git_dirty=facts.get("git_dirty"),
+                git_commit=git_commit,
+                git_dirty=git_dirty,
                 environment_id=env_id,
                 user=facts.get("user"),
                 host=facts.get("host"),
             )
+            if not known.done.is_set():
+                self._facts_pending = known
+                known.then(self._later_run_facts(row["id"]))
             self.run_id, self.run_name = row["id"], row["name"]
             self.params = {}
             self.has_results = False
@@ -167,6 +183,24 @@ class Session:
                 self.store.log_params(self.run_id, values, source="inherited")
                 self.params = {k: (v, "inherited") for k, v in values.items()}
             return self.run_id
+
+    def _environment_id(self, environment: Any) -> str | None:
+        return self.store.record_environment(*environment) if environment is not None else None
+
+    def _later_run_facts(self, run_id: str) -> Any:
+        """What to do once the environment and git state are known: add them to the run."""
+
+        def attach(known: BackgroundFacts) -> None:
+            def write(store: Any) -> None:
+                env_id = store.record_environment(*known.environment) if known.environment else None
+                commit, dirty = known.git
+                store.set_run_facts(
+                    run_id, environment_id=env_id, git_commit=commit, git_dirty=dirty
+                )
+
+            self.store_nowait.write_later(write, lambda exc: self.write_failures.append(exc))
+
+        return attach
 
     def end_run(self, status: str = "finished") -> None:
         """Flush buffered metrics and close the current run (no-op without one)."""
@@ -237,6 +271,8 @@ class Session:
         if self._ended:
             return
         self._ended = True
+        if _background is not None:
+            _background.done.wait(10.0)  # the environment and git state join the run first
         try:
             if self.run_id is None and not self.pending_metrics:
                 return
@@ -395,16 +431,60 @@ def default_experiment() -> str:
 
 
 def run_facts() -> dict[str, Any]:
-    """Git commit and dirty flag, environment, user, host, kernel id, notebook path."""
-    facts: dict[str, Any] = {
+    """User, host, kernel id, notebook path (cheap; see :func:`background_facts` for the rest)."""
+    return {
         "notebook_path": notebook_path(),
         "kernel_id": kernel_id(),
         "user": _user(),
         "host": socket.gethostname(),
-        "environment": environment(),
     }
-    facts["git_commit"], facts["git_dirty"] = git_state(Path.cwd())
-    return facts
+
+
+class BackgroundFacts:
+    """The environment (every installed package) and the git state, looked up once per
+    process on a thread of their own: they take 0.2-0.8 s, which no cell should wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.cwd = Path.cwd()
+        self.environment: tuple[str, str, dict[str, str]] | None = None
+        self.git: tuple[str | None, bool | None] = (None, None)
+        self._then: list[Any] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._run, name="mlops-run-facts", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self.environment = environment()
+        except Exception:
+            self.environment = None
+        self.git = git_state(self.cwd)
+        with self._lock:
+            self.done.set()
+            callbacks, self._then = self._then, []
+        for callback in callbacks:
+            with contextlib.suppress(Exception):
+                callback(self)
+
+    def then(self, callback: Any) -> None:
+        """Call ``callback(self)`` once the facts are known (now, if they are)."""
+        with self._lock:
+            if not self.done.is_set():
+                self._then.append(callback)
+                return
+        callback(self)
+
+
+_background: BackgroundFacts | None = None
+
+
+def background_facts() -> BackgroundFacts:
+    """Start looking the slow facts up (``%load_ext`` does it first thing), or the lookup."""
+    global _background
+    with _session_lock:
+        if _background is None:
+            _background = BackgroundFacts()
+        return _background
 
 
 def kernel_id() -> str | None:

@@ -60,13 +60,14 @@ class DatasetsMixin(StoreBase):
                     (snapshot_hash, fingerprint),
                 )
 
-    def has_dataset_content(self, fingerprint: str) -> bool:
-        return (
-            self.query_one(
-                "SELECT 1 AS x FROM dataset_contents WHERE fingerprint = ?", (fingerprint,)
-            )
-            is not None
-        )
+    def has_dataset_content(self, fingerprint: str, *, wait: bool = True) -> bool:
+        """Whether the content is stored; ``wait=False`` reads what is committed now, without
+        waiting for this process's queued writes (capture knows those itself)."""
+        sql = "SELECT 1 FROM dataset_contents WHERE fingerprint = ?"
+        if wait:
+            return self.query_one(sql, (fingerprint,)) is not None
+        with self._lock:
+            return self.conn.execute(sql, (fingerprint,)).fetchone() is not None
 
     def record_dataset_version(
         self,

@@ -264,6 +264,29 @@ class RunsMixin(StoreBase):
                 (status, utcnow(), run_id),
             )
 
+    def set_run_facts(
+        self,
+        run_id: str,
+        *,
+        environment_id: str | None,
+        git_commit: str | None,
+        git_dirty: bool | None,
+    ) -> None:
+        """Add facts looked up after the run started to it and to its child runs."""
+        with self.write():
+            self.conn.execute(
+                """UPDATE runs SET environment_id = COALESCE(environment_id, ?),
+                   git_commit = COALESCE(git_commit, ?), git_dirty = COALESCE(git_dirty, ?)
+                   WHERE id = ? OR parent_run_id = ?""",
+                (
+                    environment_id,
+                    git_commit,
+                    None if git_dirty is None else int(git_dirty),
+                    run_id,
+                    run_id,
+                ),
+            )
+
     def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         with self.write():
             current = loads(
