@@ -12,7 +12,9 @@ notebook and in total:
 - whether every cell ended the same way (ok, or the same exception) with and without capture;
 - cost: the captured/plain ratio of the cells' own execution time (the ``%load_ext`` cell
   included, the kernel's start excluded), median over the corpus; with ``--reps N`` the two
-  modes alternate N times and each notebook keeps its fastest run of each.
+  modes alternate N times and each notebook keeps its fastest run of each. BLAS/OpenMP run one
+  thread in both modes (``OMP_NUM_THREADS=1``...): on a shared 2-core machine, thread pools
+  fighting other work make timings swing by 2x, in either mode.
 
 Goals (issue #12): metrics >= 90 %, models >= 90 %, params >= 80 % recall, no non-data
 datasets, 100 % same cell outcomes, median cost ratio <= 1.05.
@@ -36,6 +38,7 @@ from _fidelity_score import score
 
 LABELS = Path(__file__).resolve().parent / "fidelity" / "labels"
 GOALS = {"metrics": 0.90, "models": 0.90, "params": 0.80}
+SINGLE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def main(argv: list[str]) -> int:
@@ -86,13 +89,17 @@ def _one(entry: dict, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="mlops-fidelity-") as tmp:
         store = Path(tmp) / "lineage.db"
         for _rep in range(args.reps):
-            _s, plain_cells, plain_out = execute(nb, workdir)
+            _s, plain_cells, plain_out = execute(nb, workdir, env=dict(SINGLE_THREAD))
             _empty(Path(tmp))  # every captured run starts from a new store
             _s, captured_cells, captured_out = execute(
                 nb,
                 workdir,
                 prelude="%load_ext mlops_jupyter",
-                env={"MLOPS_JUPYTER_STORE": str(store), "MLOPS_JUPYTER_EXPERIMENT": entry["id"]},
+                env={
+                    "MLOPS_JUPYTER_STORE": str(store),
+                    "MLOPS_JUPYTER_EXPERIMENT": entry["id"],
+                    **SINGLE_THREAD,
+                },
             )
             plain_best = min(plain_best, plain_cells)
             captured_best = min(captured_best, captured_cells)

@@ -562,3 +562,29 @@ def test_capture_example_notebook_records_what_its_code_computes(tmp_path) -> No
     assert len(candidates) == 6
     assert all("mean_test_score" in store.latest_metrics(r["id"]) for r in candidates)
     store.close()
+
+
+def test_a_loop_of_fits_neither_keeps_its_models_alive_nor_stores_them_all(shell) -> None:
+    """Capture holds the models a loop fits only weakly (past the few whose files it writes),
+    and one setting refitted 60 times in a cell is at most MAX_MODELS models, the last included."""
+    from mlops_jupyter.capture.events import MAX_MODELS
+
+    run(shell, DATA)
+    run(
+        shell,
+        "import gc, weakref\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "refs = []\n"
+        "for seed in range(60):\n"
+        "    rows = np.random.default_rng(seed).choice(len(X), 120, replace=False)\n"
+        "    lr = LogisticRegression(max_iter=300).fit(X[rows], y[rows])\n"
+        "    refs.append(weakref.ref(lr))\n"
+        "del lr\n"
+        "gc.collect()\n"
+        "alive = sum(r() is not None for r in refs)",
+    )
+    assert shell.user_ns["alive"] <= MAX_MODELS  # only files still being written hold a model
+    assert artifacts.flush(timeout=60)
+    models = _store().list_models(get_session().run_id)
+    assert 1 <= len(models) <= MAX_MODELS
+    assert all(m["artifact_hash"] for m in models)

@@ -1,7 +1,8 @@
 """Model files written off the cell's critical path, and never lost at exit.
 
 The cell that fits a model records its fingerprint, class, params and lineage at once; the
-skops file (``import skops.io`` alone takes 0.5 s) is written by one background thread. Before
+skops file (``import skops.io`` alone takes 0.5 s) is written by one background thread, between
+cells (a cell running for more than 10 s does not hold it back longer). Before
 it keeps a file it checks that the model still has the fingerprint the cell recorded: a model
 refitted in place since then is another model (its own row), and the stale state is not saved
 under the old fingerprint.
@@ -27,6 +28,16 @@ _queue: queue.Queue[tuple[Path, str, Any] | None] = queue.Queue()
 _thread: threading.Thread | None = None
 _lock = threading.Lock()
 _stores: dict[Path, Any] = {}
+# (store, model fingerprint) -> its file's hash, once written by this process
+_hashes: dict[tuple[Path, str], str] = {}
+_hashes_lock = threading.Lock()
+
+
+def known_hash(store_path: Path, fingerprint: str) -> str | None:
+    """The file of a model this process wrote into that store already (its row may not exist
+    yet)."""
+    with _hashes_lock:
+        return _hashes.get((Path(store_path), fingerprint))
 
 
 def submit(store_path: Path, fingerprint: str, estimator: Any) -> None:
@@ -70,9 +81,12 @@ def pending() -> int:
 
 
 def _run() -> None:
+    from .instrument import wait_until_idle
+
     while True:
         item = _queue.get()
         try:
+            wait_until_idle()  # between cells, unless a cell runs for long
             if item is not None:
                 _write(*item)
         except Exception as exc:
@@ -105,4 +119,10 @@ def _write(store_path: Path, fingerprint: str, estimator: Any) -> None:
 
         store = _stores[store_path] = Store(store_path)
     digest = store.put_artifact(data, "application/x-skops")
+    # The model's row may be queued behind the cell that fitted it: whichever comes second
+    # attaches the file (the row's insert reads known_hash; this update waits for its commit).
+    with _hashes_lock:
+        if len(_hashes) > 100_000:
+            _hashes.clear()
+        _hashes[(store_path, fingerprint)] = digest
     store.set_model_artifact(fingerprint, digest)

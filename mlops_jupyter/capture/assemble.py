@@ -78,8 +78,9 @@ class ModelRecord:
     class_name: str
     params: dict[str, Any]
     name: str
-    est: Any
+    est: Any  # the live model, or None once it is gone (or was refitted in place)
     data: list[int] = field(default_factory=list)  # what it was trained on
+    file_queued: bool = False  # its file was queued when it was fitted
 
 
 @dataclass
@@ -87,8 +88,7 @@ class Config:
     name: str
     class_name: str
     params: dict[str, tuple[Any, bool]]
-    est: Any = None
-    fitted: list[tuple[str | None, Any, list[int]]] = field(default_factory=list)  # fp, est, data
+    fitted: list[tuple[str | None, Any, list[int]]] = field(default_factory=list)  # fp, event, data
     fits: int = 0
     partial: bool = False
     searches: list[SearchFacts] = field(default_factory=list)
@@ -128,20 +128,20 @@ def plan_cell(rec: Recorder, links: Links, ns: dict[str, Any]) -> Plan:
         return plan
     names = _Names(ns, rec.alive)
     configs: dict[tuple[Any, ...], Config] = {}
-    of_object: dict[int, Config] = {}
+    of_seq: dict[int, Config] = {}  # fit (or CV) event -> its configuration
     last: Config | None = None
     for ev in rec.events:
         plan.data_ids.update(ev.data)
         plan.data_ids.update(ev.outputs)
-        if ev.kind == "fit":
-            cfg = _config(configs, _model_name(ev, names), ev.est, ev.params or {})
-            cfg.est, cfg.fits = ev.est, cfg.fits + 1
+        if ev.kind == "fit" and ev.cls is not None:
+            cfg = _config(configs, _model_name(ev, names), ev.cls, ev.params or {})
+            cfg.fits += 1
             cfg.partial = ev.name == "partial_fit"
-            cfg.fitted.append((ev.fingerprint, ev.est, list(ev.data)))
+            cfg.fitted.append((ev.fingerprint, ev, list(ev.data)))
             if ev.search is not None:
                 cfg.searches.append(ev.search)
             cfg.data = list(ev.data)
-            of_object[id(ev.est)] = last = cfg
+            of_seq[ev.seq] = last = cfg
         elif ev.kind in ("cv", "cv_predict"):
             name = _template_name(ev, names)
             for cfg, points in _cv_configs(configs, ev, name):
@@ -149,10 +149,10 @@ def plan_cell(rec: Recorder, links: Links, ns: dict[str, Any]) -> Plan:
                     {f"{ev.name}.{k}": v for k, v in ev.settings.items() if k != "param_range"}
                 )
                 cfg.points.extend(points)
-                of_object.setdefault(id(ev.est), cfg)
+                of_seq.setdefault(ev.seq, cfg)
                 last = cfg
         elif ev.kind in ("score", "metric", "report"):
-            cfg, info = _scored(ev, rec, links, of_object, last)
+            cfg, info = _scored(ev, of_seq, last)
             points = _points(ev, rec, links, names, cfg, info)
             if cfg is not None:
                 cfg.points.extend(points)
@@ -162,7 +162,7 @@ def plan_cell(rec: Recorder, links: Links, ns: dict[str, Any]) -> Plan:
                 plan.points.extend(points)
         elif ev.kind in ("split", "load", "generate"):
             plan.params.update({f"{ev.name}.{k}": (v, "auto") for k, v in ev.settings.items()})
-    _finish(plan, list(configs.values()))
+    _finish(plan, list(configs.values()), rec)
     return plan
 
 
@@ -170,21 +170,23 @@ def plan_cell(rec: Recorder, links: Links, ns: dict[str, Any]) -> Plan:
 
 
 def _config(
-    configs: dict[tuple[Any, ...], Config], name: str, est: Any, params: dict[str, tuple[Any, bool]]
+    configs: dict[tuple[Any, ...], Config],
+    name: str,
+    cls: type,
+    params: dict[str, tuple[Any, bool]],
 ) -> Config:
-    cls = type(est)
     frozen = tuple(sorted((k, repr(v)) for k, (v, _d) in params.items()))
     key = (name, cls.__module__, cls.__qualname__, frozen)
     cfg = configs.get(key)
     if cfg is None:
-        cfg = configs[key] = Config(name, f"{cls.__module__}.{cls.__qualname__}", params, est)
+        cfg = configs[key] = Config(name, f"{cls.__module__}.{cls.__qualname__}", params)
     return cfg
 
 
 def _cv_configs(
     configs: dict[tuple[Any, ...], Config], ev: Event, name: str
 ) -> list[tuple[Config, list[Point]]]:
-    if ev.est is None:
+    if ev.cls is None:
         return []
     scores: dict[str, Any] = ev.value or {}
     base = dict(ev.params or {})
@@ -193,11 +195,11 @@ def _cv_configs(
         out = []
         for i, value in enumerate(values):
             params = {**base, str(param): (value, False)}
-            cfg = _config(configs, name, ev.est, params)
+            cfg = _config(configs, name, ev.cls, params)
             rows = {k: v[i] for k, v in scores.items() if getattr(v, "ndim", 0) == 2 and len(v) > i}
             out.append((cfg, _cv_points(rows, ev, "cv")))
         return out
-    cfg = _config(configs, name, ev.est, base)
+    cfg = _config(configs, name, ev.cls, base)
     cfg.data = list(ev.data)
     if ev.name == "learning_curve":
         return [(cfg, _curve_points(scores, ev))]
@@ -254,18 +256,16 @@ def _curve_points(scores: dict[str, Any], ev: Event) -> list[Point]:
 
 
 def _scored(
-    ev: Event, rec: Recorder, links: Links, of_object: dict[int, Config], last: Config | None
+    ev: Event, of_seq: dict[int, Config], last: Config | None
 ) -> tuple[Config | None, ModelInfo | None]:
-    est = ev.est  # the scored model, or the one whose prediction a metric compared
-    if est is not None:
-        cfg = of_object.get(id(est))
-        if cfg is not None:
-            return cfg, None
-        info = links.model_of(est)
-        if info is not None:
-            return None, info
-        if ev.kind == "score":
-            return None, None
+    """The configuration (this cell) or the model (an earlier cell) a score or metric scores;
+    both were tied to the event while the model was alive (``Recorder.link``)."""
+    if ev.fit_seq is not None and ev.fit_seq in of_seq:
+        return of_seq[ev.fit_seq], None
+    if ev.model_info is not None:
+        return None, ev.model_info
+    if ev.cls is not None and ev.kind == "score":
+        return None, None  # a model capture did not see fitted
     return (last, None) if last is not None and last.fits else (None, None)
 
 
@@ -372,28 +372,34 @@ class _Names:
 def _model_name(ev: Event, names: _Names) -> str:
     if ev.site.receiver:
         return ev.site.receiver
-    bound = [n for n in names.bound(ev.est) if n.isidentifier()]
-    return bound[0] if bound else type(ev.est).__name__.lower()
+    est = ev.est
+    bound = [n for n in names.bound(est) if n.isidentifier()] if est is not None else []
+    return bound[0] if bound else _class_name(ev)
+
+
+def _class_name(ev: Event) -> str:
+    return ev.cls.__name__.lower() if ev.cls is not None else "model"
 
 
 def _template_name(ev: Event, names: _Names) -> str:
     first = ev.site.arg_names[0] if ev.site.arg_names else None
-    if first and names.ns.get(first) is ev.est:
+    est = ev.est
+    if first and est is not None and names.ns.get(first) is est:
         return first
-    bound = names.bound(ev.est)
-    return bound[0] if bound else type(ev.est).__name__.lower()
+    bound = names.bound(est) if est is not None else []
+    return bound[0] if bound else _class_name(ev)
 
 
 # -- where everything goes -------------------------------------------------------------------
 
 
-def _finish(plan: Plan, configs: list[Config]) -> None:
+def _finish(plan: Plan, configs: list[Config], rec: Recorder) -> None:
     scored = [c for c in configs if c.points]
     sweep = len(scored) >= 2
     labels = _labels(scored) if sweep else {}
     for cfg in configs:
         params = _params_of(cfg)
-        models = _models_of(cfg)
+        models = _models_of(cfg, rec)
         for point in cfg.points:
             point.model_fp = point.model_fp or (models[0].fingerprint if models else None)
         if sweep and cfg.points:
@@ -419,24 +425,33 @@ def _params_of(cfg: Config) -> dict[str, tuple[Any, str]]:
     return out
 
 
-def _models_of(cfg: Config) -> list[ModelRecord]:
+def _models_of(cfg: Config, rec: Recorder) -> list[ModelRecord]:
     """One model per distinct fitted state of the configuration (the same settings fitted on
-    other data is another model), the last one first; at most MAX_MODELS per configuration."""
-    if not cfg.fits or cfg.est is None:
+    other data is another model); the state left at the end of the cell is always one of them,
+    when that model still exists and was not refitted since under other settings."""
+    if not cfg.fits:
         return []
     params = {k: v for k, (v, _d) in cfg.params.items()}
-    fitted = list(cfg.fitted)
-    if cfg.partial or fitted[-1][0] is None:
-        from .fingerprint import model_fingerprint
-
-        fitted[-1] = (model_fingerprint(cfg.est), cfg.est, fitted[-1][2])
     out: list[ModelRecord] = []
     seen: set[str] = set()
-    for fp, est, data in reversed(fitted):
+    fp, ev, data = cfg.fitted[-1]
+    est = ev.est
+    if est is not None and rec.fit_of(est) == ev.seq and (fp is None or cfg.partial):
+        from .fingerprint import model_fingerprint
+
+        fp = model_fingerprint(est)  # the final state, now
+        out.append(ModelRecord(fp, cfg.class_name, params, cfg.name, est, data))
+        seen.add(fp)
+    for fp, ev, data in reversed(cfg.fitted):
         if fp is None or fp in seen or len(out) >= MAX_MODELS:
             continue
         seen.add(fp)
-        out.append(ModelRecord(fp, cfg.class_name, params, cfg.name, est, data))
+        alive = ev.est if rec.fit_of(ev.est) == ev.seq else None
+        out.append(
+            ModelRecord(
+                fp, cfg.class_name, params, cfg.name, alive, data, file_queued=ev.file_queued
+            )
+        )
     for facts in cfg.searches[-MAX_MODELS:]:
         if facts.best_estimator is not None:
             out.append(

@@ -172,7 +172,8 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
     def write(store: Any) -> None:  # on the store's writer thread: the cell does not wait
         captured.execution_id = record.apply(store)
         for _run, model in record.models:
-            artifacts.submit(store.path, model.fingerprint, model.est)
+            if model.est is not None and not model.file_queued:
+                artifacts.submit(store.path, model.fingerprint, model.est)
 
     def failed(exc: BaseException) -> None:  # on the writer thread: report on the cell's
         with session.lock:
@@ -270,8 +271,8 @@ def _unrecorded_models(
 ) -> list[ModelRecord]:
     """Fitted estimators the cell fitted or bound without a recorded call (a class defined in
     the notebook, a model fitted before ``%load_ext``), found by name."""
-    recorded = {id(m.est) for m in plan.models} | {
-        id(m.est) for c in plan.children for m in c.models
+    recorded = {id(m.est) for m in plan.models if m.est is not None} | {
+        id(m.est) for c in plan.children for m in c.models if m.est is not None
     }
     out = []
     for name, (est, _data) in detect.models_of(syntax, ns).items():
@@ -305,10 +306,12 @@ def _remember(
     for child, child_id in zip(plan.children, child_ids):
         placed.extend((child_id, m, True) for m in child.models)
     for target, model, sweep in placed:
+        session.last_model = model.fingerprint
+        if model.est is None:
+            continue
         info = ModelInfo(model.fingerprint, model.name, target, sweep)
         session.links.note_model(model.est, info)
         session.model_fps[id(model.est)] = model.fingerprint
-        session.last_model = model.fingerprint
     for name, (obj, fp) in datasets.items():
         session.contents.add(fp)
         try:

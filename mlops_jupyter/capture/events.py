@@ -12,6 +12,7 @@ is simply not recorded.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import warnings
@@ -23,7 +24,8 @@ from . import sites
 from ._warn import warn_once
 from .params import call_settings, estimator_params, stable
 
-MAX_EVENTS = 20_000  # per cell; past it, calls still run, they are just not recorded
+MAX_EVENTS = 20_000
+MAX_MODELS = 10  # models kept per setting (name, class, params) and cell  # per cell; past it, calls still run, they are just not recorded
 _TIMING = ("fit_time", "score_time")
 
 
@@ -45,7 +47,11 @@ class Event:
     kind: str  # fit | predict | transform | score | metric | report | cv | cv_predict | split | load | generate
     name: str  # the function or method called
     site: sites.Site
-    est: Any = None  # the estimator (fit/predict/score), or the template of a CV call
+    est_ref: Any = field(default=None, repr=False)  # the estimator (fit/predict/score), weakly
+    cls: type | None = None  # its class (known even once the estimator is gone)
+    fit_seq: int | None = None  # score/metric: the fit event of the model it scores
+    model_info: Any = None  # score/metric: links.ModelInfo of a model fitted in an earlier cell
+    file_queued: bool = False  # fit: the model's file was queued at once (its state may not last)
     data: list[int] = field(default_factory=list)  # ids of the data arguments (X, y, y_true...)
     y_true: int | None = None
     y_pred: int | None = None
@@ -57,6 +63,21 @@ class Event:
     outputs: list[int] = field(default_factory=list)  # ids of data the call produced
     extra: dict[str, Any] = field(default_factory=dict)  # raw values a handler keeps (param_range)
 
+    @property
+    def est(self) -> Any:
+        return self.est_ref() if self.est_ref is not None else None
+
+    def set_est(self, est: Any) -> None:
+        """Remember the estimator without keeping it alive (a loop's models are freed as the
+        loop goes on, as they would be without capture)."""
+        if est is None:
+            return
+        self.cls = type(est)
+        try:
+            self.est_ref = weakref.ref(est)
+        except TypeError:
+            self.est_ref = _Strong(est)
+
 
 class Recorder:
     """Events of the cell running now. Only its own thread records (see ``instrument``)."""
@@ -67,6 +88,8 @@ class Recorder:
         self.session = session
         self.events: list[Event] = []
         self.objects: dict[int, Any] = {}  # id -> weakref (or the object) of every data argument
+        self.fits: dict[int, tuple[Any, int]] = {}  # id(estimator) -> (weakref, seq of its fit)
+        self.models_per_setting: dict[tuple[Any, ...], int] = {}
         self.dropped = 0
 
     # -- called by the wrappers ------------------------------------------------------------------
@@ -93,6 +116,22 @@ class Recorder:
             warn_once("record a call of", exc, name)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def fit_of(self, est: Any) -> int | None:
+        """The seq of the fit event that left ``est`` as it is (in this cell), if any."""
+        entry = self.fits.get(id(est)) if est is not None else None
+        if entry is None or entry[0]() is not est:
+            return None
+        return entry[1]
+
+    def link(self, ev: Event, est: Any) -> None:
+        """Tie a score or metric to the model it scores, while that model is still alive."""
+        if est is None:
+            return
+        ev.set_est(est)
+        ev.fit_seq = self.fit_of(est)
+        if ev.fit_seq is None:
+            ev.model_info = self.session.links.model_of(est)
 
     def keep(self, obj: Any) -> int | None:
         """Remember a data object by id (weakly when possible)."""
@@ -143,13 +182,28 @@ def _on_fit(
     est = args[0] if args else None
     if est is None:
         return False
-    ev.est = est
+    ev.set_est(est)
     x, y = _arg(args, kwargs, 1, "X", "x"), _arg(args, kwargs, 2, "y", "Y")
     ev.data = [k for k in (rec.keep(x), rec.keep(y)) if k is not None]
     ev.params = estimator_params(est)
-    if ev.name != "partial_fit":
-        ev.fingerprint = model_fingerprint(est)
     ev.search = _search_facts(est)
+    with contextlib.suppress(TypeError):
+        rec.fits[id(est)] = (weakref.ref(est), ev.seq)
+    # The first fits of each setting get their fingerprint (and file) now: a loop may refit or
+    # drop the model right after. Past MAX_MODELS fits of one setting in one cell, only the
+    # state left at the end of the cell is kept (a loop of 950 refits is one model, not 950).
+    setting = (
+        ev.site.receiver,
+        type(est),
+        tuple(sorted((k, repr(v)) for k, (v, _d) in ev.params.items())),
+    )
+    count = rec.models_per_setting[setting] = rec.models_per_setting.get(setting, 0) + 1
+    if ev.name != "partial_fit" and count < MAX_MODELS:
+        ev.fingerprint = model_fingerprint(est)
+        from . import artifacts
+
+        artifacts.submit(rec.session.store_nowait.path, ev.fingerprint, est)
+        ev.file_queued = True
     if ev.name in ("fit_predict", "fit_transform"):
         ev.outputs = [k for k in (rec.keep(result),) if k is not None]
         rec.session.note_prediction(result, est, x)
@@ -163,7 +217,7 @@ def _on_predict(
 ) -> bool:
     est = args[0] if args else None
     x = _arg(args, kwargs, 1, "X", "x")
-    ev.est = est
+    ev.set_est(est)
     ev.data = [k for k in (rec.keep(x),) if k is not None]
     rec.session.note_prediction(result, est, x)
     if ev.kind == "transform":
@@ -177,7 +231,7 @@ def _on_score(
     value = _float(result)
     if value is None:
         return False
-    ev.est = args[0] if args else None
+    rec.link(ev, args[0] if args else None)
     x, y = _arg(args, kwargs, 1, "X", "x"), _arg(args, kwargs, 2, "y", "Y")
     ev.data = [k for k in (rec.keep(x), rec.keep(y)) if k is not None]
     ev.y_true = rec.keep(y)
@@ -241,7 +295,7 @@ def _trace_prediction(rec: Recorder, ev: Event, y_pred: Any) -> None:
     ``model.predict_proba(X)[:, 1]`` is gone by the end of the cell."""
     found = rec.session.links.prediction_of(y_pred)
     if found is not None:
-        ev.est = found[0]
+        rec.link(ev, found[0])
         if found[1] is not None:
             ev.data.append(rec.keep(found[1]) or id(found[1]))
 
@@ -253,7 +307,10 @@ def _on_cv(
 
     est = _arg(args, kwargs, 0, "estimator")
     x, y = _arg(args, kwargs, 1, "X"), _arg(args, kwargs, 2, "y")
-    ev.est = est
+    ev.set_est(est)
+    if est is not None:
+        with contextlib.suppress(TypeError):
+            rec.fits[id(est)] = (weakref.ref(est), ev.seq)  # cross_val_predict's output scores it
     ev.data = [k for k in (rec.keep(x), rec.keep(y)) if k is not None]
     ev.params = estimator_params(est) if est is not None else None
     func = getattr(sys.modules.get("sklearn.model_selection"), ev.name, None)

@@ -122,6 +122,17 @@ def _wrap(original: Callable[..., Any], kind: str, name: str) -> Callable[..., A
     return wrapper
 
 
+def wait_until_idle(at_most: float = 10.0) -> None:
+    """Block (a background thread) while a cell is running, at most ``at_most`` seconds: work
+    that can wait (model files, the package scan) then uses the time the user reads results,
+    instead of slowing the cell down."""
+    import time
+
+    deadline = time.monotonic() + at_most
+    while STATE.recorder is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def original_of(func: Any) -> Any:
     """The unwrapped function behind one of our wrappers (or ``func`` itself)."""
     return getattr(func, "__mlops_original__", func)

@@ -454,6 +454,9 @@ class BackgroundFacts:
         threading.Thread(target=self._run, name="mlops-run-facts", daemon=True).start()
 
     def _run(self) -> None:
+        from .instrument import wait_until_idle
+
+        wait_until_idle()  # the scan takes 0.2-0.8 s of CPU: not while a cell computes
         try:
             self.environment = environment()
         except Exception:

@@ -68,11 +68,14 @@ class CellRecord:
             store.create_child_runs(parent_id, [n for _i, n in rows], ids=[i for i, _n in rows])
         store.log_params_many(self.child_params, execution_id=ex)
         store.log_metrics_many(self.child_metrics, execution_id=ex)
+        from . import artifacts
+
         for run_id, model in self.models:
             store.record_model(
                 model.fingerprint,
                 class_name=model.class_name,
                 params=model.params,
+                artifact_hash=artifacts.known_hash(store.path, model.fingerprint),
                 name=model.name,
                 run_id=run_id,
                 execution_id=ex,
