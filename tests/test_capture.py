@@ -498,3 +498,63 @@ def test_the_first_cell_does_not_wait_for_the_environment_scan(workdir, monkeypa
         sh.run_line_magic("unload_ext", "mlops_jupyter")
         sh.history_manager.end_session()
         InteractiveShell.clear_instance()
+
+
+def test_runs_know_their_notebook_in_vscode_and_from_the_launching_process(tmp_path) -> None:
+    """VS Code sets __vsc_ipynb_file__; papermill and nbconvert name the notebook on their
+    command line (the kernel's parent process)."""
+    import subprocess
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from mlops_jupyter.capture.session import notebook_path
+
+    shell = InteractiveShell.instance()
+    shell.user_ns["__vsc_ipynb_file__"] = str(tmp_path / "from vscode.ipynb")
+    try:
+        assert notebook_path() == str(tmp_path / "from vscode.ipynb")
+    finally:
+        del shell.user_ns["__vsc_ipynb_file__"]
+    child = (
+        "import os; os.environ.pop('JPY_SESSION_NAME', None)\n"
+        "from mlops_jupyter.capture.session import notebook_path; print(notebook_path())"
+    )
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    out = subprocess.run(
+        [sys.executable, "-c", parent, "--log-output", "report.ipynb", "out.ipynb"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stdout.strip() == str(tmp_path / "report.ipynb"), out.stderr
+
+
+@pytest.mark.slow
+def test_a_notebook_with_joblib_workers_ends_its_run_finished(tmp_path) -> None:
+    import nbformat
+
+    from mlops_jupyter.store import open_store
+
+    from .conftest import execute_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext mlops_jupyter"),
+        nbformat.v4.new_code_cell(
+            "from sklearn.datasets import load_breast_cancer\n"
+            "from sklearn.model_selection import cross_validate, GridSearchCV\n"
+            "from sklearn.svm import SVC\n"
+            "X, y = load_breast_cancer(return_X_y=True)\n"
+            "cv = cross_validate(SVC(), X, y, cv=5, n_jobs=2)\n"
+            "grid = GridSearchCV(SVC(), {'C': [0.1, 1]}, cv=3, n_jobs=2).fit(X, y)"
+        ),
+    ]
+    nbformat.write(nb, tmp_path / "workers.ipynb")
+    store_file = tmp_path / "lineage.db"
+    execute_notebook(tmp_path / "workers.ipynb", tmp_path, env={"MLOPS_JUPYTER_STORE": str(store_file)})
+    store = open_store(store_file, shared=False)
+    runs = store.list_runs()
+    assert runs and {r["status"] for r in runs} == {"finished"}
+    store.close()
