@@ -425,3 +425,7 @@ class StoreBase:
 
     def table_names(self) -> list[str]:
         return self.db.table_names()
+
+    def applied_migrations(self, migration_set: str) -> list[str]:
+        """Names of the migrations of ``migration_set`` this store has run, in order."""
+        return Migrations(migration_set).applied(self.db)
