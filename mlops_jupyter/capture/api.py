@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import InvalidInput
 from . import session as session_mod
 from .ast_names import is_secret
+from .secrets import redact_value
 from .session import get_session
 
 REDACTED = "***"
@@ -84,7 +85,8 @@ def active_run() -> ActiveRun | None:
 
 
 def log_param(key: str, value: Any) -> None:
-    """Set a param on the current run (last write wins); secret-looking keys are redacted."""
+    """Set a param on the current run (last write wins); secret-looking keys are redacted, and
+    secrets found in a value (tokens, passwords in URLs) are masked."""
     log_params({key: value})
 
 
@@ -93,7 +95,10 @@ def log_params(params: Mapping[str, Any]) -> None:
         raise InvalidInput(
             f"log_params takes a dict, got {type(params).__name__}. Example: log_params({{'lr': 0.1}})."
         )
-    clean = {_key(k, "param"): (REDACTED if is_secret(str(k)) else v) for k, v in params.items()}
+    clean = {
+        _key(k, "param"): (REDACTED if is_secret(str(k)) else redact_value(v))
+        for k, v in params.items()
+    }
     session = get_session()
     run_id = session.ensure_run()
     session.store.log_params(run_id, clean, source="explicit")

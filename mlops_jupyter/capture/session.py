@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .detect import FingerprintCache
+from .secrets import redact_text
 from .links import Links
 
 ENV_EXPERIMENT = "MLOPS_JUPYTER_EXPERIMENT"
@@ -142,6 +143,7 @@ class Session:
     ) -> str:
         """End the current run (if any) and start a new one; ``inherit`` copies its params."""
         with self._lock:
+            name = redact_text(name) if name else name  # a token pasted as a run name
             inherited = dict(self.params) if inherit else {}
             if self.run_id is not None:
                 self.end_run()
