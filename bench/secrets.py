@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mlops_jupyter.capture.ast_names import redact  # noqa: E402
-from tests import secrets_corpus as corpus  # noqa: E402
+from mlops_jupyter.capture.ast_names import redact
+from tests import secrets_corpus as corpus
 
 CELLS = {
     "x = 1": "x = 1",
