@@ -8,9 +8,10 @@
     mj.runs()                                         # DataFrame: params.* and metrics.* columns
 
 In a notebook with ``%load_ext mlops_jupyter`` the same calls land in the current cell's run and
-are written with the cell. In a script, buffered metrics are written at ``end_run``, every
-20,000 points, and at interpreter exit (the run then ends ``finished``, or ``failed`` when the
-script died on an exception).
+are tied to the cell. Buffered points reach the store within about a second in any case (a
+background thread writes them: a SIGKILL or a cell still running loses at most that much), at
+``end_run``, at SIGTERM and at interpreter exit (the run then ends ``finished``, or ``failed``
+when the script died on an exception or was terminated).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def log_params(params: Mapping[str, Any]) -> None:
 
 
 def log_metric(key: str, value: float, step: int | None = None) -> None:
-    """Buffer one metric point; written with the cell (notebook) or at ``end_run`` (script)."""
+    """Buffer one metric point; it reaches the store within about a second."""
     if type(key) is not str or not key:
         key = _key(key, "metric")
     try:

@@ -17,7 +17,7 @@ from typing import Any
 
 import xxhash
 
-from . import artifacts, detect
+from . import artifacts, detect, flusher
 from ._warn import warn_once
 from .assemble import ModelRecord, Plan, Point, model_record, plan_cell
 from .ast_names import CellSyntax, analyse, is_secret, parse, redact
@@ -155,7 +155,7 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
             ns=ns,
         )
     except BaseException:
-        session.pending_metrics[:0] = pending  # explicit metrics are never lost
+        session.restore_metrics(pending)  # explicit metrics are never lost
         raise
     session.explicit_params = False
     captured = Captured(
@@ -172,14 +172,14 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
 
     def write(store: Any) -> None:  # on the store's writer thread: the cell does not wait
         captured.execution_id = record.apply(store)
+        flusher.adopt(session, store, run_id, captured.execution_id, start.started_at)
         for _run, model in record.models:
             artifacts.submit(store.path, model.fingerprint, model.est)
 
     def failed(exc: BaseException) -> None:  # on the writer thread: report on the cell's
-        with session.lock:
-            session.pending_metrics[:0] = pending  # explicit metrics are never lost
-            session.write_failures.append(exc)
-            session.contents.clear()  # not sure any more what reached the store
+        session.restore_metrics(pending)  # explicit metrics are never lost
+        session.write_failures.append(exc)
+        session.contents.clear()  # not sure any more what reached the store
 
     store.write_later(write, failed)
     # What the session believes the run holds (the write is queued, in order, behind others).

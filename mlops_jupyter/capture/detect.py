@@ -16,9 +16,9 @@ from typing import Any
 
 from ._warn import warn_once
 from .ast_names import CallRef, CellSyntax, is_secret
-from .secrets import redact_text, redact_value
 from .fingerprint import file_hash, fingerprint, is_dataset
 from .record import is_estimator, is_fitted
+from .secrets import redact_text, redact_value
 
 _METRIC_WORDS = frozenset(
     [

@@ -449,8 +449,11 @@ class RunsMixin(StoreBase):
         metrics: Iterable[tuple[str, float | None, int | None, str | None]],
         *,
         execution_id: int | None = None,
-    ) -> None:
-        """Append metric points: ``(key, value, step, logged_at)``; ``logged_at`` None = now."""
+    ) -> tuple[int, int] | None:
+        """Append metric points: ``(key, value, step, logged_at)``; ``logged_at`` None = now.
+
+        Returns the ids given to them (first, last), or None when there were none.
+        """
         now = utcnow()
         rows = [
             (
@@ -464,12 +467,34 @@ class RunsMixin(StoreBase):
             for key, value, step, at in metrics
         ]
         if not rows:
-            return
+            return None
         with self.write():
+            before = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()[0]
             self.conn.executemany(
                 """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id)
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 rows,
+            )
+        return int(before) + 1, int(before) + len(rows)  # ids only grow, inside one transaction
+
+    def adopt_metrics(
+        self,
+        run_id: str,
+        execution_id: int,
+        since: str,
+        *,
+        first: int,
+        last: int,
+        runs: Sequence[str],
+    ) -> None:
+        """Tie points written while a cell ran (ids ``first``..``last`` in ``runs``, logged since
+        ``since``, no execution yet) to the cell's execution and run (a child it started)."""
+        marks = ", ".join("?" for _ in runs)
+        with self.write_one():
+            self.conn.execute(
+                f"""UPDATE metrics SET run_id = ?, execution_id = ? WHERE id BETWEEN ? AND ?
+                    AND execution_id IS NULL AND logged_at >= ? AND run_id IN ({marks})""",
+                (run_id, execution_id, first, last, since, *runs),
             )
 
     def latest_metrics(self, run_id: str) -> dict[str, float | None]:
