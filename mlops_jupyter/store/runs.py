@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ExperimentNotFound, InvalidInput, RunNotFound
 from .base import StoreBase, dumps, loads, new_id, utcnow
+from .liveness import CRASHED, is_gone, live_status, process_token, this_host
 
-RUN_STATUSES = ("running", "finished", "failed")
+RUN_STATUSES = ("running", "finished", "failed")  # stored; "crashed" is read (liveness.py)
 
 
 class RunsMixin(StoreBase):
@@ -82,7 +85,8 @@ class RunsMixin(StoreBase):
             self.conn.execute(
                 """INSERT INTO runs (id, experiment_id, name, status, started_at, notebook_path,
                    kernel_id, parent_run_id, source, git_commit, git_dirty, environment_id,
-                   user, host, tags) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   user, host, tags, pid, process)
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     run_id,
                     experiment_id,
@@ -96,8 +100,10 @@ class RunsMixin(StoreBase):
                     None if git_dirty is None else int(git_dirty),
                     environment_id,
                     user,
-                    host,
+                    host or this_host(),
                     dumps(dict(tags or {})),
+                    os.getpid(),  # this process runs it: gone later means crashed
+                    process_token(),
                 ),
             )
         return self.get_run(run_id)
@@ -218,6 +224,7 @@ class RunsMixin(StoreBase):
             row = rows[0] if rows else None
         if row is not None:
             row["tags"] = loads(row["tags"])
+            live_status(row)
         return row
 
     def get_run(self, run_id: str) -> dict[str, Any]:
@@ -238,7 +245,18 @@ class RunsMixin(StoreBase):
         )
         for row in rows:
             row["tags"] = loads(row["tags"])
+            live_status(row)
         return rows
+
+    def crashed_runs(self) -> set[str]:
+        """Ids of the runs stored ``running`` whose process is gone (see :mod:`.liveness`)."""
+        try:
+            rows = self.query(
+                "SELECT id, pid, host, process FROM runs WHERE status = 'running' AND pid IS NOT NULL"
+            )
+        except sqlite3.OperationalError:  # a store read without upgrading: no pid column
+            return set()
+        return {r["id"] for r in rows if is_gone(r["pid"], r["host"], r["process"])}
 
     def _runs_where(
         self, experiment: str | None, run_ids: Sequence[str] | None
@@ -599,6 +617,9 @@ class RunsFrameMixin(RunsMixin):
             self.conn,
             params=args,
         )
+        crashed = self.crashed_runs()
+        if crashed:
+            runs.loc[runs["run_id"].isin(crashed), "status"] = CRASHED
         frame = runs.set_index("run_id")
         for prefix, long in (("params.", params), ("metrics.", metrics)):
             if long.empty:
