@@ -365,11 +365,11 @@ def datasets_of(
     out: dict[str, tuple[Any, str]] = {}
     for name in names:
         obj = ns.get(name)
-        if obj is None or not is_dataset(obj) or getattr(obj, "size", 1) == 0:
-            continue
-        if getattr(obj, "ndim", 1) == 0:
-            continue
-        try:
+        try:  # each object alone: one whose .size or .ndim raises costs only itself
+            if obj is None or not is_dataset(obj) or getattr(obj, "size", 1) == 0:
+                continue
+            if getattr(obj, "ndim", 1) == 0:
+                continue
             fp = cache.get(obj, fresh=name in fresh)
         except Exception as exc:  # one odd object must not cost the cell its record
             warn_once("fingerprint the dataset", exc, repr(name))
