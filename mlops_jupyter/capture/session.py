@@ -68,6 +68,7 @@ class Session:
         self._facts_pending: BackgroundFacts | None = None
         self._lock = threading.RLock()
         self.lock = self._lock  # runs and params; the metric buffer has its own lock
+        self._run_generation = 0  # the store file generation the run lives in
         self._metrics_lock = threading.Lock()  # the buffer, between this thread and the flusher
         self._flusher: flusher.Flusher | None = None
         self.flushed = flusher.Flushed()  # ids written while a cell ran: adopted by the cell
@@ -130,7 +131,15 @@ class Session:
     # -- runs --------------------------------------------------------------------------------
 
     def ensure_run(self) -> str:
-        """The current run's id, starting a run if there is none."""
+        """The current run's id, starting a run if there is none (or again, under the same name
+        and params, in a store file that was deleted or replaced since)."""
+        store = self._store
+        if store is not None and self.run_id is not None:
+            store.ensure_current()
+            if store.generation != self._run_generation:
+                with self._lock:
+                    self.run_id = None  # that run is in the old file
+                    self.start_run(self.run_name, inherit=True)
         if self.run_id is None:
             with self._lock:  # the flusher's thread may ask at the same moment
                 if self.run_id is None:
@@ -181,6 +190,7 @@ class Session:
                 self._facts_pending = known
                 known.then(self._later_run_facts(row["id"]))
             self.run_id, self.run_name = row["id"], row["name"]
+            self._run_generation = self.store.generation
             self.params = {}
             self.has_results = False
             self.last_model = None
