@@ -11,7 +11,6 @@ differs, when a migration ran twice, or when a run is missing.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,27 +22,16 @@ sys.path.insert(0, str(ROOT))
 
 from mlops_jupyter.store import open_store  # noqa: E402
 from mlops_jupyter.store.schema import expected_version  # noqa: E402
-from tests.test_concurrency import OPENER  # noqa: E402
+from tests.test_concurrency import open_new_store_at_once  # noqa: E402
 
 
 def one_round(folder: Path, procs: int) -> str | None:
     """None when the round went right, else what went wrong (first line)."""
     store_file = folder / "new" / "lineage.db"
-    start_at = time.time() + 1.5
-    running = [
-        subprocess.Popen(
-            [sys.executable, "-c", OPENER, str(store_file), str(start_at)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(procs)
-    ]
-    for p in running:
-        out, err = p.communicate(timeout=120)
-        if p.returncode != 0:
+    for returncode, out, err in open_new_store_at_once(store_file, procs, wait=1.5):
+        if returncode != 0:
             lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-            return (lines[-1] if lines else f"exit {p.returncode}")[:160]
+            return (lines[-1] if lines else f"exit {returncode}")[:160]
         if out.strip() != str(expected_version()):
             return f"schema version {out.strip()!r}"
     store = open_store(store_file, shared=False)
