@@ -461,3 +461,14 @@ def test_wrong_argument_types_say_how_to_call(workdir: Path) -> None:
     result = CliRunner().invoke(cli, ["verify", "b", "--abs-tol", "-1"])
     _one_line_exit_2(result, "abs_tol must be a number >= 0, got -1.0")
     assert not (workdir / "c").exists() and not (workdir / "b" / "runs").exists()
+
+
+def test_bundle_header_keeps_a_run_name_inert() -> None:
+    import mistune
+
+    from mlops_jupyter.export.bundle import _notebook
+
+    evil = "x` <img src=x onerror=alert(1)> `"
+    nb = _notebook({"name": evil, "id": "r1"}, {}, [])
+    rendered = mistune.html(nb.cells[0].source)
+    assert "<img" not in rendered and "&lt;img" in rendered

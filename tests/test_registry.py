@@ -864,3 +864,19 @@ def test_cli_unknown_model_names_are_one_line_errors(store, store_file, data) ->
         assert "No registered model named 'nope' (registered: 'bc')" in result.output
         assert len(result.output.strip().splitlines()) == 1
     assert CliRunner().invoke(cli, [*base, "audit", "list", "bc"]).exit_code == 0
+
+
+def test_model_card_markdown_keeps_user_data_inert(store) -> None:
+    """Rendered as Markdown (Jupyter passes raw HTML through), names from the user must not
+    become tags or links: the review's <img onerror=...> ran in the notebook."""
+    import mistune
+    from sklearn.dummy import DummyClassifier
+
+    evil = "<img src=x onerror=alert(1)>"
+    model = DummyClassifier(strategy="constant", constant=evil).fit([[0], [1]], [evil, "b"])
+    run_id = store.create_run("exp", name=f"run {evil} [x](javascript:alert(2))")["id"]
+    mj.register_model(model, "bc", metrics={evil: 0.9}, run=run_id, store=store)
+    card = mj.models("bc", store=store).card()
+    rendered = mistune.html(card)
+    assert "<img" not in rendered and "<a " not in rendered
+    assert "&lt;img src=x onerror=alert(1)&gt;" in rendered  # shown, as text

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..display.html import md
 from ..errors import ExportError, InvalidInput, RunNotFound
 from . import parameterize as pz
 from .inputs import environment, existing_file, requirements, write_inputs, writing
@@ -387,7 +388,7 @@ def _notebook(
     }
     nb.metadata["mlops"] = {"source_run_id": run.get("id"), "experiment": run.get("experiment")}
     header = (
-        f"# Run bundle of `{run.get('name')}` ({run.get('id')})\n\n"
+        f"# Run bundle of {md(run.get('name'))} ({md(run.get('id'))})\n\n"
         "Exported by mlops-jupyter: only the cells the run's results depend on, in the order "
         "they ran. Re-run with `mlops-jupyter run .` (`-p key=value` to change a param), "
         "check the results with `mlops-jupyter verify .`."
