@@ -472,3 +472,51 @@ def test_bundle_header_keeps_a_run_name_inert() -> None:
     nb = _notebook({"name": evil, "id": "r1"}, {}, [])
     rendered = mistune.html(nb.cells[0].source)
     assert "<img" not in rendered and "&lt;img" in rendered
+
+
+def _run_without_ids(shell: Any, order: list[str]) -> str:
+    for name in order:
+        result = shell.run_cell(CELLS[name], store_history=True)  # no cell_id: plain IPython
+        assert result.success, result.error_in_exec
+    from mlops_jupyter.capture.session import get_session
+
+    run_id = get_session().run_id
+    assert run_id
+    return run_id
+
+
+def test_without_cell_ids_an_out_of_order_run_is_never_reproducible(
+    shell: Any, workdir: Path
+) -> None:
+    """The review's case: plain IPython, nbclient and papermill send no cell ids, and an
+    out-of-order run was reported reproducible."""
+    _train_csv(workdir / "train.csv")
+    order = ["imports", "data", "param", "fit", "score"]
+    nb_order = ["imports", "data", "fit", "score", "param"]  # the param cell sits at the end
+    run_id = _run_without_ids(shell, order)
+    from mlops_jupyter.store import open_store
+
+    store = open_store()
+    assert reproducibility(store, run_id).status == "unknown"  # no notebook: order unknown
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(CELLS[c]) for c in nb_order]
+    status = reproducibility(store, run_id, notebook=nb)  # matched to the notebook by code
+    assert status.status == "stale"
+    assert any("read `C`" in r and "below it" in r for r in status.reasons)
+    in_order = nbformat.v4.new_notebook()
+    in_order.cells = [nbformat.v4.new_code_cell(CELLS[c]) for c in order]
+    assert reproducibility(store, run_id, notebook=in_order).status == "reproducible"
+    in_order.cells[3].source = "model = LogisticRegression(C=C, max_iter=5).fit(X, y)"
+    assert reproducibility(store, run_id, notebook=in_order).status == "stale"  # edited
+
+
+def test_a_headless_run_without_cell_ids_is_ordered_by_execution() -> None:
+    from mlops_jupyter.export.repro import assess
+
+    session = [
+        {"id": 1, "cell_id": None, "code": "a = 1", "code_hash": "h1", "execution_count": 1},
+        {"id": 2, "cell_id": None, "code": "b = a", "code_hash": "h2", "execution_count": 2},
+    ]
+    suppliers = {2: {"a": 1}}
+    assert assess(session, session, suppliers, None, in_order=True).status == "reproducible"
+    assert assess(session, session, suppliers, None).status == "unknown"

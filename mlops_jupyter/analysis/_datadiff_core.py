@@ -478,16 +478,15 @@ def _differs(
         if fast is not None:
             return fast
     numeric = ka == kb == "number"
-    floaty = (
-        (ka == kb == "complex")
-        or (numeric
+    floaty = (ka == kb == "complex") or (
+        numeric
         and (
             pd.api.types.is_float_dtype(sa.dtype)
             or pd.api.types.is_float_dtype(sb.dtype)
             or atol > 0
             or rtol > 0
             or not (_is_int(sa) and _is_int(sb))
-        ))
+        )
     )
     if ka == kb == "datetime" and str(sa.dtype) != str(sb.dtype):
         ka = kb = "other"

@@ -269,7 +269,12 @@ def _from_run(
     nb_path = notebook_file or existing_file(run.get("notebook_path"))
     session = store.session_executions(run_id)
     repro: ReproStatus = assess(
-        session, sliced.kept, sliced.suppliers, read_notebook_cells(nb_path), sliced.unresolved
+        session,
+        sliced.kept,
+        sliced.suppliers,
+        read_notebook_cells(nb_path),
+        sliced.unresolved,
+        in_order=run.get("source") == "headless",
     )
     if repro.status == "stale":
         messages.insert(
