@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -520,3 +521,52 @@ def test_a_headless_run_without_cell_ids_is_ordered_by_execution() -> None:
     suppliers = {2: {"a": 1}}
     assert assess(session, session, suppliers, None, in_order=True).status == "reproducible"
     assert assess(session, session, suppliers, None).status == "unknown"
+
+
+SEARCH = {
+    "data": "import pandas as pd\nfrom sklearn.datasets import load_iris\n"
+    "from sklearn.linear_model import LogisticRegression\n"
+    "from sklearn.model_selection import GridSearchCV\n"
+    "X, y = load_iris(return_X_y=True, as_frame=True)",
+    "search": "search = GridSearchCV(LogisticRegression(max_iter=500), {'C': GRID}, cv=3)\n"
+    "search.fit(X, y)\nbest = search.best_estimator_\ndf = pd.DataFrame(search.cv_results_)",
+}
+
+
+def _search_run(shell: Any, grid: str, run_name: str) -> str:
+    import mlops_jupyter as mj
+
+    mj.start_run(run_name)
+    for cell_id, code in (("grid", f"GRID = {grid}"), *SEARCH.items()):
+        result = shell.run_cell(code, store_history=True, cell_id=cell_id)
+        assert result.success, result.error_in_exec
+    return mj.active_run().id
+
+
+def test_verify_ignores_timings_and_compares_the_selected_model(shell: Any, workdir: Path) -> None:
+    """Review: cv_results_' timing columns made the data 'changed' on every re-run (false
+    alarm); a search that selected another model was 'reproduced' (only data was compared)."""
+    from mlops_jupyter.export.execute import BundleRun
+    from mlops_jupyter.export.verify import compare
+    from mlops_jupyter.store import open_store
+
+    source = _search_run(shell, "[0.01, 1.0]", "source")
+    store = open_store()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle = export(source, to=workdir / "bundle", store=store)
+    manifest = bundle.manifest
+    assert "fingerprint_without_timing" in manifest["datasets"]["df"]
+    assert manifest["models"]["search.best_estimator_"]["params"]["C"] == 1.0
+    assert not any("fit_time" in k or "score_time" in k for k in manifest["metrics"])
+
+    same = _search_run(shell, "[0.01, 1.0]", "same")  # timings differ, results do not
+    ok, rows = compare(manifest, BundleRun(workdir, same, {}, None), store)
+    by_name = {(r["kind"], r["name"]): r for r in rows}
+    assert by_name[("dataset", "df")]["status"] == "ok", rows
+    assert ok, [r for r in rows if r["status"] != "ok"]
+
+    other = _search_run(shell, "[0.01, 0.02]", "other")  # another model won
+    ok, rows = compare(manifest, BundleRun(workdir, other, {}, None), store)
+    model = {(r["kind"], r["name"]): r for r in rows}[("model", "search.best_estimator_")]
+    assert not ok and model["status"] == "changed" and "C=0.02" in model["difference"]
