@@ -1,7 +1,7 @@
 """A corpus of secrets as they appear in notebook code, and of look-alikes that are not secrets.
 
 Shared by ``tests/test_secrets.py`` (every secret masked, every look-alike left alone) and
-``bench/secrets.py`` (the figures in the README). The tokens are built here from their public
+``bench/secret_scan.py`` (the figures in the README). The tokens are built here from their public
 formats (random-looking filler), never real credentials.
 
 ``SECRETS``: ``(kind, code, secret)``: after ``redact(code)`` the text ``secret`` must be gone.

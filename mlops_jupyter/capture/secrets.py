@@ -12,7 +12,7 @@ Google, Hugging Face, npm, PyPI, SendGrid, Databricks, JWTs), private key blocks
 A match becomes ``***``; the rest of the text stays, so stored code and paths still read.
 
 A text with none of the formats' literal parts (``sk-``, ``AKIA``, ``://`` with ``@``, ...) is
-left after a few substring searches; only the others pay for the pattern (``bench/secrets.py``).
+left after a few substring searches; only the others pay for the pattern (``bench/secret_scan.py``).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ import atexit
 import contextlib
 import dataclasses
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -193,6 +194,7 @@ class StoreBase:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self._path_text = str(path)  # os.stat on text: the per-transaction check stays ~1 us
         self.readonly = readonly
         self.artifacts_dir = path.parent / "artifacts"
         self._lock = threading.RLock()
@@ -222,13 +224,33 @@ class StoreBase:
             conn.close()
             raise translate(exc, self.path) from None
 
+    def _folder_gone(self) -> bool:
+        """The store's whole folder was removed (a temporary folder cleaned up): warn once and
+        keep the old connection rather than re-create a tree someone deleted on purpose."""
+        if self.path.parent.is_dir():
+            return False
+        if (str(self.path), None) not in _replaced_warned:
+            _replaced_warned.add((str(self.path), None))
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", StoreReplacedWarning)
+                warnings.warn(
+                    f"The folder of the lineage store {self.path} was deleted while the store "
+                    "was open; nothing more is recorded. Point $MLOPS_JUPYTER_STORE at a store "
+                    "that exists, or restart the kernel.",
+                    StoreReplacedWarning,
+                    stacklevel=4,
+                )
+        return True
+
     def ensure_current(self) -> bool:
         """Reopen the file when it was deleted or replaced under this connection (which would
         keep using the old inode and lose everything after); warns once. True if reopened."""
-        from .connect import identity
-
-        now = identity(self.path)
-        if now == self._identity or (self.readonly and now is None):
+        try:
+            st = os.stat(self._path_text)
+            now: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except OSError:
+            now = None
+        if now == self._identity or (now is None and (self.readonly or self._folder_gone())):
             return False
         with self._lock:
             if self.conn.in_transaction:

@@ -5,7 +5,7 @@ tokens under innocent names, passwords in URLs, private key blocks, ``*_KEY``/``
 names) and code that only looks like them. Cost: ``redact`` (what capture stores for a cell's
 code) on three cells, median of 7 blocks of 2,000 calls.
 
-    .venv/bin/python bench/secrets.py
+    .venv/bin/python bench/secret_scan.py
 """
 
 from __future__ import annotations
