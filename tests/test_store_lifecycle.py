@@ -116,3 +116,14 @@ def test_read_only_commands_never_upgrade_an_old_store(registry_store: Path) -> 
     conn = sqlite3.connect(registry_store)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == old + 1
     conn.close()
+
+
+def test_a_store_whose_folder_was_removed_is_not_recreated(tmp_path: Path) -> None:
+    folder = tmp_path / "scratch"
+    store = open_store(folder / "lineage.db", shared=False)
+    store.create_run("e")
+    shutil.rmtree(folder)  # a temporary folder cleaned up while the store is open
+    with pytest.warns(StoreReplacedWarning, match="folder of the lineage store"):
+        store.create_run("e")
+    assert not folder.exists()
+    store.close()
