@@ -71,8 +71,17 @@ def adopt(session: Any, store: Any, run_id: str, execution_id: int, since: str) 
     """Inside a cell's transaction: tie the points flushed during the cell to its execution."""
     with session._metrics_lock:
         taken = session.flushed.take()
-    if taken is not None:
-        first, last, runs = taken
+    if taken is None:
+        return
+    first, last, runs = taken
+    # the cell's run, and the parent it left when its capture started a child run: points
+    # written to runs the cell itself ended (``with mj.start_run(...)``) stay where they are
+    sources = {run_id}
+    row = store.find_run(run_id)
+    if row and row.get("parent_run_id") and str(row.get("started_at")) >= since:
+        sources.add(row["parent_run_id"])
+    runs = [r for r in runs if r in sources]
+    if runs:
         store.adopt_metrics(run_id, execution_id, since, first=first, last=last, runs=runs)
 
 
