@@ -45,6 +45,7 @@ def test_a_store_file_gone_under_a_kernel_is_reopened_with_one_warning(
         warnings.simplefilter("ignore")  # shown even to notebooks that silence warnings
         run(shell, "y = 2")
         run(shell, "z = 3")
+    get_session().store.wait_for_writes()  # cells are written on the store's writer thread
     assert [w for w in caught if issubclass(w.category, StoreReplacedWarning)] != []
     assert len([w for w in caught if issubclass(w.category, StoreReplacedWarning)]) == 1
     check = open_store(store_file, shared=False)

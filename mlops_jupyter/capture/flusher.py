@@ -1,16 +1,16 @@
 """Buffered ``mj.log_metric`` points reach the store within a second, whatever happens next.
 
 ``mj.log_metric`` only appends to the session's list, so 100,000 calls stay list appends. A
-daemon thread, started with the first point, writes what is buffered every :data:`INTERVAL`
-seconds: a SIGKILL, a crash or a cell still running lose at most that much. Explicit flushes
-(``end_run``, ``mj.runs``, a cell without capture, exit) ask the same thread and wait for it,
-so no write runs in the main thread: Ctrl-C interrupts the wait, never the write, and a point
-leaves the buffer only in the thread that committed it (written once, never twice, never lost).
-SIGTERM, when nothing else handles it, writes the buffer and ends the run ``failed`` before the
-process dies of it.
+daemon thread, started with the first point, hands what is buffered to the store's writer
+thread every :data:`INTERVAL` seconds: a SIGKILL, a crash or a cell still running lose at most
+that much. Explicit flushes (``end_run``, ``mj.runs``, a cell without capture, exit) hand them
+over at once and wait for the commit. No write runs in the main thread, so Ctrl-C interrupts
+the wait, never the write: each point is written once (a failed write puts it back). SIGTERM,
+when nothing else handles it, writes the buffer and ends the run ``failed`` before the process
+dies of it.
 
-Points written while a notebook cell runs have no execution yet: the cell adopts them when it
-is recorded (:func:`adopt`), moving them into a child run if the cell started one.
+Points written while a notebook cell runs have no execution yet: the cell adopts them when its
+record is written (:func:`adopt`), moving them into a child run if the cell started one.
 """
 
 from __future__ import annotations
@@ -26,51 +26,74 @@ INTERVAL = 0.5  # seconds between background writes
 SIGTERM_WAIT = 5.0  # seconds SIGTERM waits for the last write
 
 
-def write_buffered(session: Any) -> int:
-    """Write the session's buffered points (in the calling thread); returns how many."""
+def hand_over(session: Any) -> tuple[Any, dict[str, BaseException]] | None:
+    """Move the buffered points into one write group of the store's writer thread.
+
+    Returns ``(store, outcome)``: ``outcome["error"]`` is set if that group failed (its points
+    are then back in the buffer); None when there was nothing to write.
+    """
     from .session import iso_utc
 
-    with session._metrics_lock:
-        buffered = session.pending_metrics
-        n = len(buffered)
-        if n == 0 or not session.is_open():
-            return 0
-        batch = [(k, v, s, iso_utc(t)) for k, v, s, t in buffered[:n]]
-        run_id = session.ensure_run()
-        span = session.store.log_metrics(run_id, batch)
-        del buffered[:n]  # only once committed: appends made meanwhile stay
-        session.has_results = True
-        if session.interactive and span is not None:
+    if not session.pending_metrics or not session.is_open():
+        return None
+    run_id = session.ensure_run()
+    store = session.store_nowait
+    with session._metrics_lock:  # no I/O under this lock: the writer may need it
+        n = len(session.pending_metrics)
+        batch = session.pending_metrics[:n]
+        del session.pending_metrics[:n]
+    if not batch:
+        return None
+    points = [(k, v, s, iso_utc(t)) for k, v, s, t in batch]
+    outcome: dict[str, BaseException] = {}
+    interactive = session.interactive
+
+    def write(st: Any) -> None:  # on the writer thread
+        span = st.log_metrics(run_id, points)
+        if interactive and span is not None:
             session.flushed.note(run_id, span)
-        return n
+
+    def failed(exc: BaseException) -> None:  # on the writer thread: keep the points, say so
+        session.restore_metrics(batch)
+        outcome["error"] = exc
+        if interactive:
+            session.write_failures.append(exc)  # reported on the notebook's thread
+        else:
+            warn_once("write logged metrics", exc)
+
+    store.write_later(write, failed)
+    session.has_results = True
+    return store, outcome
 
 
 class Flushed:
-    """The metric ids the flusher wrote since the last cell adopted them, and into which runs."""
+    """The metric ids written since the last cell adopted them, and into which runs."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.first: int | None = None
         self.last: int | None = None
         self.runs: set[str] = set()
 
     def note(self, run_id: str, span: tuple[int, int]) -> None:
-        self.first = span[0] if self.first is None else min(self.first, span[0])
-        self.last = span[1] if self.last is None else max(self.last, span[1])
-        self.runs.add(run_id)
+        with self._lock:
+            self.first = span[0] if self.first is None else min(self.first, span[0])
+            self.last = span[1] if self.last is None else max(self.last, span[1])
+            self.runs.add(run_id)
 
     def take(self) -> tuple[int, int, list[str]] | None:
-        if self.first is None or self.last is None:
-            return None
-        out = (self.first, self.last, sorted(self.runs))
-        self.first = self.last = None
-        self.runs = set()
-        return out
+        with self._lock:
+            if self.first is None or self.last is None:
+                return None
+            out = (self.first, self.last, sorted(self.runs))
+            self.first = self.last = None
+            self.runs = set()
+            return out
 
 
 def adopt(session: Any, store: Any, run_id: str, execution_id: int, since: str) -> None:
-    """Inside a cell's transaction: tie the points flushed during the cell to its execution."""
-    with session._metrics_lock:
-        taken = session.flushed.take()
+    """In a cell's write group: tie the points written while the cell ran to its execution."""
+    taken = session.flushed.take()
     if taken is None:
         return
     first, last, runs = taken
@@ -92,10 +115,6 @@ class Flusher:
         self.session = session
         self.interval = interval
         self._wake = threading.Event()
-        self._cond = threading.Condition()
-        self._asked = 0  # flush requests made
-        self._done = 0  # requests served
-        self._error: BaseException | None = None
         self._stopped = False
         self.thread = threading.Thread(target=self._run, name="mlops-metric-flusher", daemon=True)
         self.thread.start()
@@ -105,35 +124,22 @@ class Flusher:
         while not self._stopped:
             self._wake.wait(self.interval)
             self._wake.clear()
-            with self._cond:
-                ticket = self._asked
-            error = None
             try:
-                write_buffered(self.session)
-            except BaseException as exc:
-                error = exc
-                if ticket == self._done:  # nobody waits: say it once, keep the points
-                    warn_once("write logged metrics", exc)
-            with self._cond:
-                self._done, self._error = ticket, error
-                self._cond.notify_all()
+                hand_over(self.session)
+            except Exception as exc:  # the store cannot be opened: the points stay buffered
+                warn_once("write logged metrics", exc)
             if not self.session.is_open() and not self.session.pending_metrics:
                 return
 
     def flush(self, timeout: float | None = None) -> None:
-        """Have the thread write now and wait for it; raises what the write raised."""
-        if not self.thread.is_alive() or threading.current_thread() is self.thread:
-            write_buffered(self.session)
+        """Write the buffer now and wait for the commit; raises what the write raised."""
+        handed = hand_over(self.session)
+        if handed is None:
             return
-        with self._cond:
-            self._asked += 1
-            ticket = self._asked
-            self._wake.set()
-            if not self._cond.wait_for(lambda: self._done >= ticket, timeout):
-                return  # the thread is stuck behind a lock; its next round writes them
-            error = self._error if self._done == ticket else None
-        if error is not None:
-            raise error
+        store, outcome = handed
+        store.wait_for_writes(timeout)
+        if "error" in outcome:
+            raise outcome["error"]
 
     def stop(self) -> None:
         self._stopped = True
@@ -169,12 +175,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     try:
         current = session_mod._session
         if current is not None and current.is_open():
-            flusher = current._flusher
-            if flusher is not None:
-                flusher.flush(timeout=SIGTERM_WAIT)
+            if current._flusher is not None:
+                current._flusher.flush(timeout=SIGTERM_WAIT)
             if current.run_id is not None:
-                current.store.end_run(current.run_id, "failed")
-    except Exception:
+                current.store_nowait.end_run(current.run_id, "failed")
+    except Exception:  # dying anyway; the points were written if they could be
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -33,6 +33,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -299,15 +300,20 @@ class StoreBase:
                 atexit.register(self.wait_for_writes)
         self._jobs.put((job, on_error))
 
-    def wait_for_writes(self) -> None:
-        """Block until every :meth:`write_later` group so far is committed (or failed)."""
+    def wait_for_writes(self, timeout: float | None = None) -> None:
+        """Block until every :meth:`write_later` group so far is committed (or failed), or
+        ``timeout`` seconds passed."""
         if not self._pending or threading.current_thread() is self._writer:
             return
         if self._lock._is_owned():  # type: ignore[attr-defined]  # inside our own transaction
             return
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._pending_cv:
             while self._pending:
-                self._pending_cv.wait(1.0)
+                left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                if left <= 0:
+                    return
+                self._pending_cv.wait(left)
 
     def _write_queued(self) -> None:
         while True:
