@@ -190,7 +190,7 @@ class Session:
                 self._facts_pending = known
                 known.then(self._later_run_facts(row["id"]))
             self.run_id, self.run_name = row["id"], row["name"]
-            self._run_generation = self.store.generation
+            self._run_generation = self.store_nowait.generation
             self.params = {}
             self.has_results = False
             self.last_model = None
