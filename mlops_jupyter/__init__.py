@@ -7,7 +7,7 @@ features work without magics through this module, ``import mlops_jupyter as mj``
                 mj.active_run, mj.runs, mj.capture_class (capture another framework's models)
     analysis    mj.compare, mj.drift, mj.drift_history, mj.diff, mj.datasets
     registry    mj.register_model, mj.load_model, mj.promote, mj.rollback, mj.models,
-                mj.set_policy, mj.audit_verify
+                mj.set_policy, mj.audit_verify, mj.audit_head
     export      mj.export, mj.run_bundle, mj.verify
     store       mj.open_store, mj.MlopsError
 
@@ -59,6 +59,7 @@ _LAZY: dict[str, str] = {
     "models": "mlops_jupyter.registry:models",
     "set_policy": "mlops_jupyter.registry:set_policy",
     "audit_verify": "mlops_jupyter.registry:audit_verify",
+    "audit_head": "mlops_jupyter.registry:audit_head",
 }
 
 __all__ = ["MlopsError", "__version__", *sorted(_LAZY)]

@@ -27,3 +27,12 @@ def store_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def artifacts_dir(db_path: Path) -> Path:
     return db_path.parent / "artifacts"
+
+
+ENV_AUDIT_KEY = "MLOPS_JUPYTER_AUDIT_KEY"
+
+
+def audit_key() -> bytes | None:
+    """The audit trail's signing key (``$MLOPS_JUPYTER_AUDIT_KEY``), or None."""
+    key = os.environ.get(ENV_AUDIT_KEY)
+    return key.encode("utf-8") if key else None

@@ -558,3 +558,20 @@ def test_a_notebook_with_joblib_workers_ends_its_run_finished(tmp_path) -> None:
     runs = store.list_runs()
     assert runs and {r["status"] for r in runs} == {"finished"}
     store.close()
+
+
+def test_an_array_whose_size_raises_costs_only_itself(shell) -> None:
+    """The review's case: an array-like whose ``.size`` raises lost the whole cell's record."""
+    run(
+        shell,
+        "import pandas as pd\n"
+        "class OddFrame(pd.DataFrame):\n"
+        "    @property\n"
+        "    def size(self):\n"
+        "        raise RuntimeError('no size here')\n",
+    )
+    run(shell, "df_odd = OddFrame({'a': [1.0, 2.0]})\ndf = pd.DataFrame({'b': [3.0]})\nlr = 0.3")
+    store, run_id = _store(), get_session().run_id
+    assert _executions()[-1]["code"].startswith("df_odd = OddFrame(")
+    assert store.get_params(run_id)["lr"] == 0.3
+    assert "df" in {d["name"] for d in store.list_datasets()}

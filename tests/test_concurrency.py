@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,9 +142,10 @@ OPENER = textwrap.dedent(
 )
 
 
-def test_brand_new_store_opened_by_several_processes_at_once(tmp_path: Path) -> None:
-    store_file = tmp_path / "new" / "lineage.db"
-    start_at = time.time() + 3.0
+def open_new_store_at_once(store_file: Path, n: int = 4, wait: float = 3.0) -> list[Any]:
+    """``n`` processes open the same not-yet-existing store at one instant and create a run;
+    their ``(returncode, stdout, stderr)`` (bench/store_stress.py repeats it)."""
+    start_at = time.time() + wait
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", OPENER, str(store_file), str(start_at)],
@@ -151,11 +153,16 @@ def test_brand_new_store_opened_by_several_processes_at_once(tmp_path: Path) -> 
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for _ in range(n)
     ]
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err[-2000:]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs)]
+
+
+def test_brand_new_store_opened_by_several_processes_at_once(tmp_path: Path) -> None:
+    store_file = tmp_path / "new" / "lineage.db"
+    for returncode, out, err in open_new_store_at_once(store_file):
+        assert returncode == 0, err[-2000:]
         assert out.strip() == str(expected_version())
     store = open_store(store_file, shared=False)
     applied = store.query("SELECT migration_set, name FROM _sqlite_migrations")

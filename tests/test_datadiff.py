@@ -294,3 +294,20 @@ def test_edge_cases_empty_unhashable_and_disjoint() -> None:
     assert (unkeyed.summary["added"], unkeyed.summary["removed"]) == (1, 1)
     renamed = diff(lists_a, lists_b.rename(columns={"l": "m"}).assign(m=[[1], [2]]), store=False)
     assert renamed.summary["columns_renamed"] == 1 and renamed.summary["unchanged"] == 2
+
+
+def test_tuples_among_other_objects_are_compared_not_a_traceback() -> None:
+    a = pd.DataFrame({"id": [1, 2, 3], "m": [1, (2, 3), "x"]})
+    b = pd.DataFrame({"id": [1, 2, 3], "m": [1, (2, 4), "x"]})
+    keyed = diff(a, b, key="id")
+    assert keyed.summary["changed"] == 1
+    rows = diff(a, b)  # rows as multisets: the hash falls back to repr
+    assert (rows.summary["added"], rows.summary["removed"]) == (1, 1)
+    assert "(2, 4)" in rows.to_html()
+
+
+def test_complex_columns_compare_their_imaginary_part() -> None:
+    a = pd.DataFrame({"id": [1, 2, 3], "c": np.array([1 + 1j, 2 + 2j, 3 + 3j])})
+    b = pd.DataFrame({"id": [1, 2, 3], "c": np.array([1 + 2j, 2 + 3j, 3 + 3j + 1e-9j])})
+    assert diff(a, b, key="id").summary["changed"] == 3
+    assert diff(a, b, key="id", atol=1e-6).summary["changed"] == 2

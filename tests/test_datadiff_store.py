@@ -218,3 +218,13 @@ def test_large_frame_snapshot_round_trip(store: Any) -> None:
     diff(a, b, key="id", store=store)
     again = diff("big@1", "big@2", key="id", store=store)
     assert again.summary["changed"] == 200
+
+
+def test_a_frame_parquet_cannot_hold_is_diffed_with_a_warning(store: Any) -> None:
+    a = pd.DataFrame({"id": [1, 2], "c": np.array([1 + 1j, 2 + 2j])})
+    b = pd.DataFrame({"id": [1, 2], "c": np.array([1 + 1j, 2 + 5j])})
+    record_dataset(store, "z", a)
+    record_dataset(store, "z", b)
+    with pytest.warns(UserWarning, match="could not snapshot"):
+        result = diff(a, b, key="id", store=store)
+    assert result.summary["changed"] == 1

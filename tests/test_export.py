@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -461,3 +462,111 @@ def test_wrong_argument_types_say_how_to_call(workdir: Path) -> None:
     result = CliRunner().invoke(cli, ["verify", "b", "--abs-tol", "-1"])
     _one_line_exit_2(result, "abs_tol must be a number >= 0, got -1.0")
     assert not (workdir / "c").exists() and not (workdir / "b" / "runs").exists()
+
+
+def test_bundle_header_keeps_a_run_name_inert() -> None:
+    import mistune
+
+    from mlops_jupyter.export.bundle import _notebook
+
+    evil = "x` <img src=x onerror=alert(1)> `"
+    nb = _notebook({"name": evil, "id": "r1"}, {}, [])
+    rendered = mistune.html(nb.cells[0].source)
+    assert "<img" not in rendered and "&lt;img" in rendered
+
+
+def _run_without_ids(shell: Any, order: list[str]) -> str:
+    for name in order:
+        result = shell.run_cell(CELLS[name], store_history=True)  # no cell_id: plain IPython
+        assert result.success, result.error_in_exec
+    from mlops_jupyter.capture.session import get_session
+
+    run_id = get_session().run_id
+    assert run_id
+    return run_id
+
+
+def test_without_cell_ids_an_out_of_order_run_is_never_reproducible(
+    shell: Any, workdir: Path
+) -> None:
+    """The review's case: plain IPython, nbclient and papermill send no cell ids, and an
+    out-of-order run was reported reproducible."""
+    _train_csv(workdir / "train.csv")
+    order = ["imports", "data", "param", "fit", "score"]
+    nb_order = ["imports", "data", "fit", "score", "param"]  # the param cell sits at the end
+    run_id = _run_without_ids(shell, order)
+    from mlops_jupyter.store import open_store
+
+    store = open_store()
+    assert reproducibility(store, run_id).status == "unknown"  # no notebook: order unknown
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(CELLS[c]) for c in nb_order]
+    status = reproducibility(store, run_id, notebook=nb)  # matched to the notebook by code
+    assert status.status == "stale"
+    assert any("read `C`" in r and "below it" in r for r in status.reasons)
+    in_order = nbformat.v4.new_notebook()
+    in_order.cells = [nbformat.v4.new_code_cell(CELLS[c]) for c in order]
+    assert reproducibility(store, run_id, notebook=in_order).status == "reproducible"
+    in_order.cells[3].source = "model = LogisticRegression(C=C, max_iter=5).fit(X, y)"
+    assert reproducibility(store, run_id, notebook=in_order).status == "stale"  # edited
+
+
+def test_a_headless_run_without_cell_ids_is_ordered_by_execution() -> None:
+    from mlops_jupyter.export.repro import assess
+
+    session = [
+        {"id": 1, "cell_id": None, "code": "a = 1", "code_hash": "h1", "execution_count": 1},
+        {"id": 2, "cell_id": None, "code": "b = a", "code_hash": "h2", "execution_count": 2},
+    ]
+    suppliers = {2: {"a": 1}}
+    assert assess(session, session, suppliers, None, in_order=True).status == "reproducible"
+    assert assess(session, session, suppliers, None).status == "unknown"
+
+
+SEARCH = {
+    "data": "import pandas as pd\nfrom sklearn.datasets import load_iris\n"
+    "from sklearn.linear_model import LogisticRegression\n"
+    "from sklearn.model_selection import GridSearchCV\n"
+    "X, y = load_iris(return_X_y=True, as_frame=True)",
+    "search": "search = GridSearchCV(LogisticRegression(max_iter=500), {'C': GRID}, cv=3)\n"
+    "search.fit(X, y)\nbest = search.best_estimator_\ndf = pd.DataFrame(search.cv_results_)",
+}
+
+
+def _search_run(shell: Any, grid: str, run_name: str) -> str:
+    import mlops_jupyter as mj
+
+    mj.start_run(run_name)
+    for cell_id, code in (("grid", f"GRID = {grid}"), *SEARCH.items()):
+        result = shell.run_cell(code, store_history=True, cell_id=cell_id)
+        assert result.success, result.error_in_exec
+    return mj.active_run().id
+
+
+def test_verify_ignores_timings_and_compares_the_selected_model(shell: Any, workdir: Path) -> None:
+    """Review: cv_results_' timing columns made the data 'changed' on every re-run (false
+    alarm); a search that selected another model was 'reproduced' (only data was compared)."""
+    from mlops_jupyter.export.execute import BundleRun
+    from mlops_jupyter.export.verify import compare
+    from mlops_jupyter.store import open_store
+
+    source = _search_run(shell, "[0.01, 1.0]", "source")
+    store = open_store()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle = export(source, to=workdir / "bundle", store=store)
+    manifest = bundle.manifest
+    assert "fingerprint_without_timing" in manifest["datasets"]["df"]
+    assert manifest["models"]["search.best_estimator_"]["params"]["C"] == 1.0
+    assert not any("fit_time" in k or "score_time" in k for k in manifest["metrics"])
+
+    same = _search_run(shell, "[0.01, 1.0]", "same")  # timings differ, results do not
+    ok, rows = compare(manifest, BundleRun(workdir, same, {}, None), store)
+    by_name = {(r["kind"], r["name"]): r for r in rows}
+    assert by_name[("dataset", "df")]["status"] == "ok", rows
+    assert ok, [r for r in rows if r["status"] != "ok"]
+
+    other = _search_run(shell, "[0.01, 0.02]", "other")  # another model won
+    ok, rows = compare(manifest, BundleRun(workdir, other, {}, None), store)
+    model = {(r["kind"], r["name"]): r for r in rows}[("model", "search.best_estimator_")]
+    assert not ok and model["status"] == "changed" and "C=0.02" in model["difference"]

@@ -89,79 +89,147 @@ def test_register_stores_skops_file_metrics_card_and_eval_snapshot(store, data) 
 
     loaded = mj.load_model("bc", version=1, store=store)
     assert (loaded.predict(data["X_test"]) == data["good"].predict(data["X_test"])).all()
-    with pytest.raises(UnsafeModel):  # the latest is the tree: its Tree type needs trust
-        mj.load_model("bc", store=store)
+    tree = mj.load_model("bc", store=store)  # the latest is the tree: its Tree type is allowed
+    assert (tree.predict(data["X_test"]) == data["bad"].predict(data["X_test"])).all()
 
 
-def test_load_refuses_types_not_trusted_by_default_and_names_them(store, data) -> None:
-    _register(store, data["bad"], data)
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        "DecisionTreeClassifier",
+        "RandomForestClassifier",
+        "GradientBoostingClassifier",
+        "HistGradientBoostingClassifier",
+    ],
+)
+def test_users_own_tree_models_load_back_by_default(store, data, estimator) -> None:
+    import sklearn.ensemble
+    import sklearn.tree
+
+    cls = getattr(sklearn.tree, estimator, None) or getattr(sklearn.ensemble, estimator)
+    kwargs = {"max_iter": 5} if estimator.startswith("Hist") else {}
+    if estimator in ("RandomForestClassifier", "GradientBoostingClassifier"):
+        kwargs = {"n_estimators": 5}
+    model = cls(random_state=0, **kwargs).fit(data["X_train"], data["y_train"])
+    mj.register_model(model, "cancer", eval_data=(data["X_test"], data["y_test"]), store=store)
+    mj.set_policy("cancer", drift=False, lineage=False, store=store)
+    assert mj.promote("cancer", 1, "production", store=store).moved
+    loaded = mj.load_model("cancer", alias="production", store=store)  # no trusted= argument
+    assert (loaded.predict(data["X_test"]) == model.predict(data["X_test"])).all()
+
+
+def double(x: Any) -> Any:
+    return x * 2
+
+
+def test_load_refuses_types_outside_the_allow_list_and_names_them(store, data) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    model = make_pipeline(FunctionTransformer(double), StandardScaler(), LogisticRegression())
+    model.fit(data["X_train"], data["y_train"])
+    _register(store, model, data)
     with pytest.raises(UnsafeModel) as err:
         mj.load_model("bc", version=1, store=store)
-    assert "sklearn.tree._tree.Tree" in str(err.value)
-    assert "trusted=['sklearn.tree._tree.Tree']" in str(err.value)
-    model = mj.load_model("bc", version=1, trusted=["sklearn.tree._tree.Tree"], store=store)
-    assert (model.predict(data["X_test"]) == data["bad"].predict(data["X_test"])).all()
+    assert "tests.test_registry.double" in str(err.value)
+    assert "trusted=['tests.test_registry.double']" in str(err.value)
+    loaded = mj.load_model("bc", version=1, trusted=["tests.test_registry.double"], store=store)
+    assert (loaded.predict(data["X_test"]) == model.predict(data["X_test"])).all()
+
+
+def test_allow_list_trusts_classes_only_never_functions() -> None:
+    from mlops_jupyter.registry.trust import is_allowed
+
+    assert is_allowed("sklearn.tree._tree.Tree")
+    assert is_allowed("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor")
+    assert is_allowed("sklearn.model_selection._split.StratifiedKFold")
+    assert is_allowed("numpy.float64") and is_allowed("numpy.dtype")
+    for name in (
+        "numpy.testing._private.utils.runstring",  # exec() of its argument
+        "sklearn.metrics._classification.accuracy_score",
+        "os.system",
+        "builtins.eval",
+        "sklearn.utils._testing",  # a module
+        "sklearn.tree._tree.NoSuchType",
+    ):
+        assert not is_allowed(name), name
+
+
+def _empty_dict(node_id: int) -> dict[str, Any]:
+    """A skops DictNode of nothing (ids node_id and node_id + 1)."""
+    keys = {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode"}
+    return {
+        "__class__": "dict",
+        "__module__": "builtins",
+        "__loader__": "DictNode",
+        "content": {},
+        "key_types": {**keys, "content": [], "__id__": node_id + 1},
+        "__id__": node_id,
+    }
+
+
+def _skops_file(schema: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("schema.json", json.dumps({**schema, "protocol": 2, "_skops_version": "0.16.0"}))
+    return buf.getvalue()
+
+
+def _str_node(text: str, node_id: int) -> dict[str, Any]:
+    return {
+        "__class__": "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(text),
+        "is_json": True,
+        "__id__": node_id,
+    }
+
+
+def _call_skops(module: str, name: str, args: list[dict[str, Any]]) -> bytes:
+    """A skops file whose loading calls ``module.name(*args)`` (skops' LossNode does)."""
+    return _skops_file(
+        {
+            "__class__": name,
+            "__module__": module,
+            "__loader__": "LossNode",
+            "__reduce__": {
+                "args": {
+                    "__class__": "tuple",
+                    "__module__": "builtins",
+                    "__loader__": "TupleNode",
+                    "content": args,
+                    "__id__": 90,
+                }
+            },
+            "content": _empty_dict(91),
+            "__id__": 99,
+        }
+    )
 
 
 def _malicious_skops(marker: Path) -> bytes:
     """A skops file whose schema calls os.system('touch MARKER') when loaded with trust."""
-
-    def leaf(text: str, i: int) -> dict[str, Any]:
-        return {
-            "__class__": "str",
-            "__module__": "builtins",
-            "__loader__": "JsonNode",
-            "content": json.dumps(text),
-            "is_json": True,
-            "__id__": i,
-        }
-
-    schema = {
-        "__class__": "system",
-        "__module__": "os",
-        "__loader__": "LossNode",
-        "__reduce__": {
-            "args": {
-                "__class__": "tuple",
-                "__module__": "builtins",
-                "__loader__": "TupleNode",
-                "content": [leaf(f"touch {marker}", 1)],
-                "__id__": 2,
-            }
-        },
-        "content": {
-            "__class__": "dict",
-            "__module__": "builtins",
-            "__loader__": "DictNode",
-            "content": {},
-            "key_types": {
-                "__class__": "list",
-                "__module__": "builtins",
-                "__loader__": "ListNode",
-                "content": [],
-                "__id__": 3,
-            },
-            "__id__": 4,
-        },
-        "__id__": 5,
-        "protocol": 2,
-        "_skops_version": "0.16.0",
-    }
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("schema.json", json.dumps(schema))
-    return buf.getvalue()
+    return _call_skops("os", "system", [_str_node(f"touch {marker}", 1)])
 
 
-def _plant(store: Any, payload: bytes, fmt: str) -> None:
+def _plant(store: Any, payload: bytes, fmt: str, name: str = "evil", **kw: Any) -> None:
+    """A version whose registry rows and audit records are all consistent, as a writer of the
+    store folder could make them: only what is loaded, not where it came from, can stop it."""
+    import hashlib
+
     digest = store.put_artifact(payload)
     store.create_model_version(
-        "evil",
+        name,
         model_fingerprint="f" * 32,
         class_name="LogisticRegression",
         task="classification",
         artifact_hash=digest,
         format=fmt,
+        audit=lambda v: {"action": "register", "who": "mallory", "name": name, "to_version": v},
+        details={"artifact_sha256": hashlib.sha256(payload).hexdigest()},
+        **kw,
     )
 
 
@@ -171,6 +239,46 @@ def test_malicious_skops_payload_is_refused_and_never_runs(store, tmp_path) -> N
     with pytest.raises(UnsafeModel) as err:
         mj.load_model("evil", version=1, store=store)
     assert "os.system" in str(err.value)
+    assert not marker.exists()
+
+
+def _runstring_skops(marker: Path) -> bytes:
+    """A skops file whose schema calls numpy.testing._private.utils.runstring(code, {}), which
+    exec()s the code: what an attacker with write access to the store folder could plant."""
+    code = f"import pathlib; pathlib.Path({str(marker)!r}).touch()"
+    args = [_str_node(code, 1), _empty_dict(2)]
+    return _call_skops("numpy.testing._private.utils", "runstring", args)
+
+
+def test_runstring_payload_never_runs_through_the_promotion_gates(store, store_file, data) -> None:
+    """The attack of the review: a crafted skops file whose type list (in the store, which the
+    attacker writes) names numpy's runstring; `mlops-jupyter promote` loaded it and ran it."""
+    from click.testing import CliRunner
+
+    from mlops_jupyter.cli import cli
+
+    marker = store_file.parent / "PWNED"
+    _register(store, data["good"], data)
+    _no_lineage_policy(store)
+    assert mj.promote("bc", 1, "production", store=store).moved
+    runstring = "numpy.testing._private.utils.runstring"
+    _plant(
+        store,
+        _runstring_skops(marker),
+        "skops",
+        name="bc",
+        untrusted_types=[runstring],
+        eval_fingerprint=store.get_model_version("bc", 1)["eval_fingerprint"],
+    )
+    result = CliRunner().invoke(
+        cli, ["--store", str(store_file), "promote", "bc", "2", "--to", "production"]
+    )
+    assert not marker.exists()
+    assert result.exit_code == 1, result.output
+    assert runstring in result.output and "alias not moved" in result.output
+    assert mj.models("bc", store=store).aliases == {"production": 1}
+    with pytest.raises(UnsafeModel, match=runstring):
+        mj.load_model("bc", version=2, trusted=None, store=store)
     assert not marker.exists()
 
 
@@ -202,6 +310,28 @@ def test_swapped_model_file_is_refused(store, data, tmp_path) -> None:
     with pytest.raises(UnsafeModel, match="changed after it was registered"):
         mj.load_model("bc", version=1, trusted=["os.system"], store=store)
     assert not marker.exists()
+
+
+def test_swapped_model_file_is_reported_by_models_and_audit_verify(store, store_file, data) -> None:
+    from click.testing import CliRunner
+
+    from mlops_jupyter.cli import cli
+
+    _register(store, data["good"], data)
+    row = _register(store, data["good2"], data)
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["--store", str(store_file), "models", "bc"])
+    assert ok.exit_code == 0 and "Warning" not in ok.output
+    store.artifact_path(row["artifact_hash"]).write_bytes(b"not the registered model")
+    listing = runner.invoke(cli, ["--store", str(store_file), "models"])
+    assert "v2 changed" in listing.output  # the files column, and a warning line
+    assert "not the registered ones (v2 changed)" in listing.output
+    versions = runner.invoke(cli, ["--store", str(store_file), "models", "bc"])
+    assert "changed" in versions.output and "Warning" in versions.output
+    assert mj.models("bc", store=store).versions["file"].tolist() == ["ok", "changed"]
+    audit = runner.invoke(cli, ["--store", str(store_file), "audit", "verify"])
+    assert audit.exit_code == 1
+    assert "the model file of 'bc' v2 was changed after registration" in audit.output
 
 
 def test_unknown_names_and_versions_say_how_to_fix(store, data) -> None:
@@ -356,8 +486,57 @@ def test_force_needs_a_reason_and_is_recorded(store, data) -> None:
         "bob",
         "hotfix",
     )
+    assert json.loads(last["details"])["overridden"] == forced.failed_gates()
+    assert "champion_vs_challenger" in forced.failed_gates()
     with pytest.raises(RegistryError, match="already holds"):
         mj.promote("bc", 2, "production", store=store)
+
+
+def test_gates_fail_closed_without_evaluation_data(store, store_file, data) -> None:
+    """The review's case: no stored evaluation rows, and a worse model (0.958) took the alias
+    from a better one (0.966) because the comparison was 'skipped'."""
+    from click.testing import CliRunner
+
+    from mlops_jupyter.cli import cli
+
+    mj.register_model(data["good"], "bc", metrics={"accuracy": 0.966}, store=store)
+    mj.register_model(data["bad"], "bc", metrics={"accuracy": 0.958}, store=store)
+    _no_lineage_policy(store, drift=False)
+    assert mj.promote("bc", 1, "production", store=store).moved  # no holder: nothing to compare
+    result = mj.promote("bc", 2, "production", store=store)
+    assert not result.moved and result.failed_gates() == ["champion_vs_challenger"]
+    assert "missing: stored evaluation data" in result.summary()
+    out = CliRunner().invoke(
+        cli, ["--store", str(store_file), "promote", "bc", "2", "--to", "production"]
+    )
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    last_line = out.output.strip().splitlines()[-1]
+    assert last_line.startswith(
+        "bc v2 -> production: gates failed (champion_vs_challenger: missing"
+    )
+    assert mj.models("bc", store=store).aliases == {"production": 1}
+
+
+def test_gates_fail_closed_when_the_champion_cannot_be_loaded(store, data) -> None:
+    _register(store, data["good"], data)
+    _register(store, data["good2"], data)
+    _no_lineage_policy(store, compare={"margin": 0.5})
+    assert mj.promote("bc", 1, "production", store=store).moved
+    store.artifact_path(store.get_model_version("bc", 1)["artifact_hash"]).unlink()
+    result = mj.promote("bc", 2, "production", store=store)
+    assert not result.moved
+    assert (
+        "missing: a loadable champion"
+        in result.gates.set_index("gate").loc["champion_vs_challenger", "detail"]
+    )
+
+
+def test_drift_gate_fails_closed_without_training_features(store, data) -> None:
+    mj.register_model(data["good"], "bc", eval_data=(data["X_test"], data["y_test"]), store=store)
+    mj.set_policy("bc", lineage=False, store=store)
+    result = mj.promote("bc", 1, "production", store=store)
+    assert not result.moved and result.failed_gates() == ["drift"]
+    assert "set_policy(drift=False)" in result.summary()
 
 
 def test_rollback_and_alias_history_by_date(store, data) -> None:
@@ -492,12 +671,15 @@ def test_deleted_audit_rows_are_detected(store, store_file, data) -> None:
         report.check()
 
 
-def test_deleted_last_audit_row_is_detected_by_alias_replay(store, store_file, data) -> None:
+def test_deleted_last_audit_row_is_detected_by_head_and_alias_replay(
+    store, store_file, data
+) -> None:
     _promoted_store(store, data)
     _tamper(store_file, "DELETE FROM audit_records WHERE id = 5")
     report = mj.audit_verify(store=store)
     assert not report.ok
-    assert "audit trail says 1" in report.problem
+    assert "cut from its end" in report.problem
+    assert any("audit trail says 1" in p for p in report.problems)
 
 
 def test_edited_alias_history_is_detected(store, store_file, data) -> None:
@@ -682,3 +864,19 @@ def test_cli_unknown_model_names_are_one_line_errors(store, store_file, data) ->
         assert "No registered model named 'nope' (registered: 'bc')" in result.output
         assert len(result.output.strip().splitlines()) == 1
     assert CliRunner().invoke(cli, [*base, "audit", "list", "bc"]).exit_code == 0
+
+
+def test_model_card_markdown_keeps_user_data_inert(store) -> None:
+    """Rendered as Markdown (Jupyter passes raw HTML through), names from the user must not
+    become tags or links: the review's <img onerror=...> ran in the notebook."""
+    import mistune
+    from sklearn.dummy import DummyClassifier
+
+    evil = "<img src=x onerror=alert(1)>"
+    model = DummyClassifier(strategy="constant", constant=evil).fit([[0], [1]], [evil, "b"])
+    run_id = store.create_run("exp", name=f"run {evil} [x](javascript:alert(2))")["id"]
+    mj.register_model(model, "bc", metrics={evil: 0.9}, run=run_id, store=store)
+    card = mj.models("bc", store=store).card()
+    rendered = mistune.html(card)
+    assert "<img" not in rendered and "<a " not in rendered
+    assert "&lt;img src=x onerror=alert(1)&gt;" in rendered  # shown, as text

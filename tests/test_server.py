@@ -228,6 +228,9 @@ def test_errors_are_json_4xx(get: Any) -> None:
     assert code == 400 and "cell_id" in body["message"]
     code, body = _error(get, "executions", "x1", "lineage")
     assert code == 400
+    for huge in ("9" * 30, "-1", str(2**63)):  # SQLite cannot bind it: was a 500
+        code, body = _error(get, "executions", huge, "lineage")
+        assert (code, body["error"]) == (400, "InvalidInput"), huge
 
 
 @pytest.mark.parametrize(
@@ -349,3 +352,46 @@ def test_a_file_that_is_not_a_store_is_a_json_error(
         code, body = _error(get, route)
         assert (code, body["error"]) == (400, "StoreError")
         assert "MLOPS_JUPYTER_STORE" in body["message"]
+
+
+def make_old(path: Path) -> int:
+    """Turn a store into one written before the last core migration; its schema version."""
+    import sqlite3
+
+    from mlops_jupyter.store.schema import expected_version
+
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm003_record_run_process'")
+    conn.execute("ALTER TABLE runs DROP COLUMN pid")
+    conn.execute("ALTER TABLE runs DROP COLUMN process")
+    conn.execute(f"PRAGMA user_version = {expected_version() - 1}")
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return expected_version() - 1
+
+
+def test_an_old_store_is_read_never_upgraded(get: Any, seeded: dict[str, Any]) -> None:
+    from mlops_jupyter.store import close_all
+
+    close_all()
+    old = make_old(seeded["path"])
+    before = seeded["path"].read_bytes()
+    assert len(get("runs")) == 2 and get("status")["upgrade_pending"] is True
+    assert get("runs", seeded["run0"])["run"]["id"] == seeded["run0"]
+    assert get("status")["schema_version"] == old
+    assert seeded["path"].read_bytes() == before  # not one byte written
+
+
+def test_a_store_replaced_under_the_server_is_reopened(get: Any, seeded: dict[str, Any]) -> None:
+    from mlops_jupyter.store.base import StoreReplacedWarning
+
+    assert len(get("runs")) == 2
+    fresh = seeded["path"].parent / "fresh.db"
+    s = open_store(fresh, shared=False)
+    s.create_run("other")
+    s.close()
+    fresh.replace(seeded["path"])  # e.g. restored from a backup while the server runs
+    with pytest.warns(StoreReplacedWarning, match="replaced while it was open"):
+        runs = get("runs")
+    assert [r["experiment"] for r in runs] == ["other"]

@@ -414,7 +414,7 @@ def _hash(frame: pd.DataFrame) -> np.ndarray:
     """One 64-bit hash per row; unhashable cells (lists, dicts) are hashed by their repr."""
     try:
         return pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    except TypeError:
+    except (TypeError, ValueError):  # ValueError: tuples among other objects
         as_text = {
             c: frame[c].map(repr) if frame[c].dtype == object else frame[c] for c in frame.columns
         }
@@ -437,6 +437,8 @@ def _surplus(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
 def _kind(s: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(s.dtype):
         return "bool"
+    if pd.api.types.is_complex_dtype(s.dtype):  # not "number": a float cast drops the imaginary
+        return "complex"
     if pd.api.types.is_numeric_dtype(s.dtype):
         return "number"
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
@@ -447,11 +449,11 @@ def _kind(s: pd.Series) -> str:
 def _arrays(s: pd.Series, rows: np.ndarray, as_float: bool) -> tuple[np.ndarray, np.ndarray]:
     """Values at ``rows`` as a numpy array plus their missing-value mask."""
     dtype = s.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+    if isinstance(dtype, np.dtype) and dtype.kind in "biufc":
         values = s.to_numpy()[rows]
-        if as_float and dtype.kind != "f":
+        if as_float and dtype.kind not in "fc":
             values = values.astype(np.float64)
-        na = np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), dtype=bool)
+        na = np.isnan(values) if values.dtype.kind in "fc" else np.zeros(len(values), dtype=bool)
         return values, na
     taken = s.iloc[rows]
     na = taken.isna().to_numpy()
@@ -476,12 +478,15 @@ def _differs(
         if fast is not None:
             return fast
     numeric = ka == kb == "number"
-    floaty = numeric and (
-        pd.api.types.is_float_dtype(sa.dtype)
-        or pd.api.types.is_float_dtype(sb.dtype)
-        or atol > 0
-        or rtol > 0
-        or not (_is_int(sa) and _is_int(sb))
+    floaty = (ka == kb == "complex") or (
+        numeric
+        and (
+            pd.api.types.is_float_dtype(sa.dtype)
+            or pd.api.types.is_float_dtype(sb.dtype)
+            or atol > 0
+            or rtol > 0
+            or not (_is_int(sa) and _is_int(sb))
+        )
     )
     if ka == kb == "datetime" and str(sa.dtype) != str(sb.dtype):
         ka = kb = "other"

@@ -198,7 +198,7 @@ def _snapshot(st: Any, frame: pd.DataFrame, fp: str) -> str | None:
         buf = io.BytesIO()
         frame.to_parquet(buf)
         digest: str = st.put_artifact(buf.getvalue(), media_type="application/vnd.apache.parquet")
-    except (ImportError, ValueError, TypeError, OSError) as exc:
+    except Exception as exc:  # pyarrow refuses some types (complex: ArrowNotImplementedError)
         warnings.warn(
             f"mlops-jupyter: could not snapshot the rows of dataset {fp[:12]} ({exc}); "
             "its stored version cannot be diffed later.",

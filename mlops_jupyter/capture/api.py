@@ -8,9 +8,10 @@
     mj.runs()                                         # DataFrame: params.* and metrics.* columns
 
 In a notebook with ``%load_ext mlops_jupyter`` the same calls land in the current cell's run and
-are written with the cell. In a script, buffered metrics are written at ``end_run``, every
-20,000 points, and at interpreter exit (the run then ends ``finished``, or ``failed`` when the
-script died on an exception).
+are tied to the cell. Buffered points reach the store within about a second in any case (a
+background thread writes them: a SIGKILL or a cell still running loses at most that much), at
+``end_run``, at SIGTERM and at interpreter exit (the run then ends ``finished``, or ``failed``
+when the script died on an exception or was terminated).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from ..errors import InvalidInput
 from . import session as session_mod
 from .ast_names import is_secret
+from .secrets import redact_value
 from .session import get_session
 
 REDACTED = "***"
@@ -84,7 +86,8 @@ def active_run() -> ActiveRun | None:
 
 
 def log_param(key: str, value: Any) -> None:
-    """Set a param on the current run (last write wins); secret-looking keys are redacted."""
+    """Set a param on the current run (last write wins); secret-looking keys are redacted, and
+    secrets found in a value (tokens, passwords in URLs) are masked."""
     log_params({key: value})
 
 
@@ -93,7 +96,10 @@ def log_params(params: Mapping[str, Any]) -> None:
         raise InvalidInput(
             f"log_params takes a dict, got {type(params).__name__}. Example: log_params({{'lr': 0.1}})."
         )
-    clean = {_key(k, "param"): (REDACTED if is_secret(str(k)) else v) for k, v in params.items()}
+    clean = {
+        _key(k, "param"): (REDACTED if is_secret(str(k)) else redact_value(v))
+        for k, v in params.items()
+    }
     session = get_session()
     run_id = session.ensure_run()
     session.store.log_params(run_id, clean, source="explicit")
@@ -103,7 +109,7 @@ def log_params(params: Mapping[str, Any]) -> None:
 
 
 def log_metric(key: str, value: float, step: int | None = None) -> None:
-    """Buffer one metric point; written with the cell (notebook) or at ``end_run`` (script)."""
+    """Buffer one metric point; it reaches the store within about a second."""
     if type(key) is not str or not key:
         key = _key(key, "metric")
     try:

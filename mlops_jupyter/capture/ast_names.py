@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .secrets import is_secret_name, may_name_secret, redact_text
+
 READERS = frozenset(
     {"read_csv", "read_parquet", "read_json", "read_excel", "read_feather", "read_table"}
 )
@@ -32,7 +34,10 @@ READ_ONLY_METHODS = frozenset(
 )
 MAX_PARAM_STR = 200
 
-_SECRET = re.compile(r"password|passwd|token|secret|api_?key|credential", re.IGNORECASE)
+# a cheap first look for names that may be secrets; is_secret_name decides (secrets.py)
+_SECRET = re.compile(
+    r"password|passwd|pwd|passphrase|token|secret|api_?key|credential|_key", re.IGNORECASE
+)
 _SECRET_ASSIGN = re.compile(
     r"""(?P<lhs>["']?\b(?P<name>[A-Za-z_]\w*)["']?\s*(?:=(?!=)|:)\s*)"""
     r"""(?P<value>[rbuf]{0,2}"[^"\n]*"|[rbuf]{0,2}'[^'\n]*'|[^\s,)}\]{\[(#;]+(?:\[[^\]\n]*\])*)"""
@@ -64,7 +69,7 @@ class CellSyntax:
 
 
 def is_secret(name: str) -> bool:
-    return bool(_SECRET.search(name))
+    return is_secret_name(name)
 
 
 def redact(code: str) -> str:
@@ -76,9 +81,14 @@ def redact(code: str) -> str:
     inside such a value is replaced, except names looked up in the environment
     (``os.getenv("X")``, ``os.environ["X"]``), so the stored code still runs where the secret
     comes from the environment. Code that does not parse (IPython syntax) falls back to a
-    pattern over ``name = value``.
+    pattern over ``name = value``. Then secrets found by value anywhere in the text (tokens,
+    private keys, passwords in URLs, comments included) are masked (:mod:`.secrets`).
     """
-    if not _SECRET.search(code):
+    return redact_text(_redact_names(code))
+
+
+def _redact_names(code: str) -> str:
+    if not may_name_secret(code) or not _SECRET.search(code):
         return code
     try:
         tree = ast.parse(code)

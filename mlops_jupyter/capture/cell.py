@@ -17,12 +17,13 @@ from typing import Any
 
 import xxhash
 
-from . import artifacts, detect
+from . import artifacts, detect, flusher
 from ._warn import warn_once
 from .assemble import ModelRecord, Plan, Point, model_record, plan_cell
-from .ast_names import CellSyntax, analyse, parse, redact
+from .ast_names import CellSyntax, analyse, is_secret, parse, redact
 from .links import ModelInfo
 from .record import describe_dataset
+from .secrets import redact_text, redact_value
 from .session import Session
 from .write import prepare
 
@@ -85,7 +86,7 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
     params: dict[str, tuple[Any, str]] = {}
     if ok and syntax is not None:
         params = {k: (v, "auto") for k, v in detect.params_of(syntax).items()}
-        params.update(plan.params)
+        params.update(_no_secrets(plan.params))
     new_run = False
     changed = [
         k for k, (v, _s) in params.items() if k in session.params and session.params[k][0] != v
@@ -154,7 +155,7 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
             ns=ns,
         )
     except BaseException:
-        session.pending_metrics[:0] = pending  # explicit metrics are never lost
+        session.restore_metrics(pending)  # explicit metrics are never lost
         raise
     session.explicit_params = False
     captured = Captured(
@@ -171,15 +172,15 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
 
     def write(store: Any) -> None:  # on the store's writer thread: the cell does not wait
         captured.execution_id = record.apply(store)
+        flusher.adopt(session, store, run_id, captured.execution_id, start.started_at)
         for _run, model in record.models:
             if model.est is not None and not model.file_queued:
                 artifacts.submit(store.path, model.fingerprint, model.est)
 
     def failed(exc: BaseException) -> None:  # on the writer thread: report on the cell's
-        with session.lock:
-            session.pending_metrics[:0] = pending  # explicit metrics are never lost
-            session.write_failures.append(exc)
-            session.contents.clear()  # not sure any more what reached the store
+        session.restore_metrics(pending)  # explicit metrics are never lost
+        session.write_failures.append(exc)
+        session.contents.clear()  # not sure any more what reached the store
 
     store.write_later(write, failed)
     # What the session believes the run holds (the write is queued, in order, behind others).
@@ -325,10 +326,15 @@ def _remember(
         session.dataset_columns[name] = frozenset(names)
 
 
+def _no_secrets(params: dict[str, tuple[Any, str]]) -> dict[str, tuple[Any, str]]:
+    """Estimator and call params without secret names (``api_key=``), values masked."""
+    return {k: (redact_value(v), s) for k, (v, s) in params.items() if not is_secret(k)}
+
+
 def _summary(error: BaseException | None) -> str | None:
     if error is None:
         return None
     text = (
         f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
     )
-    return text[:300]
+    return redact_text(text)[:300]

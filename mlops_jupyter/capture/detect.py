@@ -18,6 +18,7 @@ from ._warn import warn_once
 from .ast_names import CallRef, CellSyntax, is_secret
 from .fingerprint import file_hash, fingerprint, is_dataset
 from .record import is_estimator, is_fitted
+from .secrets import redact_text, redact_value
 
 _METRIC_WORDS = frozenset(
     [
@@ -92,9 +93,10 @@ _STYLING = frozenset(
 
 
 def params_of(syntax: CellSyntax) -> dict[str, Any]:
-    """Top-level literal scalar assignments that are params (not secrets, metrics or styling)."""
+    """Top-level literal scalar assignments that are params (not secrets, metrics or styling);
+    secrets found in a value (a token, a password in a URL) are masked."""
     return {
-        k: v
+        k: redact_value(v)
         for k, v in syntax.literals.items()
         if not k.startswith("_")
         and not is_secret(k)
@@ -363,11 +365,11 @@ def datasets_of(
     out: dict[str, tuple[Any, str]] = {}
     for name in names:
         obj = ns.get(name)
-        if obj is None or not is_dataset(obj) or getattr(obj, "size", 1) == 0:
-            continue
-        if getattr(obj, "ndim", 1) == 0:
-            continue
-        try:
+        try:  # each object alone: one whose .size or .ndim raises costs only itself
+            if obj is None or not is_dataset(obj) or getattr(obj, "size", 1) == 0:
+                continue
+            if getattr(obj, "ndim", 1) == 0:
+                continue
             fp = cache.get(obj, fresh=name in fresh)
         except Exception as exc:  # one odd object must not cost the cell its record
             warn_once("fingerprint the dataset", exc, repr(name))
@@ -383,7 +385,9 @@ _file_hashes: dict[tuple[str, int, int], str] = {}
 
 
 def source_file(path: str) -> tuple[str, str | None]:
-    """Absolute path and xxh3 of a file read by ``pd.read_*`` (cached by size and mtime)."""
+    """Absolute path and xxh3 of a file read by ``pd.read_*`` (cached by size and mtime);
+    credentials in a URL are masked."""
+    path = redact_text(path)
     resolved = Path(path).expanduser()
     if not resolved.is_absolute():
         resolved = Path.cwd() / resolved

@@ -190,3 +190,25 @@ def _hash_arrow(h: Any, chunked: Any, np: Any) -> None:
             h.update(nulls.astype(np.int64).data.cast("B"))
         start += len(chunk)
     h.update(b"|")
+
+
+# Columns whose values are wall-clock timings, different on every run: ``cv_results_``'s
+# mean/std fit and score times, ``cross_validate``'s fit_time / score_time.
+TIMING_FIELDS = frozenset(
+    {"mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time", "fit_time", "score_time"}
+)
+
+
+def is_timing(name: Any) -> bool:
+    """``mean_fit_time``, ``cv.std_score_time``, ``fit_time``: a timing, not a result."""
+    last = str(name).replace("/", ".").rsplit(".", 1)[-1]
+    return last in TIMING_FIELDS
+
+
+def fingerprint_without_timing(obj: Any) -> str | None:
+    """The fingerprint of a DataFrame without its timing columns, or None when it has none."""
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(obj, pd.DataFrame) or obj.shape[1] > 1000:
+        return None
+    timing = [c for c in obj.columns if is_timing(c)]
+    return fingerprint(obj.drop(columns=timing)) if timing else None

@@ -11,7 +11,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fingerprint import file_hash, fingerprint, model_fingerprint
+from .fingerprint import file_hash, fingerprint, fingerprint_without_timing, model_fingerprint
+
+UNTIMED = "__fingerprint_without_timing__"  # profile key (``__`` keys are not columns)
 
 
 @dataclass
@@ -55,11 +57,20 @@ def describe_dataset(
     if store is None or not store.has_dataset_content(fp, wait=not later):
         from .profile import deferred, profile
 
+        # verify compares this fingerprint too: timing columns differ on every run
+        untimed = fingerprint_without_timing(obj)
         if later:
-            facts.pending = deferred(obj)
+            compute = deferred(obj)
+            facts.pending = lambda: _with_untimed(compute(), untimed)
         else:
-            facts.profile = profile(obj)
+            facts.profile = _with_untimed(profile(obj), untimed)
     return facts
+
+
+def _with_untimed(profile: dict[str, Any], untimed: str | None) -> dict[str, Any]:
+    if untimed is not None:
+        profile[UNTIMED] = untimed
+    return profile
 
 
 def write_dataset(

@@ -24,15 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import flusher
 from .detect import FingerprintCache
 from .links import Links
+from .secrets import redact_text
 
 ENV_EXPERIMENT = "MLOPS_JUPYTER_EXPERIMENT"
 ENV_SOURCE = "MLOPS_JUPYTER_SOURCE"
 ENV_PARENT_RUN = "MLOPS_JUPYTER_PARENT_RUN"
 DEFAULT_EXPERIMENT = "default"
-# In a script, buffered metrics are written once this many are waiting (notebooks flush per cell).
-SCRIPT_FLUSH_EVERY = 20_000
 
 
 class Session:
@@ -67,7 +67,11 @@ class Session:
         self._runs_started = 0
         self._facts_pending: BackgroundFacts | None = None
         self._lock = threading.RLock()
-        self.lock = self._lock  # held while the metric buffer changes
+        self.lock = self._lock  # runs and params; the metric buffer has its own lock
+        self._run_generation = 0  # the store file generation the run lives in
+        self._metrics_lock = threading.Lock()  # the buffer, between this thread and the flusher
+        self._flusher: flusher.Flusher | None = None
+        self.flushed = flusher.Flushed()  # ids written while a cell ran: adopted by the cell
         self._ended = False
         _register_atexit()  # metrics logged before any run must still be written at exit
 
@@ -127,9 +131,19 @@ class Session:
     # -- runs --------------------------------------------------------------------------------
 
     def ensure_run(self) -> str:
-        """The current run's id, starting a run if there is none."""
+        """The current run's id, starting a run if there is none (or again, under the same name
+        and params, in a store file that was deleted or replaced since)."""
+        store = self._store
+        if store is not None and self.run_id is not None:
+            store.ensure_current()
+            if store.generation != self._run_generation:
+                with self._lock:
+                    self.run_id = None  # that run is in the old file
+                    self.start_run(self.run_name, inherit=True)
         if self.run_id is None:
-            self.start_run()
+            with self._lock:  # the flusher's thread may ask at the same moment
+                if self.run_id is None:
+                    self.start_run()
         assert self.run_id is not None
         return self.run_id
 
@@ -142,6 +156,7 @@ class Session:
     ) -> str:
         """End the current run (if any) and start a new one; ``inherit`` copies its params."""
         with self._lock:
+            name = redact_text(name) if name else name  # a token pasted as a run name
             inherited = dict(self.params) if inherit else {}
             if self.run_id is not None:
                 self.end_run()
@@ -175,6 +190,7 @@ class Session:
                 self._facts_pending = known
                 known.then(self._later_run_facts(row["id"]))
             self.run_id, self.run_name = row["id"], row["name"]
+            self._run_generation = self.store_nowait.generation
             self.params = {}
             self.has_results = False
             self.last_model = None
@@ -242,27 +258,35 @@ class Session:
 
     def buffer_metric(self, key: str, value: float, step: int | None) -> None:
         self.pending_metrics.append((key, value, step, time.time()))
-        if not self.interactive and len(self.pending_metrics) >= SCRIPT_FLUSH_EVERY:
-            self.flush_metrics()
+        if self._flusher is None:  # written within a second from now on (flusher.py)
+            self._flusher = flusher.start(self)
 
     def take_metrics(self) -> list[tuple[str, float, int | None, str]]:
         """Remove and return the buffered points, times as ISO-8601 UTC text."""
-        pending, self.pending_metrics = self.pending_metrics, []
+        with self._metrics_lock:
+            n = len(self.pending_metrics)
+            pending = self.pending_metrics[:n]
+            del self.pending_metrics[:n]
         return [(k, v, s, iso_utc(t)) for k, v, s, t in pending]
 
-    def flush_metrics(self, execution_id: int | None = None) -> int:
-        """Write buffered ``log_metric`` points to the current run; returns how many."""
-        if not self.pending_metrics:
+    def restore_metrics(self, pending: list[tuple[str, float, int | None, Any]]) -> None:
+        """Put points back at the front of the buffer (their write failed)."""
+        with self._metrics_lock:
+            self.pending_metrics[:0] = pending
+
+    def flush_metrics(self) -> int:
+        """Write buffered ``log_metric`` points to the current run; returns how many.
+
+        The write runs in the flusher's thread (this one waits), so Ctrl-C during it can
+        neither drop nor duplicate points.
+        """
+        n = len(self.pending_metrics)
+        if not n:
             return 0
-        run_id = self.ensure_run()
-        pending = self.take_metrics()
-        try:
-            self.store.log_metrics(run_id, pending, execution_id=execution_id)
-        except BaseException:
-            self.pending_metrics[:0] = pending  # kept for the next flush, never dropped
-            raise
-        self.has_results = True
-        return len(pending)
+        if self._flusher is None:
+            self._flusher = flusher.start(self)
+        self._flusher.flush()
+        return n
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -360,6 +384,8 @@ def reset_session(store: Any = None) -> Session:
     if old is not None and old.is_open():
         with contextlib.suppress(Exception):
             old.end_run()
+    if old is not None and old._flusher is not None:
+        old._flusher.stop()
     return _session
 
 

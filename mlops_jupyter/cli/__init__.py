@@ -135,12 +135,14 @@ def store_option(ctx: click.Context) -> Any:
 
     chosen = (ctx.obj or {}).get("store")
     words = ctx.command_path.split()
-    if len(words) > 1 and words[1] in READ_ONLY and not store_path(chosen).exists():
+    readonly = len(words) > 1 and words[1] in READ_ONLY
+    if readonly and not store_path(chosen).exists():
         raise StoreError(
             f"No lineage store at {store_path(chosen)}. Check --store or $MLOPS_JUPYTER_STORE, "
             "or run from the folder that holds .mlops/."
         )
-    return open_store(chosen)
+    # read-only commands never write: an old store is not upgraded, a read-only folder works
+    return open_store(chosen, readonly=readonly)
 
 
 def main() -> None:

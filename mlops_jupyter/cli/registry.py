@@ -1,7 +1,8 @@
-"""``mlops-jupyter models | promote | rollback | audit verify``: the registry for CI pipelines.
+"""``mlops-jupyter models | promote | rollback | audit``: the registry for CI pipelines.
 
 Exit codes a pipeline can act on: ``promote`` exits 0 when the alias moved and 1 when the gates
-failed; ``audit verify`` exits 0 when the chain is intact and 1 at the first broken record.
+failed; ``audit verify`` exits 0 when the trail is intact and 1 when anything was tampered with;
+``audit head`` prints ``HASH COUNT`` of a verified trail (exit 1 if it is broken).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def models(
     if name is None:
         listing = list_models(store=store)
         click.echo(_text_table(listing.frame))
+        for row in listing.frame.to_dict("records") if len(listing.frame) else []:
+            if row.get("files", "ok") != "ok":
+                _warn_files(row["name"], row["files"])
         return
     view = list_models(name, store=store)
     if at is not None or alias is not None:
@@ -50,9 +54,24 @@ def models(
         return
     aliases = ", ".join(f"{a}=v{v}" for a, v in view.aliases.items()) or "none"
     click.echo(f"{view.name}  aliases: {aliases}")
-    cols = ["version", "aliases", "class", "created_at", "created_by", "trained_on"]
+    cols = ["version", "aliases", "class", "created_at", "created_by", "trained_on", "file"]
     cols += [c for c in view.versions.columns if str(c).startswith("metrics.")]
     click.echo(_text_table(view.versions, cols))
+    bad = [
+        f"v{r['version']} {r['file']}"
+        for r in view.versions.to_dict("records")
+        if r["file"] not in ("ok", "unvouched")
+    ]
+    if bad:
+        _warn_files(view.name, ", ".join(bad))
+
+
+def _warn_files(name: str, files: str) -> None:
+    click.echo(
+        f"Warning: model files of {name!r} are not the registered ones ({files}); they will not "
+        "load. Run `mlops-jupyter audit verify`, restore them from a backup or register again.",
+        err=True,
+    )
 
 
 @click.command("promote")
@@ -106,14 +125,37 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--expect",
+    default=None,
+    metavar="HASH",
+    help="A head hash from `audit head` kept outside the store: fail unless the trail holds it.",
+)
 @click.pass_context
-def verify(ctx: click.Context) -> None:
-    """Check the hash chain; exit 1 at the first broken record."""
+def verify(ctx: click.Context, expect: str | None) -> None:
+    """Check the trail and what it vouches for; exit 1 when anything was tampered with."""
+    from ..registry import audit_verify
+
+    report = audit_verify(expect=expect, store=store_option(ctx))
+    click.echo(report.summary())
+    for problem in report.problems[1:]:
+        click.echo(f"  also: {problem}")
+    for note in report.notes:
+        click.echo(f"  note: {note}")
+    ctx.exit(0 if report.ok else 1)
+
+
+@audit.command("head")
+@click.pass_context
+def head(ctx: click.Context) -> None:
+    """Print the head hash and record count (verified first); commit it, or keep it in CI."""
     from ..registry import audit_verify
 
     report = audit_verify(store=store_option(ctx))
-    click.echo(report.summary())
-    ctx.exit(0 if report.ok else 1)
+    if not report.ok:
+        click.echo(report.summary(), err=True)
+        ctx.exit(1)
+    click.echo(f"{report.head_hash} {report.n_records}")
 
 
 @audit.command("list")

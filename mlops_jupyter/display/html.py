@@ -10,6 +10,7 @@ import base64
 import html
 import io
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,6 +33,18 @@ CSS = """
 def esc(value: Any) -> str:
     """HTML-escape any value (quotes too)."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+def md(value: Any) -> str:
+    """User data as inert Markdown text: HTML escaped (a Markdown renderer passes raw HTML
+    through, so ``<img onerror=...>`` would run) and Markdown punctuation backslashed (no
+    links, code spans or headings made from a name); one line."""
+    text = "" if value is None else str(value)
+    text = html.escape(" ".join(text.split()), quote=True)
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def fmt(value: Any, digits: int = 4) -> str:

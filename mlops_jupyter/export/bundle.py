@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..capture.fingerprint import is_timing
+from ..capture.record import UNTIMED
+from ..display.html import md
 from ..errors import ExportError, InvalidInput, RunNotFound
 from . import parameterize as pz
 from .inputs import environment, existing_file, requirements, write_inputs, writing
@@ -268,7 +271,12 @@ def _from_run(
     nb_path = notebook_file or existing_file(run.get("notebook_path"))
     session = store.session_executions(run_id)
     repro: ReproStatus = assess(
-        session, sliced.kept, sliced.suppliers, read_notebook_cells(nb_path), sliced.unresolved
+        session,
+        sliced.kept,
+        sliced.suppliers,
+        read_notebook_cells(nb_path),
+        sliced.unresolved,
+        in_order=run.get("source") == "headless",
     )
     if repro.status == "stale":
         messages.insert(
@@ -307,13 +315,13 @@ def _from_run(
     metrics = {
         key: {"value": value, "rel_tol": tols[0], "abs_tol": tols[1]}
         for key, value in store.latest_metrics(run_id).items()
-        if value is not None
+        if value is not None and not is_timing(key)  # a time is no result to reproduce
     }
     kept_ids = {int(e["id"]) for e in sliced.kept}
-    datasets: dict[str, str] = {}
+    datasets: dict[str, dict[str, str]] = {}
     for row in store.datasets_of_executions(sorted(kept_ids)):
         if not row["source_path"]:  # files are checked by hash, as inputs
-            datasets[str(row["name"])] = str(row["fingerprint"])
+            datasets[str(row["name"])] = _dataset_spec(store, str(row["fingerprint"]))
     manifest = {
         "format": FORMAT,
         "mlops_jupyter": __version__,
@@ -327,7 +335,13 @@ def _from_run(
         "params": params,
         "parameters": parameters,
         "metrics": metrics,
-        "datasets": {k: {"fingerprint": v} for k, v in sorted(datasets.items())},
+        "datasets": dict(sorted(datasets.items())),
+        # the models the kept cells fitted (a search's best_estimator_ too): verify compares
+        # their class and params, so a re-run that selected another model is not reproduced
+        "models": {
+            name: {"class": m["class"], "params": m["params"]}
+            for name, m in store.models_of_executions(sorted(kept_ids)).items()
+        },
         "environment": env,
         "requirements": requirements(codes, env),
         "cells": cell_meta,
@@ -344,6 +358,18 @@ def _from_run(
         "warnings": [],
     }
     return manifest, nb, messages
+
+
+def _dataset_spec(store: Any, fp: str) -> dict[str, str]:
+    """A dataset's fingerprint, and the one without timing columns when it has them."""
+    spec = {"fingerprint": fp}
+    try:
+        untimed = (store.get_dataset_content(fp).get("profile") or {}).get(UNTIMED)
+    except Exception:  # no content row: the fingerprint alone
+        untimed = None
+    if untimed:
+        spec["fingerprint_without_timing"] = str(untimed)
+    return spec
 
 
 def _choose_parameters(
@@ -387,7 +413,7 @@ def _notebook(
     }
     nb.metadata["mlops"] = {"source_run_id": run.get("id"), "experiment": run.get("experiment")}
     header = (
-        f"# Run bundle of `{run.get('name')}` ({run.get('id')})\n\n"
+        f"# Run bundle of {md(run.get('name'))} ({md(run.get('id'))})\n\n"
         "Exported by mlops-jupyter: only the cells the run's results depend on, in the order "
         "they ran. Re-run with `mlops-jupyter run .` (`-p key=value` to change a param), "
         "check the results with `mlops-jupyter verify .`."

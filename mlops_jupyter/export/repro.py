@@ -102,7 +102,54 @@ def _lineage_status(
     """:func:`assess` on the run's captured lineage, without a stored verdict."""
     sliced, _ = run_slice(store, run_id)
     session = store.session_executions(run_id)
-    return assess(session, sliced.kept, sliced.suppliers, cells, sliced.unresolved)
+    in_order = (store.find_run(run_id) or {}).get("source") == "headless"
+    return assess(
+        session, sliced.kept, sliced.suppliers, cells, sliced.unresolved, in_order=in_order
+    )
+
+
+NO_IDS = (
+    "cells ran without cell ids (plain IPython, nbclient, papermill) and their code does not "
+    "match one notebook cell each, so the order they ran in cannot be checked"
+)
+
+
+def _cell_keys(
+    executions: Sequence[Mapping[str, Any]],
+    cells: list[tuple[str | None, str]] | None,
+    in_order: bool,
+) -> tuple[dict[int, str | None], dict[str, int]]:
+    """Which notebook cell each execution was (``{execution id: key}``) and each key's position.
+
+    A front end's cell id says it. Without one (plain IPython, nbclient, papermill) the
+    execution's code must match exactly one cell of the notebook; with no notebook to match,
+    only a run known to go top to bottom (a headless re-run) orders its cells by when they
+    first ran. Anything else is ``None``: its place in the notebook is unknown.
+    """
+    position: dict[str, int] = {}
+    if cells is not None:
+        position = {cid: i for i, (cid, _) in enumerate(cells) if cid}
+        sites: dict[str, list[int]] = {}
+        for i, (_cid, src) in enumerate(cells):
+            sites.setdefault(normalize_code(src), []).append(i)
+    keys: dict[int, str | None] = {}
+    for e in executions:
+        cid, key = e.get("cell_id"), None
+        if cid and (cells is not None or cid in position):
+            key = cid
+        elif cid:  # no notebook: the order in which cells first ran stands in for it
+            key = cid
+            position[cid] = len(position)
+        elif cells is not None:
+            found = sites.get(normalize_code(e.get("code", "")), [])
+            if len(found) == 1:
+                key = f"#code{found[0]}"
+                position[key] = found[0]
+        elif in_order:
+            key = f"#ran{e.get('code_hash')}"
+            position.setdefault(key, len(position))
+        keys[int(e["id"])] = key
+    return keys, position
 
 
 def assess(
@@ -111,34 +158,42 @@ def assess(
     suppliers: Mapping[int, Mapping[str, int]],
     cells: list[tuple[str | None, str]] | None,
     unresolved: frozenset[str] = frozenset(),
+    *,
+    in_order: bool = False,
 ) -> ReproStatus:
-    """The pure check behind :func:`reproducibility` (see the module docstring)."""
+    """The pure check behind :func:`reproducibility` (see the module docstring).
+
+    ``in_order``: the run executed its notebook top to bottom (a headless re-run), so cells
+    without ids may be ordered by when they ran. Otherwise a result-feeding cell without a cell
+    id that the notebook's code cannot place makes the status ``unknown``, never a false
+    ``reproducible``.
+    """
     if not kept:
         return ReproStatus("unknown", ["no captured cell produced the run's results"])
     by_id = {int(e["id"]): e for e in session}
     for e in kept:
         by_id.setdefault(int(e["id"]), e)
+    keys, position = _cell_keys(sorted(by_id.values(), key=lambda e: int(e["id"])), cells, in_order)
+    source = {cid: src for cid, src in cells if cid} if cells is not None else {}
     reasons: list[str] = []
-
-    if cells is not None:
-        position = {cid: i for i, (cid, _) in enumerate(cells) if cid}
-        source = {cid: src for cid, src in cells if cid}
-    else:  # no notebook: the order in which cells first ran stands in for their position
-        position = {}
-        for e in session:
-            if e.get("cell_id") and e["cell_id"] not in position:
-                position[e["cell_id"]] = len(position)
-        source = {}
+    unplaced = False
 
     def label(e: Mapping[str, Any]) -> str:
         count = e.get("execution_count")
-        cid = e.get("cell_id")
-        where = f" (cell {position[cid] + 1})" if cid in position and cells is not None else ""
+        key = keys.get(int(e["id"]))
+        where = f" (cell {position[key] + 1})" if key in position and cells is not None else ""
         return f"[{count if count is not None else '?'}]{where}"
 
     for e in kept:
         cid = e.get("cell_id")
         if not cid:
+            if keys.get(int(e["id"])) is None:
+                unplaced = True
+                if cells is not None:
+                    reasons.append(
+                        f"the code of {label(e)} is in no cell of the notebook (edited or "
+                        "deleted after it ran)"
+                    )
             continue
         later = [
             x
@@ -161,15 +216,16 @@ def assess(
 
     for reader_id, names in suppliers.items():
         reader = by_id.get(int(reader_id))
-        if reader is None or not reader.get("cell_id"):
+        if reader is None:
             continue
         for name, supplier_id in sorted(names.items()):
             supplier = by_id.get(int(supplier_id))
-            if supplier is None or not supplier.get("cell_id"):
+            if supplier is None:
                 continue
-            r_pos = position.get(reader["cell_id"])
-            s_pos = position.get(supplier["cell_id"])
+            r_pos = position.get(keys.get(int(reader_id)) or "")
+            s_pos = position.get(keys.get(int(supplier_id)) or "")
             if r_pos is None or s_pos is None:
+                unplaced = True
                 continue
             if s_pos > r_pos:
                 reasons.append(
@@ -184,6 +240,8 @@ def assess(
 
     if reasons:
         return ReproStatus("stale", reasons)
+    if unplaced:
+        return ReproStatus("unknown", [NO_IDS])
     if unresolved:
         return ReproStatus(
             "unknown",

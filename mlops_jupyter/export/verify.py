@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..capture.fingerprint import is_timing
+from ..capture.record import UNTIMED
 from ..errors import InvalidInput
 from .bundle import MANIFEST, check_tolerances, export, load_manifest
 from .execute import BundleRun, run_bundle
@@ -56,47 +59,106 @@ def compare(
     rel_tol: float | None = None,
     abs_tol: float | None = None,
 ) -> tuple[bool, list[dict[str, Any]]]:
-    """The comparison rows and whether every one of them passed."""
+    """The comparison rows and whether every one of them passed.
+
+    Metrics within tolerance (timings such as ``mean_fit_time`` are not results and are not
+    compared); datasets by fingerprint, or by their fingerprint without timing columns when
+    both have one; the models the kept cells fitted by class and params (a search that
+    selected another model is not reproduced, even when its data is).
+    """
     metrics = store.latest_metrics(rerun.run_id) if rerun.run_id else {}
     datasets: dict[str, str] = {}
+    models: dict[str, dict[str, Any]] = {}
     if rerun.run_id:
         executions = [int(e["id"]) for e in store.list_executions(rerun.run_id)]
         for row in store.datasets_of_executions(executions):
             datasets[str(row["name"])] = str(row["fingerprint"])
-    rows: list[dict[str, Any]] = []
-    for key, spec in manifest.get("metrics", {}).items():
-        expected = float(spec["value"])
-        rt = float(spec.get("rel_tol", 1e-6) if rel_tol is None else rel_tol)
-        at = float(spec.get("abs_tol", 1e-9) if abs_tol is None else abs_tol)
-        actual = metrics.get(key)
-        ok = actual is not None and _close(expected, float(actual), rt, at)
-        rows.append(
-            {
-                "kind": "metric",
-                "name": key,
-                "expected": expected,
-                "actual": actual,
-                "difference": None if actual is None else float(actual) - expected,
-                "tolerance": f"rel {rt:g} / abs {at:g}",
-                "status": "ok" if ok else ("missing" if actual is None else "moved"),
-            }
-        )
-    for name, spec in manifest.get("datasets", {}).items():
-        expected_fp = str(spec["fingerprint"])
-        actual_fp = datasets.get(name)
-        ok = actual_fp == expected_fp
-        rows.append(
-            {
-                "kind": "dataset",
-                "name": name,
-                "expected": expected_fp[:12],
-                "actual": None if actual_fp is None else actual_fp[:12],
-                "difference": None,
-                "tolerance": "equal",
-                "status": "ok" if ok else ("missing" if actual_fp is None else "changed"),
-            }
-        )
+        models = store.models_of_executions(executions)
+    rows = [
+        _metric_row(key, spec, metrics.get(key), rel_tol, abs_tol)
+        for key, spec in manifest.get("metrics", {}).items()
+        if not is_timing(key)
+    ]
+    rows += [
+        _dataset_row(store, name, spec, datasets.get(name))
+        for name, spec in manifest.get("datasets", {}).items()
+    ]
+    rows += [
+        _model_row(name, spec, models.get(name))
+        for name, spec in manifest.get("models", {}).items()
+    ]
     return all(r["status"] == "ok" for r in rows), rows
+
+
+def _metric_row(
+    key: str, spec: dict[str, Any], actual: Any, rel_tol: float | None, abs_tol: float | None
+) -> dict[str, Any]:
+    expected = float(spec["value"])
+    rt = float(spec.get("rel_tol", 1e-6) if rel_tol is None else rel_tol)
+    at = float(spec.get("abs_tol", 1e-9) if abs_tol is None else abs_tol)
+    ok = actual is not None and _close(expected, float(actual), rt, at)
+    return {
+        "kind": "metric",
+        "name": key,
+        "expected": expected,
+        "actual": actual,
+        "difference": None if actual is None else float(actual) - expected,
+        "tolerance": f"rel {rt:g} / abs {at:g}",
+        "status": "ok" if ok else ("missing" if actual is None else "moved"),
+    }
+
+
+def _dataset_row(
+    store: Any, name: str, spec: dict[str, Any], actual_fp: str | None
+) -> dict[str, Any]:
+    expected_fp = str(spec["fingerprint"])
+    ok, tolerance = actual_fp == expected_fp, "equal"
+    wanted = spec.get("fingerprint_without_timing")
+    if not ok and actual_fp is not None and wanted:
+        try:
+            profile = store.get_dataset_content(actual_fp).get("profile") or {}
+        except Exception:
+            profile = {}
+        ok = profile.get(UNTIMED) == wanted
+        tolerance = "equal but for timing columns"
+    return {
+        "kind": "dataset",
+        "name": name,
+        "expected": expected_fp[:12],
+        "actual": None if actual_fp is None else actual_fp[:12],
+        "difference": None,
+        "tolerance": tolerance,
+        "status": "ok" if ok else ("missing" if actual_fp is None else "changed"),
+    }
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _stable(params: Any) -> Any:
+    """Params with object addresses dropped (``<function f at 0x7f...>``), NaN equal to NaN."""
+    if isinstance(params, dict):
+        return {k: _stable(v) for k, v in sorted(params.items())}
+    if isinstance(params, float) and math.isnan(params):
+        return "nan"
+    return _ADDRESS.sub("", params) if isinstance(params, str) else params
+
+
+def _model_row(name: str, spec: dict[str, Any], actual: dict[str, Any] | None) -> dict[str, Any]:
+    want, got = _stable(spec.get("params") or {}), _stable((actual or {}).get("params") or {})
+    differs = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+    same_class = actual is not None and actual.get("class") == spec.get("class")
+    ok = same_class and not differs
+    shown = ", ".join(f"{k}={got.get(k)!r} (was {want.get(k)!r})" for k in differs[:4])
+    return {
+        "kind": "model",
+        "name": name,
+        "expected": spec.get("class"),
+        "actual": None if actual is None else actual.get("class"),
+        "difference": shown or None,
+        "tolerance": "same class and params",
+        "status": "ok" if ok else ("missing" if actual is None else "changed"),
+    }
 
 
 def verify(

@@ -34,7 +34,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": (
         "mlops_jupyter.magics.tracking:runs",
         "%mlops runs [--experiment NAME]",
-        "the runs table: params.* and metrics.* columns, one row per run",
+        "the runs table: params.* and metrics.* columns, one row per run; a run whose kernel "
+        "died reads crashed",
     ),
     "param": (
         "mlops_jupyter.magics.tracking:param",
@@ -44,7 +45,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "metric": (
         "mlops_jupyter.magics.tracking:metric",
         "%mlops metric KEY=VALUE [...] [--step N]",
-        "log metrics explicitly (with a step for curves)",
+        "log metrics explicitly (with a step for curves); in the store within a second",
     ),
     "on": ("mlops_jupyter.magics.tracking:on", "%mlops on", "resume capture"),
     "off": (
@@ -94,7 +95,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "promote": (
         "mlops_jupyter.magics.registry:promote",
         "%mlops promote NAME VERSION --to ALIAS [--reason TEXT] [--force] [--by WHO]",
-        "run promotion gates and move the alias when they pass",
+        "run promotion gates and move the alias when they pass; a gate missing its data fails "
+        "(--force needs --reason and is recorded)",
     ),
     "rollback": (
         "mlops_jupyter.magics.registry:rollback",
@@ -121,6 +123,10 @@ def _help_text() -> str:
         else:
             lines.append(f"  {usage}\n  {'':{width}}  {summary}")
     lines += [
+        "",
+        "Secrets (provider tokens, passwords in URLs, *_KEY/*_TOKEN/password names) are masked",
+        "before anything is stored. Models load only scikit-learn/numpy/scipy classes (unless",
+        "trusted=[...] names others), after their file's sha256 matched the audit trail.",
         "",
         "Every subcommand has a Python twin: `import mlops_jupyter as mj` (mj.compare, ...).",
         "The store is $MLOPS_JUPYTER_STORE, else .mlops/lineage.db in the working directory.",

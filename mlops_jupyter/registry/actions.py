@@ -15,8 +15,9 @@ from ..errors import InvalidInput, RegistryError
 from ..store.base import dumps
 from .audit import current_user
 from .gates import PromotionResult, check_gates
+from .integrity import check_artifact
 from .policy import normalise_policy
-from .versions import check_artifact, check_name, require_model, resolve_store
+from .versions import check_name, require_model, resolve_store
 
 
 def _gates_json(result: PromotionResult) -> str:
@@ -79,6 +80,9 @@ def promote(
         "gates": _gates_json(result),
         "forced": bool(force) and moved,
     }
+    overridden = result.failed_gates() if force else []
+    if overridden:  # the override itself is part of the chained record
+        audit["details"] = dumps({"overridden": overridden, "reason": reason})
     if moved:
         record = st.move_alias(
             result.name, result.alias, result.version, action="promote", audit=audit

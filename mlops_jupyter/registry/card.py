@@ -10,7 +10,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from ..display.html import esc, fmt
+from ..display.html import esc, fmt, md
 
 ENV_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "skops", "mlops-jupyter")
 
@@ -72,27 +72,39 @@ def build_card(
 
 
 def card_markdown(card: dict[str, Any], version: int | None = None) -> str:
-    title = f"# Model card: {card.get('name')}" + (f" v{version}" if version else "")
-    lines = [title, "", f"- class: `{card.get('class')}`", f"- task: {card.get('task')}"]
+    """The card as Markdown; every value from the card is inert text (:func:`md`), so a model,
+    param, metric or dataset named ``<img onerror=...>`` renders as those characters."""
+    title = f"# Model card: {md(card.get('name'))}" + (f" v{md(version)}" if version else "")
+    lines = [title, "", f"- class: {md(card.get('class'))}", f"- task: {md(card.get('task'))}"]
     run = card.get("run") or {}
     if run:
-        lines.append(f"- run: {run.get('id')} ({run.get('experiment')}, {run.get('name')})")
+        lines.append(
+            f"- run: {md(run.get('id'))} ({md(run.get('experiment'))}, {md(run.get('name'))})"
+        )
     lines += ["", "## Parameters", ""]
-    lines += [f"- {k}: {v}" for k, v in (card.get("params") or {}).items()] or ["- (none)"]
+    lines += [f"- {md(k)}: {md(v)}" for k, v in (card.get("params") or {}).items()] or ["- (none)"]
     lines += ["", "## Metrics", ""]
     sources = card.get("metric_sources") or {}
     lines += [
-        f"- {k}: {v} ({sources.get(k, 'given')})" for k, v in (card.get("metrics") or {}).items()
+        f"- {md(k)}: {md(v)} ({md(sources.get(k, 'given'))})"
+        for k, v in (card.get("metrics") or {}).items()
     ] or ["- (none recorded)"]
     lines += ["", "## Data", ""]
     for ds in card.get("training_data") or []:
-        lines.append(f"- trained on {ds.get('name')}@{ds.get('version')} ({ds.get('fingerprint')})")
+        lines.append(
+            f"- trained on {md(ds.get('name'))}@{md(ds.get('version'))} ({md(ds.get('fingerprint'))})"
+        )
     ev = card.get("evaluation_data")
     if ev:
-        lines.append(f"- evaluated on {ev.get('rows')} rows ({ev.get('fingerprint')})")
+        lines.append(f"- evaluated on {md(ev.get('rows'))} rows ({md(ev.get('fingerprint'))})")
     env = card.get("environment") or {}
-    lines += ["", "## Environment", "", f"- python {env.get('python')} on {env.get('platform')}"]
-    lines += [f"- {k} {v}" for k, v in (env.get("packages") or {}).items()]
+    lines += [
+        "",
+        "## Environment",
+        "",
+        f"- python {md(env.get('python'))} on {md(env.get('platform'))}",
+    ]
+    lines += [f"- {md(k)} {md(v)}" for k, v in (env.get("packages") or {}).items()]
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ feature names would warn on a DataFrame).
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,7 @@ def write_snapshot(store: Any, X: Any, y: Any = None) -> dict[str, Any]:
     )
     found = store.find_eval_dataset(fingerprint)
     assert found is not None
+    found["sha256"] = hashlib.sha256(data).hexdigest()  # vouched for by the register record
     return found
 
 

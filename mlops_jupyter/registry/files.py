@@ -2,8 +2,10 @@
 
 skops stores an object as a schema of known node types plus numpy arrays. ``load_bytes``
 first lists the types the file would import (:func:`skops.io.get_untrusted_types`) and refuses
-any that the user has not trusted explicitly, naming them. Pickle is written or read only when
-the user opts in (``allow_pickle=True``), with a warning, because unpickling runs arbitrary code.
+any that neither our allow-list (:mod:`.trust`: scikit-learn estimators and their inner types,
+never functions) nor the caller's explicit ``trusted=`` covers, naming them. Pickle is written or
+read only when the user opts in (``allow_pickle=True``), with a warning, because unpickling runs
+arbitrary code.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import RegistryError, UnsafeModel
+from .trust import refused_types
 
 SKOPS = "skops"
 PICKLE = "pickle"
@@ -91,17 +94,17 @@ def load_bytes(
     import skops.io as sio
 
     found = untrusted_types(data)
-    allowed = set(trusted or ())
-    refused = [t for t in found if t not in allowed]
+    refused = refused_types(found, set(trusted or ()))
     if refused:
         listed = ", ".join(refused)
         trust = hint.format(types=refused) if hint else f"trusted={refused!r}"
         raise UnsafeModel(
-            f"Model {what} holds types that are not trusted by default: {listed}. "
+            f"Model {what} holds types that are not trusted by default: {listed} (functions "
+            "and classes outside scikit-learn, numpy and scipy are never trusted implicitly). "
             f"Nothing was loaded; if you trust them, pass them explicitly: {trust}."
         )
     try:
-        return sio.loads(data, trusted=sorted(allowed & set(found)) or None)
+        return sio.loads(data, trusted=sorted(set(found) - set(refused)) or None)
     except Exception as exc:
         raise UnsafeModel(
             f"Model {what} could not be loaded safely ({type(exc).__name__}: {exc}). "

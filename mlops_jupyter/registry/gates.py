@@ -26,16 +26,10 @@ import numpy as np
 
 from ..errors import ArtifactNotFound, RegistryError, UnsafeModel
 from .evaldata import binarise, evaluate, predict, read_snapshot
+from .integrity import check_artifact, check_snapshot, vouched
 from .policy import DEFAULT_POLICY, check_condition, normalise_policy, parse_condition
 from .stats import BootstrapResult, McNemarResult, mcnemar, paired_bootstrap
-from .versions import (
-    check_artifact,
-    check_name,
-    load_version,
-    require_model,
-    resolve_store,
-    resolve_version,
-)
+from .versions import check_name, load_version, require_model, resolve_store, resolve_version
 
 PASS, FAIL, SKIPPED, INFO = "pass", "fail", "skipped", "info"
 GATE_COLUMNS = ["gate", "figure", "threshold", "verdict", "detail"]
@@ -59,12 +53,20 @@ class PromotionResult:
     mcnemar: McNemarResult | None = None
     audit_id: int | None = None
 
+    def failed_gates(self) -> list[str]:
+        return [g for g, v in zip(self.gates["gate"], self.gates["verdict"]) if v == FAIL]
+
     def summary(self) -> str:
+        """One line: the verdict, each failed gate with what it is missing, where the alias is."""
         verdict = "passed" if self.passed else "failed"
-        failed = [g for g, v in zip(self.gates["gate"], self.gates["verdict"]) if v == FAIL]
         head = f"{self.name} v{self.version} -> {self.alias}: gates {verdict}"
+        failed = [
+            f"{g}: {_short(d)}"
+            for g, v, d in zip(self.gates["gate"], self.gates["verdict"], self.gates["detail"])
+            if v == FAIL
+        ]
         if failed:
-            head += f" ({', '.join(failed)})"
+            head += f" ({'; '.join(failed)})"
         if self.moved:
             held = f"v{self.from_version}" if self.from_version else "nobody"
             head += f"; alias moved from {held}" + (" (forced)" if self.forced else "")
@@ -98,6 +100,11 @@ class PromotionResult:
         ]
 
 
+def _short(text: Any, limit: int = 240) -> str:
+    text = str(text or "")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _isnan(value: Any) -> bool:
     return isinstance(value, float) and value != value
 
@@ -116,13 +123,13 @@ def _signed(x: float) -> str:
     return f"{x:+.4f}"
 
 
-SAFE_ROOTS = ("sklearn", "numpy", "scipy")
-
-
-def registry_trusted(version: dict[str, Any]) -> list[str]:
-    """Types the gates may load for a version: recorded when the registry wrote the file, and
-    from scikit-learn, numpy or scipy only (never builtins, os, or a user's module)."""
-    return [t for t in version.get("untrusted_types") or [] if t.split(".")[0] in SAFE_ROOTS]
+def snapshot_problem(
+    st: Any, version: dict[str, Any], row: dict[str, Any], role: str
+) -> str | None:
+    """Why a version's stored ``role`` snapshot ("eval" or "train") cannot be trusted, or None."""
+    details = vouched(st, version["name"], version["version"]) or {}
+    problem = check_snapshot(st, row, details.get(f"{role}_sha256"))
+    return None if problem is None else f"the {role} data of v{version['version']}: {problem}"
 
 
 # -- the gates --------------------------------------------------------------------------------
@@ -176,21 +183,19 @@ def _champion_gates(
     cmp = policy["compare"]
     if holder is None:
         return _Comparison([_row(gate, None, None, SKIPPED, "the alias has no holder yet")])
-    eval_row = st.find_eval_dataset(candidate["eval_fingerprint"]) or st.find_eval_dataset(
-        holder["eval_fingerprint"]
-    )
+    # fail closed: a comparison that cannot be made stops the promotion, saying what is missing
+    owner, eval_row = candidate, st.find_eval_dataset(candidate["eval_fingerprint"])
     if eval_row is None or not eval_row["target_column"]:
-        return _Comparison(
-            [
-                _row(
-                    gate,
-                    None,
-                    None,
-                    SKIPPED,
-                    "no stored evaluation data with targets; register with eval_data=(X, y)",
-                )
-            ]
+        owner, eval_row = holder, st.find_eval_dataset(holder["eval_fingerprint"])
+    if eval_row is None or not eval_row["target_column"]:
+        missing = (
+            f"missing: stored evaluation data with targets for v{candidate['version']} or the "
+            f"champion v{holder['version']}; register with eval_data=(X, y), or force with a reason"
         )
+        return _Comparison([_row(gate, None, None, FAIL, missing)])
+    problem = snapshot_problem(st, owner, eval_row, "eval")
+    if problem is not None:
+        return _Comparison([_row(gate, None, None, FAIL, problem)])
     if candidate["task"] != holder["task"]:
         return _Comparison(
             [
@@ -203,10 +208,11 @@ def _champion_gates(
                 )
             ]
         )
-    try:
-        models = [load_version(st, v, trusted=registry_trusted(v)) for v in (candidate, holder)]
-    except (UnsafeModel, ArtifactNotFound) as exc:  # the holder's file; the candidate's is checked
-        return _Comparison([_row(gate, None, None, SKIPPED, f"cannot load a model: {exc}")])
+    try:  # only allow-listed types, after the files' sha256 matched the audit trail
+        models = [load_version(st, v) for v in (candidate, holder)]
+    except (UnsafeModel, ArtifactNotFound) as exc:
+        detail = f"missing: a loadable champion and challenger ({exc})"
+        return _Comparison([_row(gate, None, None, FAIL, detail)])
     snap = read_snapshot(st, eval_row)
     y = np.asarray(snap.y)
     try:
@@ -315,14 +321,16 @@ def _drift_gate(st: Any, candidate: dict[str, Any], policy: dict[str, Any]) -> d
             gate,
             None,
             None,
-            SKIPPED,
-            "training or evaluation features not stored; pass train_data= and eval_data= "
-            "when registering",
+            FAIL,
+            "missing: the training or evaluation features of the version; pass train_data= and "
+            "eval_data= when registering, or turn the gate off with set_policy(drift=False)",
         )
-    try:
-        from ..analysis.drift import drift as drift_engine
-    except ImportError:
-        return _row(gate, None, None, SKIPPED, "drift engine unavailable")
+    for row, role in ((train, "train"), (evaluation, "eval")):
+        problem = snapshot_problem(st, candidate, row, role)
+        if problem is not None:
+            return _row(gate, None, None, FAIL, problem)
+    from ..analysis.drift import drift as drift_engine
+
     reference, current = read_snapshot(st, train).X, read_snapshot(st, evaluation).X
     return drift_verdict(drift_engine, reference, current)
 
@@ -343,7 +351,7 @@ def drift_verdict(engine: Any, reference: Any, current: Any) -> dict[str, Any]:
             current_name="evaluation features",
         )
     except Exception as exc:  # the gate reports it rather than breaking the promotion
-        return _row("drift", None, None, SKIPPED, f"drift engine failed: {exc}")
+        return _row("drift", None, None, FAIL, f"drift could not be computed: {exc}")
     names = list(report.drifted_columns)
     figure = f"{report.n_drifted} of {report.n_tested} columns"
     threshold = f"share of drifted columns < {report.drift_share:g}"

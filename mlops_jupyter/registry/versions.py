@@ -16,6 +16,7 @@ from .audit import current_user
 from .card import build_card, card_markdown
 from .evaldata import evaluate, split_xy, task_of, write_snapshot
 from .files import SKOPS, dump_model, load_bytes, untrusted_types
+from .integrity import OK, UNVOUCHED, artifact_status, check_artifact, sha256_hex
 
 
 def resolve_store(store: Any = None) -> Any:
@@ -198,6 +199,12 @@ def register_model(
         ),
     )
     who = current_user(by)
+    # what the register record vouches for: the exact bytes, so a load checks them first
+    details = {
+        "artifact_sha256": sha256_hex(data),
+        "eval_sha256": eval_row["sha256"] if eval_row else None,
+        "train_sha256": train_row["sha256"] if train_row else None,
+    }
 
     def audit(version: int) -> dict[str, Any]:
         return {"action": "register", "who": who, "name": name, "to_version": version}
@@ -219,6 +226,7 @@ def register_model(
         card=card,
         created_by=who,
         audit=audit,
+        details=details,
     )
 
 
@@ -255,32 +263,6 @@ def resolve_version(
             f"Version {version!r} is not a number. Use e.g. 2, or alias='production'."
         ) from None
     return st.get_model_version(name, number)
-
-
-def check_artifact(st: Any, row: dict[str, Any], *, doing: str) -> bytes:
-    """The bytes of a version's model file, refused when missing or changed since registered.
-
-    ``doing`` says what was not done ("nothing was loaded", "the alias was not moved").
-    """
-    import xxhash
-
-    from ..errors import ArtifactNotFound, UnsafeModel
-
-    what = f"model {row['name']!r} version {row['version']}"
-    try:
-        data = st.read_artifact(row["artifact_hash"])
-    except (ArtifactNotFound, OSError):
-        raise ArtifactNotFound(
-            f"The file of {what} is missing from {st.artifacts_dir}; {doing}. "
-            "Restore the store's artifacts folder from a backup or register the model again."
-        ) from None
-    if xxhash.xxh3_128_hexdigest(data) != row["artifact_hash"]:
-        raise UnsafeModel(
-            f"The file of {what} was changed after it was registered (its content no longer "
-            f"matches its hash); {doing}. "
-            "Restore the artifact from a backup or register the model again."
-        )
-    return data
 
 
 def load_version(
@@ -439,11 +421,22 @@ def versions_frame(st: Any, name: str) -> Any:
             ),
             "eval_data": bool(r["eval_fingerprint"]),
             "format": r["format"],
+            "file": artifact_status(st, r),  # ok | changed | missing | unvouched
         }
         for key, value in sorted(r["metrics"].items()):
             rec[f"metrics.{key}"] = value
         records.append(rec)
     return pd.DataFrame(records)
+
+
+def files_summary(st: Any, name: str) -> str:
+    """``ok``, or the versions whose model file is not the registered one ("v2 changed")."""
+    bad = []
+    for r in st.list_model_versions(name):
+        status = artifact_status(st, r)
+        if status not in (OK, UNVOUCHED):
+            bad.append(f"v{r['version']} {status}")
+    return ", ".join(bad) or OK
 
 
 def models(name: str | None = None, *, store: Any = None) -> RegisteredModel | ModelList:
@@ -457,6 +450,7 @@ def models(name: str | None = None, *, store: Any = None) -> RegisteredModel | M
         for row in rows:
             aliases = st.get_aliases(row["name"])
             row["aliases"] = ", ".join(f"{a}=v{v}" for a, v in aliases.items())
+            row["files"] = files_summary(st, row["name"])
         frame = pd.DataFrame(rows)
         for column in ("n_versions", "latest_version"):
             if column in frame:

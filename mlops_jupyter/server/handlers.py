@@ -60,7 +60,7 @@ def _open(path: Path) -> Any:
         return None
     from ..store import open_store
 
-    return open_store(path)
+    return open_store(path, readonly=True)  # the API only reads: never upgrade, never create
 
 
 class StatusHandler(MlopsHandler):

@@ -46,11 +46,15 @@ def jsonable(value: Any) -> Any:
 
 
 def status(store: Store | None, path: Path) -> dict[str, Any]:
+    from ..store.schema import expected_version
+
     """Where the store is and a marker that changes whenever any process writes to it."""
     return {
         "store": str(path),
         "exists": store is not None,
         "schema_version": store.schema_version if store is not None else None,
+        # read as it is: the API never upgrades a store written by an older mlops-jupyter
+        "upgrade_pending": store is not None and store.schema_version < expected_version(),
         "marker": change_marker(path),
     }
 
@@ -113,6 +117,8 @@ def execution_lineage(store: Store, execution_id: str) -> dict[str, Any]:
     """One cell's neighbourhood: what it read, what it wrote, what it trained."""
     try:
         eid = int(execution_id)
+        if not 0 <= eid < 2**63:  # SQLite's integers: a larger one cannot be an id
+            raise ValueError(execution_id)
     except ValueError:
         raise InvalidInput(
             f"{execution_id!r} is not an execution id. Execution ids are integers "

@@ -36,30 +36,39 @@ class Store(
 
 
 _open: dict[Path, Store] = {}
+_open_readers: dict[Path, Store] = {}
 _open_lock = threading.Lock()
 
 
-def open_store(path: str | os.PathLike[str] | None = None, *, shared: bool = True) -> Store:
+def open_store(
+    path: str | os.PathLike[str] | None = None, *, shared: bool = True, readonly: bool = False
+) -> Store:
     """Open (creating and upgrading as needed) the store at ``path`` or the configured one.
 
-    With ``shared`` (the default) one connection per file is reused within the process.
+    With ``shared`` (the default) one connection per file is reused within the process; a
+    file deleted or replaced since is reopened. ``readonly`` opens an existing store without
+    ever writing to it (no upgrade, a read-only folder is fine); it reuses this process's
+    writer for the file when there is one.
     """
     resolved = store_path(path)
     if not shared:
-        return Store(resolved)
+        return Store(resolved, readonly=readonly)
     with _open_lock:
-        store = _open.get(resolved)
+        store = _open.get(resolved) or (_open_readers.get(resolved) if readonly else None)
         if store is None:
-            store = _open[resolved] = Store(resolved)
+            store = Store(resolved, readonly=readonly)
+            (_open_readers if readonly else _open)[resolved] = store
     store.wait_for_writes()  # the process reads its own writes (capture writes in the background)
+    store.ensure_current()
     return store
 
 
 def close_all() -> None:
     with _open_lock:
-        for store in _open.values():
+        for store in [*_open.values(), *_open_readers.values()]:
             store.close()
         _open.clear()
+        _open_readers.clear()
 
 
 __all__ = ["Store", "close_all", "open_store"]

@@ -29,18 +29,19 @@ import atexit
 import contextlib
 import dataclasses
 import json
+import os
 import queue
 import sqlite3
 import threading
+import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError, StoreVersionError, StoreWriteError
-
-BUSY_TIMEOUT_S = 30.0
 
 
 def utcnow() -> str:
@@ -179,81 +180,102 @@ class Migrations:
         return f"<Migrations {self.name!r}: [{', '.join(m.name for m in self._migrations)}]>"
 
 
-class StoreBase:
-    """Owns the SQLite connection. Subclass mixins add the queries for each area."""
+class StoreReplacedWarning(UserWarning):
+    """The store file was deleted or replaced while open; the store was reopened."""
 
-    def __init__(self, path: Path) -> None:
+
+_replaced_warned: set[tuple[str, Any]] = set()
+
+
+class StoreBase:
+    """Owns the SQLite connection. Subclass mixins add the queries for each area.
+
+    ``readonly`` stores open the file ``mode=ro`` and never upgrade it (see :mod:`.connect`).
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self._path_text = str(path)  # os.stat on text: the per-transaction check stays ~1 us
+        self.readonly = readonly
         self.artifacts_dir = path.parent / "artifacts"
         self._lock = threading.RLock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"Cannot open the lineage store at {path}: {exc}. "
-                "Check the path is writable, or point $MLOPS_JUPYTER_STORE at another file."
-            ) from None
-        self.conn = conn
-        self.db = SqlDb(conn)
         self._savepoints = 0
+        self.generation = 0  # bumped each time the file is reopened (see ensure_current)
         self._jobs: queue.Queue[tuple[Callable[[Any], None], Callable[[BaseException], None]]] = (
             queue.Queue()
         )
         self._pending = 0
         self._pending_cv = threading.Condition()
         self._writer: threading.Thread | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        from .connect import identity, open_reader, open_writer, translate
+
+        conn = open_reader(self.path) if self.readonly else open_writer(self.path)
+        self.conn = conn
+        self.db = SqlDb(conn)
+        self._identity = identity(self.path)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            self._refuse_foreign_database()
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(
-                    f"The lineage store at {path} cannot use WAL mode (got {mode!r}). "
-                    "Put the store on a local disk, not a network share."
-                )
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA cache_size = -32768")  # 32 MB: big metric flushes stay in memory
-            conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except StoreError:
             conn.close()
             raise
         except sqlite3.DatabaseError as exc:
             conn.close()
-            if "readonly" in str(exc) or "read-only" in str(exc):
-                raise StoreError(
-                    f"The lineage store at {path} is read-only ({exc}). Copy it to a writable "
-                    "folder and point $MLOPS_JUPYTER_STORE (or --store) at the copy."
-                ) from None
-            raise StoreError(
-                f"{path} is not a readable mlops-jupyter store ({exc}). "
-                "Point $MLOPS_JUPYTER_STORE at another file, or move this one away."
-            ) from None
+            raise translate(exc, self.path) from None
 
-    def _refuse_foreign_database(self) -> None:
-        """An SQLite file of another application is never converted into a store.
+    def _folder_gone(self) -> bool:
+        """The store's whole folder was removed (a temporary folder cleaned up): warn once and
+        keep the old connection rather than re-create a tree someone deleted on purpose."""
+        if self.path.parent.is_dir():
+            return False
+        if (str(self.path), None) not in _replaced_warned:
+            _replaced_warned.add((str(self.path), None))
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", StoreReplacedWarning)
+                warnings.warn(
+                    f"The folder of the lineage store {self.path} was deleted while the store "
+                    "was open; nothing more is recorded. Point $MLOPS_JUPYTER_STORE at a store "
+                    "that exists, or restart the kernel.",
+                    StoreReplacedWarning,
+                    stacklevel=4,
+                )
+        return True
 
-        Our migrations set ``user_version`` in the transaction that creates the tables, so a
-        file with tables and ``user_version`` 0 was not made by mlops-jupyter.
-        """
-        if self.schema_version != 0:
-            return
-        tables = [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 6"
-            )
-        ]
-        if tables:
-            shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
-            raise StoreError(
-                f"{self.path} is an SQLite database of another application (tables: {shown}); "
-                "it was left untouched. Point $MLOPS_JUPYTER_STORE (or --store) at a new file."
-            )
+    def ensure_current(self) -> bool:
+        """Reopen the file when it was deleted or replaced under this connection (which would
+        keep using the old inode and lose everything after); warns once. True if reopened."""
+        try:
+            st = os.stat(self._path_text)
+            now: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except OSError:
+            now = None
+        if now == self._identity or (now is None and (self.readonly or self._folder_gone())):
+            return False
+        with self._lock:
+            if self.conn.in_transaction:
+                return False
+            # Empty our -wal first (into the old inode): SQLite finds the log by name, and a
+            # new connection would replay the old file's pages onto the new one.
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.close()
+            self._connect()
+            self.generation += 1
+        if (str(self.path), self._identity) not in _replaced_warned:
+            _replaced_warned.add((str(self.path), self._identity))
+            what = "replaced" if now is not None else "deleted (a new, empty one was created)"
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", StoreReplacedWarning)
+                warnings.warn(
+                    f"The lineage store at {self.path} was {what} while it was open; it was "
+                    "reopened and what follows is recorded there. Keep the store file in place "
+                    "while kernels use it (restore the old one from a backup if needed).",
+                    StoreReplacedWarning,
+                    stacklevel=3,
+                )
+        return True
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -278,15 +300,20 @@ class StoreBase:
                 atexit.register(self.wait_for_writes)
         self._jobs.put((job, on_error))
 
-    def wait_for_writes(self) -> None:
-        """Block until every :meth:`write_later` group so far is committed (or failed)."""
+    def wait_for_writes(self, timeout: float | None = None) -> None:
+        """Block until every :meth:`write_later` group so far is committed (or failed), or
+        ``timeout`` seconds passed."""
         if not self._pending or threading.current_thread() is self._writer:
             return
         if self._lock._is_owned():  # type: ignore[attr-defined]  # inside our own transaction
             return
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._pending_cv:
             while self._pending:
-                self._pending_cv.wait(1.0)
+                left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                if left <= 0:
+                    return
+                self._pending_cv.wait(left)
 
     def _write_queued(self) -> None:
         while True:
@@ -342,6 +369,7 @@ class StoreBase:
                 finally:
                     self._savepoints -= 1
                 return
+            self.ensure_current()  # one stat: a deleted or replaced file is reopened
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -407,8 +435,8 @@ class StoreBase:
 
         target = expected_version()
         current = self.schema_version
-        if current == target:
-            return
+        if current == target or (self.readonly and current < target):
+            return  # a reader never upgrades: what an older schema lacks reads as empty
         if current > target:
             raise StoreVersionError(
                 f"The lineage store at {self.path} has schema version {current}, newer than this "
@@ -425,3 +453,7 @@ class StoreBase:
 
     def table_names(self) -> list[str]:
         return self.db.table_names()
+
+    def applied_migrations(self, migration_set: str) -> list[str]:
+        """Names of the migrations of ``migration_set`` this store has run, in order."""
+        return Migrations(migration_set).applied(self.db)

@@ -124,6 +124,11 @@ class CompareMixin(StoreBase):
         data: dict[str, Any] = {
             name: [row[i] for row in rows] for i, (_, name) in enumerate(_RUN_FIELDS)
         }
+        crashed = self.crashed_runs()  # running, but its process is gone
+        if crashed:
+            data["status"] = [
+                "crashed" if r in crashed else s for r, s in zip(data["run_id"], data["status"])
+            ]
         # One json.loads over all runs: parsing is C speed, the per-call overhead is not.
         params = json.loads("[" + ",".join(row[n_run_cols] or "{}" for row in rows) + "]")
         metrics = json.loads("[" + ",".join(row[n_run_cols + 1] or "{}" for row in rows) + "]")

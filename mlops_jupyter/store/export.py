@@ -109,6 +109,27 @@ class ExportMixin(StoreBase):
             (run_id, run_id, run_id),
         )
 
+    def models_of_executions(self, execution_ids: list[int]) -> dict[str, dict[str, Any]]:
+        """``{name: {"class", "params", "fingerprint"}}``: the last model each name held among
+        the models these executions wrote (lineage ``execution -wrote-> model``)."""
+        rows = self.query(
+            """SELECT COALESCE(m.name, m.class_name) AS name, m.class_name, m.params,
+                      m.fingerprint, MAX(l.id) AS last_edge
+               FROM lineage l JOIN models m ON m.fingerprint = l.dst_id
+               WHERE l.relation = 'wrote' AND l.src_type = 'execution' AND l.dst_type = 'model'
+                 AND l.execution_id IN (SELECT value FROM json_each(?))
+               GROUP BY m.fingerprint ORDER BY last_edge""",
+            (dumps([int(e) for e in execution_ids]),),
+        )
+        return {
+            str(r["name"]): {
+                "class": r["class_name"],
+                "params": loads(r["params"]),
+                "fingerprint": r["fingerprint"],
+            }
+            for r in rows
+        }
+
     def datasets_of_executions(self, execution_ids: list[int]) -> list[dict[str, Any]]:
         """Dataset versions recorded by, or linked in lineage to, these executions (by id).
 

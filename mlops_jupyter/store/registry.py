@@ -14,16 +14,23 @@ Tables:
 - ``policies``: the promotion policy of a model (JSON).
 - ``audit_records``: append-only, each row's ``hash`` = sha256 of its canonical JSON, which
   includes ``prev_hash``. Triggers refuse UPDATE and DELETE; the chain is what detects an edit
-  made after dropping them.
+  made after dropping them. Since ``m002_audit_integrity``: ``details`` (JSON, chained) holds
+  what a record vouches for (a register record: the sha256 of the model file, of the
+  evaluation and training snapshots and of the version row), ``mac`` the HMAC-SHA256 of
+  ``hash`` under ``$MLOPS_JUPYTER_AUDIT_KEY`` when that key is set.
+- ``audit_head``: one row, the record count and the last hash (and their HMAC), written with
+  every record, so records cut from the end of the trail show.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..config import audit_key
 from ..errors import InvalidInput, ModelNotFound
 from .base import Migrations, SqlDb, StoreBase, dumps, loads, utcnow
 
@@ -116,6 +123,28 @@ def m001_create_registry(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m002_audit_integrity(db: SqlDb) -> None:
+    db.executescript(
+        f"""
+        ALTER TABLE audit_records ADD COLUMN details TEXT;  -- JSON, part of the hash
+        ALTER TABLE audit_records ADD COLUMN mac TEXT;      -- HMAC-SHA256 of hash (keyed stores)
+        CREATE TABLE audit_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            n_records INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            mac TEXT
+        );
+        INSERT INTO audit_head (id, n_records, hash)
+            SELECT 1, COUNT(*), COALESCE(
+                (SELECT hash FROM audit_records ORDER BY id DESC LIMIT 1), '{GENESIS_HASH}')
+            FROM audit_records;
+        CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+        BEGIN SELECT RAISE(ABORT, 'audit_head is kept by the audit trail'); END;
+        """
+    )
+
+
 AUDIT_FIELDS = (
     "id",
     "at",
@@ -131,7 +160,34 @@ AUDIT_FIELDS = (
     "prev_hash",
 )
 
+# Chained when present; records written before m002 hash exactly as they did then.
+CHAINED_OPTIONAL = ("details",)
 _VERSION_JSON = ("metrics", "training_datasets", "card", "untrusted_types")
+# The columns of a version row its register record vouches for (all but the row id).
+VERSION_FIELDS = (
+    "name",
+    "version",
+    "model_fingerprint",
+    "class_name",
+    "task",
+    "artifact_hash",
+    "format",
+    "untrusted_types",
+    "run_id",
+    "execution_id",
+    "metrics",
+    "training_datasets",
+    "train_fingerprint",
+    "eval_fingerprint",
+    "card",
+    "created_by",
+    "created_at",
+)
+
+
+def _canonical(body: Mapping[str, Any]) -> bytes:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text.encode("utf-8")
 
 
 def audit_hash(record: Mapping[str, Any]) -> str:
@@ -141,8 +197,31 @@ def audit_hash(record: Mapping[str, Any]) -> str:
     next record's ``prev_hash``.
     """
     body = {k: record.get(k) for k in AUDIT_FIELDS}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    for key in CHAINED_OPTIONAL:
+        if record.get(key) is not None:
+            body[key] = record[key]
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def audit_mac(key: bytes | None, text: str) -> str | None:
+    """HMAC-SHA256 of ``text`` under ``key`` (None without a key)."""
+    if not key:
+        return None
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def head_text(n_records: int, head_hash: str) -> str:
+    """What the head's HMAC signs: the record count and the last hash."""
+    return f"{int(n_records)}:{head_hash}"
+
+
+def version_digest(row: Mapping[str, Any]) -> str:
+    """sha256 of a version row as stored (JSON columns as their stored text)."""
+    body = {k: row.get(k) for k in VERSION_FIELDS}
+    for key in _VERSION_JSON:
+        if not isinstance(body.get(key), str) and body.get(key) is not None:
+            body[key] = dumps(body[key])
+    return hashlib.sha256(_canonical(body)).hexdigest()
 
 
 def _decode_version(row: dict[str, Any]) -> dict[str, Any]:
@@ -174,10 +253,13 @@ class RegistryMixin(StoreBase):
         card: Mapping[str, Any] | None = None,
         created_by: str | None = None,
         audit: Callable[[int], dict[str, Any]] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Add the next version of ``name`` (created on first use); returns the version row.
 
-        ``audit(version)`` builds the audit record appended in the same transaction.
+        ``audit(version)`` builds the audit record appended in the same transaction; its
+        ``details`` are ``details`` (e.g. the model file's sha256) plus ``version_sha256``,
+        the digest of the stored row (:func:`version_digest`).
         """
         now = utcnow()
         with self.write():
@@ -215,7 +297,12 @@ class RegistryMixin(StoreBase):
                 ),
             )
             if audit is not None:
-                self.append_audit(audit(version))
+                stored = self.query_one(
+                    "SELECT * FROM model_versions WHERE name = ? AND version = ?", (name, version)
+                )
+                assert stored is not None
+                vouched = {**dict(details or {}), "version_sha256": version_digest(stored)}
+                self.append_audit({**audit(version), "details": dumps(vouched)})
         return self.get_model_version(name, version)
 
     def list_registered_models(self) -> list[dict[str, Any]]:
@@ -401,26 +488,38 @@ class RegistryMixin(StoreBase):
         Runs in the caller's transaction when there is one. Returns the stored record.
         """
         fields = dict(record)
-        unknown = set(fields) - set(AUDIT_FIELDS)
+        allowed = (*AUDIT_FIELDS, *CHAINED_OPTIONAL)
+        unknown = set(fields) - set(allowed)
         if unknown:
             raise InvalidInput(
-                f"Unknown audit fields {sorted(unknown)}. Use only {', '.join(AUDIT_FIELDS)}."
+                f"Unknown audit fields {sorted(unknown)}. Use only {', '.join(allowed)}."
             )
+        key = audit_key()
         with self.write():
             last = self.conn.execute(
                 "SELECT id, hash FROM audit_records ORDER BY id DESC LIMIT 1"
             ).fetchone()
-            row = {k: fields.get(k) for k in AUDIT_FIELDS}
+            row: dict[str, Any] = {k: fields.get(k) for k in allowed}
             row["id"] = 1 if last is None else int(last[0]) + 1
             row["prev_hash"] = GENESIS_HASH if last is None else last[1]
             row["at"] = row["at"] or utcnow()
             row["forced"] = int(bool(row["forced"]))
             row["hash"] = audit_hash(row)
-            cols = [*AUDIT_FIELDS, "hash"]
+            row["mac"] = audit_mac(key, row["hash"])
+            cols = [*allowed, "hash", "mac"]
             self.conn.execute(
                 f"INSERT INTO audit_records ({', '.join(cols)}) "
                 f"VALUES ({', '.join('?' for _ in cols)})",
                 [row[c] for c in cols],
+            )
+            # the head moves with the trail; a deleted head row stays missing (verify says so)
+            self.conn.execute(
+                "UPDATE audit_head SET n_records = ?, hash = ?, mac = ? WHERE id = 1",
+                (
+                    row["id"],
+                    row["hash"],
+                    audit_mac(key, head_text(row["id"], row["hash"])),
+                ),
             )
         return row
 
@@ -428,6 +527,32 @@ class RegistryMixin(StoreBase):
         if name is None:
             return self.query("SELECT * FROM audit_records ORDER BY id")
         return self.query("SELECT * FROM audit_records WHERE name = ? ORDER BY id", (name,))
+
+    def find_register_record(self, name: str, version: int) -> dict[str, Any] | None:
+        """The audit record that registered ``name`` ``version`` (the first, if several)."""
+        return self.query_one(
+            """SELECT * FROM audit_records WHERE action = 'register' AND name = ?
+               AND to_version = ? ORDER BY id LIMIT 1""",
+            (name, int(version)),
+        )
+
+    def get_audit_head(self) -> dict[str, Any] | None:
+        if "audit_head" not in self.table_names():
+            return None
+        return self.query_one("SELECT n_records, hash, mac FROM audit_head WHERE id = 1")
+
+    def find_version_row(self, name: str, version: int) -> dict[str, Any] | None:
+        """A version row as stored (JSON columns undecoded), or None."""
+        return self.query_one(
+            "SELECT * FROM model_versions WHERE name = ? AND version = ?", (name, int(version))
+        )
+
+    def list_version_rows(self) -> list[dict[str, Any]]:
+        """Every version row as stored (JSON columns undecoded), for the audit check."""
+        return self.query("SELECT * FROM model_versions ORDER BY name, version")
+
+    def list_policies(self) -> dict[str, Any]:
+        return {r["name"]: loads(r["policy"]) for r in self.query("SELECT * FROM policies")}
 
     def has_registry(self) -> bool:
         return "audit_records" in self.table_names()

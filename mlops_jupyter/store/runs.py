@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ExperimentNotFound, InvalidInput, RunNotFound
 from .base import StoreBase, dumps, loads, new_id, utcnow
+from .liveness import CRASHED, is_gone, live_status, process_token, this_host
 
-RUN_STATUSES = ("running", "finished", "failed")
+RUN_STATUSES = ("running", "finished", "failed")  # stored; "crashed" is read (liveness.py)
 
 
 class RunsMixin(StoreBase):
@@ -82,7 +85,8 @@ class RunsMixin(StoreBase):
             self.conn.execute(
                 """INSERT INTO runs (id, experiment_id, name, status, started_at, notebook_path,
                    kernel_id, parent_run_id, source, git_commit, git_dirty, environment_id,
-                   user, host, tags) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   user, host, tags, pid, process)
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     run_id,
                     experiment_id,
@@ -96,8 +100,10 @@ class RunsMixin(StoreBase):
                     None if git_dirty is None else int(git_dirty),
                     environment_id,
                     user,
-                    host,
+                    host or this_host(),
                     dumps(dict(tags or {})),
+                    os.getpid(),  # this process runs it: gone later means crashed
+                    process_token(),
                 ),
             )
         return self.get_run(run_id)
@@ -218,6 +224,7 @@ class RunsMixin(StoreBase):
             row = rows[0] if rows else None
         if row is not None:
             row["tags"] = loads(row["tags"])
+            live_status(row)
         return row
 
     def get_run(self, run_id: str) -> dict[str, Any]:
@@ -238,7 +245,18 @@ class RunsMixin(StoreBase):
         )
         for row in rows:
             row["tags"] = loads(row["tags"])
+            live_status(row)
         return rows
+
+    def crashed_runs(self) -> set[str]:
+        """Ids of the runs stored ``running`` whose process is gone (see :mod:`.liveness`)."""
+        try:
+            rows = self.query(
+                "SELECT id, pid, host, process FROM runs WHERE status = 'running' AND pid IS NOT NULL"
+            )
+        except sqlite3.OperationalError:  # a store read without upgrading: no pid column
+            return set()
+        return {r["id"] for r in rows if is_gone(r["pid"], r["host"], r["process"])}
 
     def _runs_where(
         self, experiment: str | None, run_ids: Sequence[str] | None
@@ -449,8 +467,11 @@ class RunsMixin(StoreBase):
         metrics: Iterable[tuple[str, float | None, int | None, str | None]],
         *,
         execution_id: int | None = None,
-    ) -> None:
-        """Append metric points: ``(key, value, step, logged_at)``; ``logged_at`` None = now."""
+    ) -> tuple[int, int] | None:
+        """Append metric points: ``(key, value, step, logged_at)``; ``logged_at`` None = now.
+
+        Returns the ids given to them (first, last), or None when there were none.
+        """
         now = utcnow()
         rows = [
             (
@@ -464,12 +485,34 @@ class RunsMixin(StoreBase):
             for key, value, step, at in metrics
         ]
         if not rows:
-            return
+            return None
         with self.write():
+            before = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()[0]
             self.conn.executemany(
                 """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id)
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 rows,
+            )
+        return int(before) + 1, int(before) + len(rows)  # ids only grow, inside one transaction
+
+    def adopt_metrics(
+        self,
+        run_id: str,
+        execution_id: int,
+        since: str,
+        *,
+        first: int,
+        last: int,
+        runs: Sequence[str],
+    ) -> None:
+        """Tie points written while a cell ran (ids ``first``..``last`` in ``runs``, logged since
+        ``since``, no execution yet) to the cell's execution and run (a child it started)."""
+        marks = ", ".join("?" for _ in runs)
+        with self.write_one():
+            self.conn.execute(
+                f"""UPDATE metrics SET run_id = ?, execution_id = ? WHERE id BETWEEN ? AND ?
+                    AND execution_id IS NULL AND logged_at >= ? AND run_id IN ({marks})""",
+                (run_id, execution_id, first, last, since, *runs),
             )
 
     def latest_metrics(self, run_id: str) -> dict[str, float | None]:
@@ -574,6 +617,9 @@ class RunsFrameMixin(RunsMixin):
             self.conn,
             params=args,
         )
+        crashed = self.crashed_runs()
+        if crashed:
+            runs.loc[runs["run_id"].isin(crashed), "status"] = CRASHED
         frame = runs.set_index("run_id")
         for prefix, long in (("params.", params), ("metrics.", metrics)):
             if long.empty:

@@ -171,6 +171,17 @@ def m002_create_metric_origins(db: Database) -> None:
     )
 
 
+@core()
+def m003_record_run_process(db: Database) -> None:
+    """The process that runs a run (pid and a start-time token), so a dead one reads crashed."""
+    db.executescript(
+        """
+        ALTER TABLE runs ADD COLUMN pid INTEGER;
+        ALTER TABLE runs ADD COLUMN process TEXT;  -- boot id:start time (Linux), see liveness.py
+        """
+    )
+
+
 def _area_sets() -> list[Any]:
     from . import compare, datadiff, drift, export, registry
 

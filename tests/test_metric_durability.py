@@ -1,0 +1,137 @@
+"""Logged points reach the store within about a second whatever happens to the process after
+(SIGKILL, SIGTERM, a cell still running), and Ctrl-C during a flush never stores them twice."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mlops_jupyter.capture.session import get_session
+from mlops_jupyter.store import open_store
+
+from .conftest import run
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import mlops_jupyter as mj
+    mj.start_run("durable")
+    for i in range(int(sys.argv[1])):
+        mj.log_metric("loss", 1 / (i + 1), step=i)
+    print("logged", flush=True)
+    time.sleep(60)
+    """
+)
+
+CELL = textwrap.dedent(
+    """
+    import sys
+    from IPython.core.interactiveshell import InteractiveShell
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "mlops_jupyter")
+    sh.run_cell(
+        "import time, mlops_jupyter as mj\\n"
+        "for i in range(576):\\n"
+        "    mj.log_metric('acc', i / 576, step=i)\\n"
+        "print('logged', flush=True)\\n"
+        "time.sleep(60)\\n",
+        store_history=True,
+    )
+    """
+)
+
+
+def _start(code: str, store_file: Path, *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        env={**os.environ, "MLOPS_JUPYTER_STORE": str(store_file)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip() == "logged", proc.stderr.read() if proc.poll() is not None else line
+    return proc
+
+
+def _points(store_file: Path) -> tuple[int, list[str]]:
+    conn = sqlite3.connect(store_file)
+    try:
+        n = conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+        statuses = [r[0] for r in conn.execute("SELECT status FROM runs")]
+    finally:
+        conn.close()
+    return int(n), statuses
+
+
+def test_sigkill_a_second_after_logging_loses_no_point(tmp_path: Path) -> None:
+    store_file = tmp_path / "lineage.db"
+    proc = _start(SCRIPT, store_file, "19000")
+    time.sleep(1.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert _points(store_file)[0] == 19_000
+
+
+def test_sigterm_right_after_logging_loses_no_point_and_fails_the_run(tmp_path: Path) -> None:
+    store_file = tmp_path / "lineage.db"
+    proc = _start(SCRIPT, store_file, "19000")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM  # still dies of it
+    assert _points(store_file) == (19_000, ["failed"])
+
+
+def test_a_cell_still_running_has_its_points_stored(tmp_path: Path) -> None:
+    store_file = tmp_path / "lineage.db"
+    proc = _start(CELL, store_file)
+    time.sleep(1.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert _points(store_file)[0] == 576
+
+
+def test_ctrl_c_during_a_flush_stores_each_point_once(workdir: Path, store_file: Path) -> None:
+    import mlops_jupyter as mj
+
+    mj.start_run("interrupted")
+    blocker = sqlite3.connect(store_file, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")  # the flush has to wait for this writer
+    for i in range(10):
+        mj.log_metric("m", float(i), step=i)
+    threading.Timer(0.3, _thread.interrupt_main).start()  # Ctrl-C while the flush waits
+    threading.Timer(0.8, blocker.execute, ("COMMIT",)).start()
+    with pytest.raises(KeyboardInterrupt):
+        mj.end_run()
+    time.sleep(1.5)
+    mj.end_run()  # the user's retry
+    blocker.close()
+    check = open_store(store_file, shared=False)
+    assert check.query("SELECT COUNT(*) AS n FROM metrics")[0]["n"] == 10
+    check.close()
+
+
+def test_points_flushed_while_a_cell_runs_belong_to_that_cell(shell, store_file) -> None:
+    run(shell, "import time, mlops_jupyter as mj\nn_estimators = 100\nmj.log_metric('a', 1.0)")
+    parent = get_session().run_id
+    # a changed param after results: this cell belongs to a child run, even the points the
+    # background thread wrote (into the parent) before the cell ended
+    run(shell, "n_estimators = 200\nfor i in range(5):\n    mj.log_metric('b', i)\ntime.sleep(1.2)")
+    child = get_session().run_id
+    assert child != parent
+    store = get_session().store
+    (cell,) = [e for e in store.list_executions(child) if "n_estimators = 200" in e["code"]]
+    rows = store.query("SELECT run_id, execution_id FROM metrics WHERE key = 'b'")
+    assert rows == [{"run_id": child, "execution_id": cell["id"]}] * 5
