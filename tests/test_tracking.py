@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import store_exists
 from click.testing import CliRunner
 
 import mlops_jupyter as mj
@@ -237,7 +239,7 @@ def test_cli_demo_keeps_out_of_the_store_in_the_environment(
     result = CliRunner().invoke(cli, ["demo", "--dir", str(target)])
     assert result.exit_code == 0, result.output
     assert f"Store: {target / '.mlops' / 'lineage.db'}" in result.output
-    assert not store_file.exists()  # $MLOPS_JUPYTER_STORE, the user's real store, untouched
+    assert not store_exists(store_file)  # $MLOPS_JUPYTER_STORE, the user's real store, untouched
     store = open_store(target / ".mlops" / "lineage.db", shared=False)
     _assert_quickstart_store(store)
     assert "not-the-demo" not in {r["experiment"] for r in store.list_runs()}

@@ -85,7 +85,7 @@ def status(session: Session) -> CaptureStatus:
             "models": c.models,
         }
     return CaptureStatus(
-        str(store.path), session.experiment, session.enabled, run, last, counts, repro
+        store.display, session.experiment, session.enabled, run, last, counts, repro
     )
 
 

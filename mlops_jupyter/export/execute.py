@@ -131,7 +131,7 @@ def run_bundle(
     env = dict(os.environ)
     env.update(
         {
-            "MLOPS_JUPYTER_STORE": str(store.path),
+            "MLOPS_JUPYTER_STORE": store.location,
             "MLOPS_JUPYTER_SOURCE": "headless",
             "JPY_SESSION_NAME": str(bundle / NOTEBOOK),
         }
@@ -366,7 +366,7 @@ def sweep(
     for combo in combos:
         inject_parameters(read_notebook(bundle / NOTEBOOK, _REEXPORT), combo)
     executor = executor or LocalExecutor(jobs)
-    items = [(str(bundle), combo, str(store.path), data_root_dir) for combo in combos]
+    items = [(str(bundle), combo, store.location, data_root_dir) for combo in combos]
     results: list[BundleRun] = []
     for item, result in executor.map(_sweep_job, items):
         if isinstance(result, BaseException):
