@@ -21,6 +21,9 @@ from pathlib import Path
 ENV = "MLOPS_JUPYTER_TEST_PG"
 USER = "mj"
 DATABASE = "mj"
+# A role that must give its password (the rest of the server trusts local connections), so the
+# tests see what wrong credentials look like.
+PASSWORD_USER, PASSWORD = "mj_pw", "right-password"
 
 
 def _bindir() -> Path | None:
@@ -92,6 +95,10 @@ def start(*, durable: bool = False) -> Server:
     port = _free_port()
     _run(server, [str(bindir / "initdb"), "-D", str(folder / "data"), "-A", "trust", "-U", USER,
                   "-E", "UTF8", "--no-sync"])  # fmt: skip
+    hba = folder / "data" / "pg_hba.conf"
+    hba.write_text(
+        f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n" + hba.read_text()
+    )  # read top down: this line first
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
     if not durable:  # a throw-away server for tests: durability buys nothing there
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -100,4 +107,9 @@ def start(*, durable: bool = False) -> Server:
     _run(server, [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", USER,
                   DATABASE])  # fmt: skip
     server.url = f"postgresql://{USER}@127.0.0.1:{port}/{DATABASE}"
+    import psycopg
+
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {PASSWORD_USER} LOGIN PASSWORD '{PASSWORD}'")
+        conn.execute(f"GRANT ALL ON DATABASE {DATABASE} TO {PASSWORD_USER}")
     return server

@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import overwrite_artifact, remove_artifact
-
 import mlops_jupyter as mj
 from mlops_jupyter.errors import (
     AuditTampered,
@@ -23,6 +21,7 @@ from mlops_jupyter.errors import (
     RegistryError,
     UnsafeModel,
 )
+from tests.conftest import overwrite_artifact, remove_artifact
 
 
 @pytest.fixture(scope="module")

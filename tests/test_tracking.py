@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import store_exists
 from click.testing import CliRunner
 
 import mlops_jupyter as mj
 from mlops_jupyter.capture import session as session_mod
 from mlops_jupyter.errors import InvalidInput
 from mlops_jupyter.store import open_store
+from tests.conftest import store_exists
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,14 +18,17 @@ def _open(location: str, *, what: str) -> Any:
     return open_store(location, shared=False)
 
 
-@click.command()
-@click.option("--to", "target", required=True, help="The team store: postgresql://USER@HOST/DB.")
-@click.option(
+_experiments = click.option(
     "--experiment",
     "experiments",
     multiple=True,
     help="Copy only these experiments' runs (repeat; default: everything).",
 )
+
+
+@click.command()
+@click.option("--to", "target", required=True, help="The team store: postgresql://USER@HOST/DB.")
+@_experiments
 @click.pass_context
 def push(ctx: click.Context, target: str, experiments: tuple[str, ...]) -> None:
     """Copy this store's experiments, runs, datasets, models, registry and audit trail into
@@ -43,12 +46,7 @@ def push(ctx: click.Context, target: str, experiments: tuple[str, ...]) -> None:
 
 @click.command()
 @click.option("--from", "origin", required=True, help="The team store: postgresql://USER@HOST/DB.")
-@click.option(
-    "--experiment",
-    "experiments",
-    multiple=True,
-    help="Copy only these experiments' runs (repeat; default: everything).",
-)
+@_experiments
 @click.pass_context
 def pull(ctx: click.Context, origin: str, experiments: tuple[str, ...]) -> None:
     """Copy the team store at ORIGIN into this store (--store), to work offline. Pulling

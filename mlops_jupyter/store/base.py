@@ -270,7 +270,7 @@ class StoreBase:
             from .pg import open_connection
 
             self.conn: Any = open_connection(
-                self.location, readonly=self.readonly, actor=lambda: self.actor
+                self.location, readonly=self.readonly, actor=lambda: self.actor, lock=self._lock
             )
             self.db = SqlDb(self.conn)
             self._identity: Any = None
@@ -547,20 +547,24 @@ class StoreBase:
                 f"this mlops-jupyter understands ({target}). Upgrade mlops-jupyter: "
                 "pip install -U mlops-jupyter."
             )
-        with self.write():
-            if self.dialect != "sqlite":
-                # Ten kernels starting together: one upgrades, the others wait here and then
-                # find nothing pending (DDL is transactional in PostgreSQL).
-                self.conn.lock_migrations()
-                self.conn.create_schema()
-            # Re-read under the write lock: another process may have just migrated.
-            if self.schema_version >= target:
-                return
-            for migrations in MIGRATION_SETS:
-                migrations.apply(self.db)
+        try:
+            with self.write():
                 if self.dialect != "sqlite":
-                    self.conn.refresh_schema()
-            self.conn.execute(f"PRAGMA user_version = {int(target)}")
+                    # Ten kernels starting together: one upgrades, the others wait here and
+                    # then find nothing pending (DDL is transactional in PostgreSQL).
+                    self.conn.lock_migrations()
+                    self.conn.create_schema()
+                # Re-read under the write lock: another process may have just migrated.
+                if self.schema_version >= target:
+                    return
+                for migrations in MIGRATION_SETS:
+                    migrations.apply(self.db)
+                    if self.dialect != "sqlite":
+                        self.conn.refresh_schema()
+                self.conn.execute(f"PRAGMA user_version = {int(target)}")
+        finally:
+            if self.dialect != "sqlite":  # the tables as they are now (another process's too)
+                self.conn.refresh_schema()
 
     def _check_server_store(self) -> None:
         """A reader needs the store to exist; nobody touches another application's schema."""

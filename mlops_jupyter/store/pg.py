@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -192,10 +193,18 @@ class PgConnection:
     dialect = "postgresql"
 
     def __init__(
-        self, url: str, *, readonly: bool = False, actor: Callable[[], str] | None = None
+        self,
+        url: str,
+        *,
+        readonly: bool = False,
+        actor: Callable[[], str] | None = None,
+        lock: Any = None,
     ) -> None:
         self.url = url
         self.actor = actor
+        # The store's own lock: a statement from one thread never lands inside the write
+        # transaction another thread has open on this connection (sqlite3 has no such issue).
+        self.lock = lock if lock is not None else threading.RLock()
         self.display = masked_url(url)
         self.readonly = readonly
         self.libpq_url, self.schema = split_url(url)
@@ -233,7 +242,12 @@ class PgConnection:
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
 
-        return bool(self.raw.info.transaction_status != TransactionStatus.IDLE)
+        status = self.raw.info.transaction_status
+        return status in (
+            TransactionStatus.INTRANS,
+            TransactionStatus.INERROR,
+            TransactionStatus.ACTIVE,
+        )
 
     @property
     def broken(self) -> bool:
@@ -277,12 +291,14 @@ class PgConnection:
         stmt = self.translator.dml(sql, want_id=False)
         batched = _multi_row(stmt.sql)
         if batched is not None and not isinstance(rows[0], dict) and "DO UPDATE" in stmt.sql:
-            rows = self._last_per_key(sql, batched[1], rows)
-            if rows is None:
+            deduped = self._last_per_key(sql, batched[1], rows)
+            if deduped is None:
                 batched = None
+            else:
+                rows = deduped
         if batched is None or isinstance(rows[0], dict):
             try:
-                with self.raw.cursor() as cur:
+                with self.lock, self.raw.cursor() as cur:
                     cur.executemany(stmt.sql, rows)
                     return _Result([], None, cur.rowcount)
             except Exception as exc:
@@ -296,7 +312,7 @@ class PgConnection:
         head, group, tail = batched
         total = 0
         try:
-            with psycopg.Cursor(self.raw) as cur:
+            with self.lock, psycopg.Cursor(self.raw) as cur:
                 for start in range(0, len(rows), _BATCH):
                     chunk = rows[start : start + _BATCH]
                     text = head + ", ".join([group] * len(chunk)) + tail
@@ -326,22 +342,18 @@ class PgConnection:
                 order.append((1, n_const))
                 n_const += 1
         try:
-            with self.raw.cursor() as cur:
-                with cur.copy(f"COPY {m.group(1)} ({m.group(2)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row([row[i] if k == 0 else values[i] for k, i in order])
+            copy_sql = f"COPY {m.group(1)} ({m.group(2)}) FROM STDIN"
+            with self.lock, self.raw.cursor() as cur, cur.copy(copy_sql) as copy:
+                for row in rows:
+                    copy.write_row([row[i] if k == 0 else values[i] for k, i in order])
         except Exception as exc:
             raise self._error(exc) from None
         return _Result([], None, len(rows))
 
-    def _last_per_key(
-        self, sql: str, group: str, rows: list[Any]
-    ) -> list[Any] | None:
+    def _last_per_key(self, sql: str, group: str, rows: list[Any]) -> list[Any] | None:
         """An upsert's rows with one row per conflict key, the last (as SQLite's row-by-row
         INSERT OR REPLACE leaves it); None when the statement's shape is not understood."""
-        m = re.match(
-            r"\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)\s*\(([^)]*)\)", sql, re.IGNORECASE
-        )
+        m = re.match(r"\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)\s*\(([^)]*)\)", sql, re.IGNORECASE)
         conflict = re.search(r"ON\s+CONFLICT\s*\(([^)]*)\)", sql, re.IGNORECASE)
         if m is None:
             return None
@@ -382,7 +394,7 @@ class PgConnection:
 
     def _run(self, sql: str, params: Any) -> _Result:
         try:
-            with self.raw.cursor() as cur:
+            with self.lock, self.raw.cursor() as cur:
                 cur.execute(sql, params)
                 rows = cur.fetchall() if cur.description is not None else []
                 return _Result(list(rows), cur.description, cur.rowcount)
@@ -436,9 +448,7 @@ class PgConnection:
     # -- schema ----------------------------------------------------------------------------
 
     def schema_exists(self) -> bool:
-        return bool(
-            self._scalar("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,))
-        )
+        return bool(self._scalar("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)))
 
     def table_names(self) -> list[str]:
         rows = self._run(
@@ -546,10 +556,13 @@ def _multi_row(sql: str) -> tuple[str, str, str] | None:
 
 
 def open_connection(
-    url: str, *, readonly: bool = False, actor: Callable[[], str] | None = None
+    url: str,
+    *,
+    readonly: bool = False,
+    actor: Callable[[], str] | None = None,
+    lock: Any = None,
 ) -> PgConnection:
-    return PgConnection(url, readonly=readonly, actor=actor)
+    return PgConnection(url, readonly=readonly, actor=actor, lock=lock)
 
 
 __all__ = ["DEFAULT_SCHEMA", "PgConnection", "masked_url", "open_connection", "split_url"]
-

@@ -29,9 +29,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-_SCAN = re.compile(
-    r"""(?P<str>'(?:[^']|'')*')|(?P<ident>"(?:[^"]|"")*")|(?P<comment>--[^\n]*)"""
-)
+_SCAN = re.compile(r"""(?P<str>'(?:[^']|'')*')|(?P<ident>"(?:[^"]|"")*")|(?P<comment>--[^\n]*)""")
 _HOLE = "\x01{}\x01"
 _HOLE_RE = re.compile("\x01(\\d+)\x01")
 _KEYWORDS = {
@@ -149,7 +147,9 @@ def _json_path(literal: str) -> str:
 def _rewrite_dml(sql: str, literals: list[str]) -> str:
     flags = re.IGNORECASE
     sql = _reserved(sql)
-    sql = re.sub(r"\bmlops_actor\s*\(\s*\)", "current_setting('mlops.actor', true)", sql, flags=flags)
+    sql = re.sub(
+        r"\bmlops_actor\s*\(\s*\)", "current_setting('mlops.actor', true)", sql, flags=flags
+    )
     sql = re.sub(r"\bIFNULL\s*\(", "COALESCE(", sql, flags=flags)
     sql = re.sub(r"\bgroup_concat\s*\(", "string_agg(", sql, flags=flags)
     sql = re.sub(r"\browid\b", "ctid", sql, flags=flags)
@@ -270,15 +270,14 @@ def _trigger(m: re.Match[str], literals: list[str], dml: Callable[[str], str]) -
             r"^SELECT\s+RAISE\s*\(\s*(ABORT|FAIL|ROLLBACK)\s*,\s*(\x01\d+\x01)\s*\)$", stmt, re.I
         )
         if raise_:
-            body.append(f"RAISE EXCEPTION {unmask(raise_.group(2), literals, escape_percent=False)}")
+            body.append(
+                f"RAISE EXCEPTION {unmask(raise_.group(2), literals, escape_percent=False)}"
+            )
         elif re.match(r"^SELECT\s+RAISE\s*\(\s*IGNORE\s*\)$", stmt, re.I):
             body.append("RETURN NULL")
         else:
             body.append(dml(unmask(stmt, literals, escape_percent=False)))
-    if timing == "AFTER":
-        result = "NULL"
-    else:
-        result = "OLD" if event.upper() == "DELETE" else "NEW"
+    result = "NULL" if timing == "AFTER" else "OLD" if event.upper() == "DELETE" else "NEW"
     function = f"{name}_fn"
     cond = m.group("cond")
     when = ""

@@ -52,9 +52,7 @@ class TransferReport:
         if any(self.updated.values()):
             text += "; updated " + ", ".join(f"{n} {t}" for t, n in self.updated.items() if n)
         if any(self.renumbered.values()):
-            text += "; renumbered " + ", ".join(
-                f"{n} {t}" for t, n in self.renumbered.items() if n
-            )
+            text += "; renumbered " + ", ".join(f"{n} {t}" for t, n in self.renumbered.items() if n)
         return text + "."
 
 
@@ -252,9 +250,9 @@ class _Copy:
         updates = []
         for row in ordered:
             row["experiment_id"] = self.exp_ids.get(row["experiment_id"], row["experiment_id"])
-            if row["parent_run_id"] and row["parent_run_id"] not in by_id:
-                if row["parent_run_id"] not in present:
-                    row["parent_run_id"] = None  # its parent was not copied (--experiment)
+            parent = row["parent_run_id"]
+            if parent and parent not in by_id and parent not in present:
+                row["parent_run_id"] = None  # its parent was not copied (--experiment)
             old = present.get(row["id"])
             if old is None:
                 new.append(row)
@@ -434,9 +432,7 @@ class _Copy:
         self.aliases(version_of)
         self.insert("policies", self.rows("policies"))
 
-    def audit(
-        self, version_of: dict[tuple[str, int], int], digest: Callable[[Any], str]
-    ) -> None:
+    def audit(self, version_of: dict[tuple[str, int], int], digest: Callable[[Any], str]) -> None:
         known = self.load_map("audit_records")
         pairs = []
         added = 0
