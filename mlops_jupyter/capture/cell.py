@@ -314,7 +314,8 @@ def _remember(
         session.links.note_model(model.est, info)
         session.model_fps[id(model.est)] = model.fingerprint
     for name, (obj, fp) in datasets.items():
-        session.contents.add(fp)
+        if isinstance(fp, str):
+            session.contents.add(fp)
         try:
             session.datasets[name] = weakref.ref(obj)
         except TypeError:

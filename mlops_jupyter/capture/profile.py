@@ -29,13 +29,16 @@ with the number of columns left out.
 Capture profiles off the cell's critical path: :func:`deferred` takes what it needs now (a
 pandas object as a copy-on-write shallow copy, which later edits of the original cannot
 reach; a large array as an evenly spaced sample of rows plus its exact null counts) and
-returns a function that computes the profile later, on the store's writer thread.
+returns a function that computes the profile later, on the store's writer thread. A large
+array is profiled where it lives, with a change guard (see ``LazyFingerprint``).
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from .fingerprint import EAGER_BYTES, _sample_token
 
 SAMPLE_ROWS = 20_000
 MAX_COLUMNS = 200
@@ -54,20 +57,27 @@ def deferred(obj: Any) -> Any:
     if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)) and _copy_on_write(pd):
         snapshot = obj.copy(deep=False)  # copy-on-write: the original's later edits copy
         return lambda: profile(snapshot)
-    if isinstance(obj, np.ndarray) and obj.ndim >= 1 and obj.shape[0] > SAMPLE_ROWS:
-        rows = obj.shape[0]
-        idx = np.linspace(0, rows - 1, SAMPLE_ROWS).astype(np.int64)
-        flat = obj.reshape(rows, -1)[:, :MAX_COLUMNS]
-        sample = flat[idx].copy()
-        nulls = (
-            np.isnan(flat).sum(axis=0).tolist() if flat.dtype.kind in "fc" else [0] * flat.shape[1]
-        )
-        return lambda: profile(sample, rows=rows, nulls=nulls)
+    if isinstance(obj, np.ndarray) and obj.ndim >= 1 and obj.nbytes >= EAGER_BYTES:
+        # Large arrays are profiled where they live, later; a guard (as for their fingerprint)
+        # tells if the array changed in between, and then that version is not recorded.
+        guard = _sample_token(obj)
+
+        def later() -> dict[str, Any]:
+            out = profile(obj)
+            if _sample_token(obj) != guard:
+                raise DataChanged("the array changed before it could be profiled")
+            return out
+
+        return later
     if isinstance(obj, np.ndarray) and obj.ndim >= 2:
         copied = obj.reshape(obj.shape[0], -1)[:, :MAX_COLUMNS].copy()
     else:
         copied = obj.copy()
     return lambda: profile(copied)
+
+
+class DataChanged(Exception):
+    """The data changed between the end of its cell and its (deferred) profile."""
 
 
 def _copy_on_write(pd: Any) -> bool:

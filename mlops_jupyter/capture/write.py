@@ -15,6 +15,7 @@ from typing import Any
 
 from ..store.base import new_ids
 from .assemble import Child, ModelRecord, Point
+from .fingerprint import resolve
 from .session import Session
 
 Edge = tuple[str, str, str, str, str]
@@ -81,8 +82,12 @@ class CellRecord:
                 execution_id=ex,
             )
         store.record_metric_origins(self.origins, execution_id=ex)
-        edges = [tuple(str(ex) if v == EXECUTION else v for v in e) for e in self.edges]
-        store.add_edges(edges, run_id=self.run_id, execution_id=ex)
+        edges: list[tuple[str, ...]] = []
+        for edge in self.edges:  # fingerprints of large data are computed now (resolve)
+            row = tuple(str(ex) if v is EXECUTION else resolve(v) for v in edge)
+            if None not in row:
+                edges.append(row)
+        store.add_edges(list(dict.fromkeys(edges)), run_id=self.run_id, execution_id=ex)
         return ex
 
 
