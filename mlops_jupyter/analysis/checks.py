@@ -161,9 +161,13 @@ def check_frame(
                     value = None if values is None else _plain(values.iloc[i])
                     shown.append(value)
                     examples.append(
-                        {"rule": rule.id, "row": frame.index[pos], "column": rule.column,
-                         "value": value}
-                    )  # fmt: skip
+                        {
+                            "rule": rule.id,
+                            "row": frame.index[pos],
+                            "column": rule.column,
+                            "value": value,
+                        }
+                    )
                 if not passed:
                     union = mask.copy() if union is None else (union | mask)
         if not passed and detail is None:
@@ -263,9 +267,7 @@ def _dtype(rule: Rule, series: pd.Series) -> tuple[np.ndarray | None, str | None
 
 
 def _between(rule: Rule, series: pd.Series) -> tuple[np.ndarray | None, str | None]:
-    if pd.api.types.is_bool_dtype(series.dtype):
-        values = series.to_numpy(dtype="float64", na_value=np.nan)
-    elif pd.api.types.is_numeric_dtype(series.dtype):
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
     else:
         converted = pd.to_numeric(series, errors="coerce")

@@ -66,6 +66,19 @@ def _reproducibility_column(store: Any, run_ids: list[str]) -> Mapping[str, Any]
 register_column("reproducibility", _reproducibility_column)
 
 
+def _register_resource_columns() -> None:
+    """What each run cost (#16): ``resources.wall_s``, ``.cpu_s``, ``.peak_rss_mb`` (and
+    ``.cost`` when ``$MLOPS_JUPYTER_COST_PER_HOUR`` is set)."""
+    from .resources import COLUMNS, column_provider, cost_per_hour
+
+    for name in COLUMNS:
+        if name != "resources.cost" or cost_per_hour() is not None:
+            register_column(name, column_provider(name))
+
+
+_register_resource_columns()
+
+
 def guess_direction(metric: str) -> str:
     """'min' for names that read like a loss or an error, else 'max'."""
     key = metric.removeprefix("metrics.").lower()

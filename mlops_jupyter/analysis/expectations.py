@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput
 from .rules import Rule, format_rule, parse_rule
 
 MARGIN = 0.1  # numeric ranges widen by 10 % of the observed span on each side
@@ -59,9 +59,14 @@ def draft_rules(
     if n_rows:
         lo = max(1, math.floor(n_rows / ROWS_BAND))
         rules.append(
-            Rule("rows", min=lo, max=math.ceil(n_rows * ROWS_BAND), source="profile",
-                 observed=f"{n_rows} rows")
-        )  # fmt: skip
+            Rule(
+                "rows",
+                min=lo,
+                max=math.ceil(n_rows * ROWS_BAND),
+                source="profile",
+                observed=f"{n_rows} rows",
+            )
+        )
     if kind == "dataframe" and schema:
         rules.append(Rule("columns", columns=tuple(schema), source="profile"))
     for column, prof in profile.items():
@@ -84,12 +89,22 @@ def _column_rules(column: str, prof: Mapping[str, Any], n_rows: int | None) -> l
         share = nulls / total
         limit = min(1.0, max(2 * share, share + 0.05))
         out.append(
-            Rule("nulls", column, max_share=round(limit, 4), source="profile",
-                 observed=f"{share:.1%} nulls")
-        )  # fmt: skip
+            Rule(
+                "nulls",
+                column,
+                max_share=round(limit, 4),
+                source="profile",
+                observed=f"{share:.1%} nulls",
+            )
+        )
     kind = prof.get("kind")
     key_like = _is_key(column, prof, family, nulls, count)
-    if kind == "numeric" and not key_like and prof.get("min") is not None and prof.get("max") is not None:
+    if (
+        kind == "numeric"
+        and not key_like
+        and prof.get("min") is not None
+        and prof.get("max") is not None
+    ):
         out.append(_range_rule(column, float(prof["min"]), float(prof["max"]), family))
     elif kind == "categorical":
         top = prof.get("top") or []
@@ -97,15 +112,18 @@ def _column_rules(column: str, prof: Mapping[str, Any], n_rows: int | None) -> l
         if 0 < distinct <= MAX_CATEGORIES and len(top) == distinct and distinct < count:
             values = tuple(sorted(str(v) for v, _n in top))
             out.append(
-                Rule("in", column, values=values, source="profile",
-                     observed=f"{distinct} categories")
-            )  # fmt: skip
+                Rule(
+                    "in", column, values=values, source="profile", observed=f"{distinct} categories"
+                )
+            )
     if key_like:
         out.append(Rule("unique", column, source="profile", observed="all values distinct"))
     return out
 
 
-def _is_key(column: str, prof: Mapping[str, Any], family: str | None, nulls: int, count: int) -> bool:
+def _is_key(
+    column: str, prof: Mapping[str, Any], family: str | None, nulls: int, count: int
+) -> bool:
     """An id-like column (by name) whose values were all distinct: a key, not a measurement."""
     distinct = int(prof.get("distinct") or 0)
     looked_at = prof.get("sampled") or count

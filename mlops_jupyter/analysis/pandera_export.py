@@ -50,7 +50,7 @@ def to_pandera(suite: Suite) -> Any:
 
     columns: dict[str, dict[str, Any]] = {}
     strict: bool = False
-    frame_checks = []
+    frame_checks: list[Any] = []
 
     def spec(name: str) -> dict[str, Any]:
         return columns.setdefault(

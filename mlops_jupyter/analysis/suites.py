@@ -83,9 +83,13 @@ def _save(
             "name": name,
             "reason": reason[:2000],
             "gates": json.dumps(
-                {"suite_status": status, "n_rules": len(rules),
-                 "rules_sha256": rules_digest(rules)}, sort_keys=True
-            ),  # fmt: skip
+                {
+                    "suite_status": status,
+                    "n_rules": len(rules),
+                    "rules_sha256": rules_digest(rules),
+                },
+                sort_keys=True,
+            ),
         },
     )
     return suite_from_row(row, st.suite_history(name))
@@ -101,18 +105,28 @@ def draft_suite(
     if fingerprint and ref["fingerprint"] != fingerprint:
         content = st.get_dataset_content(fingerprint)
         ref = {**ref, **content}
-    rules = draft_rules(ref.get("profile") or {}, ref.get("schema") or {}, ref.get("n_rows"),
-                        ref.get("kind") or "dataframe")  # fmt: skip
+    rules = draft_rules(
+        ref.get("profile") or {},
+        ref.get("schema") or {},
+        ref.get("n_rows"),
+        ref.get("kind") or "dataframe",
+    )
     if not rules:
         raise InvalidInput(
             f"Dataset {name!r} has no profile to draft data tests from. Set rules yourself: "
             f"%mlops expect {name} --set 'rows >= 1'."
         )
     return _save(
-        st, name, rules, status="draft", change="draft", action="expect_draft",
+        st,
+        name,
+        rules,
+        status="draft",
+        change="draft",
+        action="expect_draft",
         reason=f"drafted {len(rules)} rules from the profile of {ref['name']}@{ref['version']}",
-        by=by or "mlops-jupyter", based_on=ref["fingerprint"],
-    )  # fmt: skip
+        by=by or "mlops-jupyter",
+        based_on=ref["fingerprint"],
+    )
 
 
 def expectations(name: str | None = None, version: int | None = None, store: Any = None) -> Any:
@@ -150,7 +164,7 @@ def _split_ref(name: str, version: int | None) -> tuple[str, int | None]:
 def expect(
     name: str,
     *,
-    set: Sequence[str] | str = (),  # noqa: A002 - the magic's --set
+    set: Sequence[str] | str = (),
     drop: Sequence[str] | str = (),
     accept: bool = False,
     redraft: bool = False,
@@ -177,13 +191,23 @@ def expect(
             suite = None
         elif current is not None:
             ref = st.resolve_dataset(name)
-            rules = draft_rules(ref.get("profile") or {}, ref.get("schema") or {},
-                                ref.get("n_rows"), ref.get("kind") or "dataframe")  # fmt: skip
+            rules = draft_rules(
+                ref.get("profile") or {},
+                ref.get("schema") or {},
+                ref.get("n_rows"),
+                ref.get("kind") or "dataframe",
+            )
             suite = _save(
-                st, name, rules, status="draft", change="redraft", action="expect_redraft",
+                st,
+                name,
+                rules,
+                status="draft",
+                change="redraft",
+                action="expect_redraft",
                 reason=f"redrafted {len(rules)} rules from {ref['name']}@{ref['version']}",
-                by=by, based_on=ref["fingerprint"],
-            )  # fmt: skip
+                by=by,
+                based_on=ref["fingerprint"],
+            )
         else:
             suite = draft_suite(st, name, by=by)
     else:
@@ -191,20 +215,34 @@ def expect(
     if set_rules or drops:
         base = list(suite.rules) if suite is not None else []
         rules, changes = apply_changes(base, set_rules, drops)
-        status = "accepted" if accept or (suite is not None and suite.status == "accepted") else (
-            "draft"
+        status = (
+            "accepted"
+            if accept or (suite is not None and suite.status == "accepted")
+            else ("draft")
         )
         suite = _save(
-            st, name, rules, status=status, change="change", action="expect_change",
-            reason="; ".join(changes) + ("; accepted" if accept else ""), by=by,
+            st,
+            name,
+            rules,
+            status=status,
+            change="change",
+            action="expect_change",
+            reason="; ".join(changes) + ("; accepted" if accept else ""),
+            by=by,
             based_on=suite.based_on if suite is not None else None,
-        )  # fmt: skip
+        )
     elif accept and suite is not None and suite.status != "accepted":
         suite = _save(
-            st, name, list(suite.rules), status="accepted", change="accept",
-            action="expect_accept", reason=f"accepted {len(suite.rules)} rules", by=by,
+            st,
+            name,
+            list(suite.rules),
+            status="accepted",
+            change="accept",
+            action="expect_accept",
+            reason=f"accepted {len(suite.rules)} rules",
+            by=by,
             based_on=suite.based_on,
-        )  # fmt: skip
+        )
     assert suite is not None
     return expectations(name, suite.version, store=st)
 
@@ -249,8 +287,9 @@ def check(
     if save is None:
         save = ref is not None
     if save:
-        record_result(st, result, name=ref["name"] if ref else None,
-                      version=ref["version"] if ref else None)  # fmt: skip
+        record_result(
+            st, result, name=ref["name"] if ref else None, version=ref["version"] if ref else None
+        )
     return result
 
 
@@ -273,8 +312,7 @@ def load_data(st: Any, data: Any) -> tuple[Any, dict[str, Any] | None, str | Non
         label = f"{ref['name']}@{ref['version']}" if ref else None
         return data, ref, label
     if isinstance(data, Path) or (
-        isinstance(data, str)
-        and Path(data).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq")
+        isinstance(data, str) and Path(data).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq")
     ):
         from .datadiff import read_table
 

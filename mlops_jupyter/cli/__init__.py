@@ -57,6 +57,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Move an alias back to its previous holder.",
     ),
     "audit": ("mlops_jupyter.cli.registry:audit", "Audit trail of the registry (audit verify)."),
+    "check": (
+        "mlops_jupyter.cli.quality:check",
+        "Check a csv/parquet file or stored dataset against its data tests; exit 1 on failure.",
+    ),
+    "expect": (
+        "mlops_jupyter.cli.quality:expect",
+        "Show, draft or change a dataset's data tests (expectation suite).",
+    ),
+    "tag": ("mlops_jupyter.cli.quality:tag", "Tag a dataset, e.g. owner=risk pii=true."),
+    "resources": (
+        "mlops_jupyter.cli.quality:resources",
+        "What a run cost: wall, CPU, peak memory, the five costliest cells.",
+    ),
 }
 
 
@@ -124,7 +137,9 @@ def cli(ctx: click.Context, store: str | None) -> None:
 
 
 # Commands that only read: a store path that does not exist is a typo, not a new store.
-READ_ONLY = frozenset({"runs", "compare", "models", "audit", "datasets"})
+READ_ONLY = frozenset(
+    {"runs", "compare", "models", "audit", "datasets", "check", "expect", "tag", "resources"}
+)
 
 
 def store_option(ctx: click.Context) -> Any:

@@ -42,10 +42,13 @@ def suite_html(suite: Any) -> str:
         '<div class="mlops-muted">Edit: <code>%mlops expect '
         f'{esc(name)} --set "age between 0 and 120"</code> · <code>%mlops expect {esc(name)} '
         "--drop ID</code>"
-        + (f" · accept: <code>%mlops expect {esc(name)} --accept</code>" if status != "accepted"
-           else "")
+        + (
+            f" · accept: <code>%mlops expect {esc(name)} --accept</code>"
+            if status != "accepted"
+            else ""
+        )
         + f". Every new version of {esc(name)} is checked against it.</div>"
-    )  # fmt: skip
+    )
     return panel(f"Data tests: {name}", head + table + hint)
 
 
@@ -87,7 +90,7 @@ def check_line_html(result: Any, command: str) -> str:
     return (
         '<div class="mlops-check-line" style="color:#b00020;font-family:var(--jp-ui-font-family,'
         'sans-serif);font-size:13px">✗ '
-        f"{esc(result.summary())} <span style=\"color:#777\">Details: <code>{esc(command)}</code>"
+        f'{esc(result.summary())} <span style="color:#777">Details: <code>{esc(command)}</code>'
         "</span></div>"
     )
 

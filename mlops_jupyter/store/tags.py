@@ -108,6 +108,19 @@ class TagsMixin(StoreBase):
             )
         ]
 
+    def find_version_number(self, name: str, fingerprint: str) -> int | None:
+        """The newest version of ``name`` holding this content, or None."""
+        row = self.query_one(
+            "SELECT version FROM datasets WHERE name = ? AND fingerprint = ? "
+            "ORDER BY version DESC LIMIT 1",
+            (name, fingerprint),
+        )
+        return None if row is None else int(row["version"])
+
+    def find_latest_version(self, name: str) -> int | None:
+        row = self.query_one("SELECT MAX(version) AS v FROM datasets WHERE name = ?", (name,))
+        return None if row is None or row["v"] is None else int(row["v"])
+
     # -- PII ------------------------------------------------------------------------------
 
     def is_pii(self, fingerprint: str, *, depth: int = 6) -> bool:
