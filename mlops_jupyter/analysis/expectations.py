@@ -105,7 +105,12 @@ def _column_rules(column: str, prof: Mapping[str, Any], n_rows: int | None) -> l
         and prof.get("min") is not None
         and prof.get("max") is not None
     ):
-        out.append(_range_rule(column, float(prof["min"]), float(prof["max"]), family))
+        q = prof.get("quantiles") or {}
+        out.append(
+            _range_rule(
+                column, float(prof["min"]), float(prof["max"]), family, q.get("0.05"), q.get("0.95")
+            )
+        )
     elif kind == "categorical":
         top = prof.get("top") or []
         distinct = int(prof.get("distinct") or 0)
@@ -136,10 +141,22 @@ def _is_key(
     )
 
 
-def _range_rule(column: str, lo: float, hi: float, family: str | None) -> Rule:
+def _range_rule(
+    column: str,
+    lo: float,
+    hi: float,
+    family: str | None,
+    q05: float | None = None,
+    q95: float | None = None,
+) -> Rule:
+    """``lo``..``hi`` widened on each side by 10 % of the span, or by how far that extreme
+    sticks out past the 5 % / 95 % quantile when that is more (a long tail gets more room:
+    another sample of a normal column reaches a little further)."""
     span = hi - lo
     margin = MARGIN * span if span > 0 else max(abs(hi) * MARGIN, 1e-9)
-    low, high = lo - margin, hi + margin
+    below = max(margin, (q05 - lo) if q05 is not None else 0.0)
+    above = max(margin, (hi - q95) if q95 is not None else 0.0)
+    low, high = lo - below, hi + above
     if lo >= 0 > low:
         low = 0.0  # a column that was never negative (a count, an age) stays non-negative
     if family == "integer":

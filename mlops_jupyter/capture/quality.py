@@ -255,7 +255,9 @@ def _write_tags(store: Any, note: DatasetNote, execution_id: int) -> None:
     if completeness is not None:
         tags["quality.completeness"] = f"{completeness:.4g}"
     existing = store.dataset_tags(note.name, version)
-    fresh = {k: v for k, v in tags.items() if existing.get(k) != v}
+    # Tags describe the version as it was first recorded: a later cell that reads it (and
+    # so sees it come from "cell") does not overwrite where it came from.
+    fresh = {k: v for k, v in tags.items() if k not in existing}
     for kind in ("source", "type", "quality"):
         part = {k: v for k, v in fresh.items() if k.split(".")[0] == kind}
         store.set_dataset_tags(note.name, part, version=version, kind=kind, by="mlops-jupyter")
@@ -375,6 +377,7 @@ class Checker:
                     from .checking import handle
 
                     handle(after)
+                    after.store.wait_for_writes()  # wait() returns once results are committed
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     after.session.quality_failures.append(("check the cell's data", exc))

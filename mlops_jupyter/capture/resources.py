@@ -265,7 +265,7 @@ class Monitor:
             if wall > LONG_CELL_S:  # workers a short-lived sampler may not have seen yet
                 with contextlib.suppress(Exception):
                     self._refresh_children()
-            self._sample_children(final=True)
+            self._sample_children()
             self._active = False
             t0 = self.times0
             cpu_self = (times[0] - t0[0]) + (times[1] - t0[1])
@@ -303,35 +303,91 @@ class Monitor:
     # -- the sampling thread -------------------------------------------------------------------
 
     def _run(self) -> None:
+        """Read without the lock (each read releases the GIL, and a busy cell may take a few
+        ms to hand it back), then merge under it: ``end()`` never waits on a sample."""
         refresh = 0
         while True:
             self._wake.wait()
-            with self._lock:
-                if not self._active:
-                    self._wake.clear()
-                    continue
-                try:
-                    if refresh % CHILDREN_EVERY == 0:
-                        self._refresh_children()
-                    refresh += 1
-                    self._sample()
-                except Exception:  # a sample lost is not worth a warning
-                    pass
+            if not self._active:
+                self._wake.clear()
+                if self._active:  # begun between the check and the clear
+                    self._wake.set()
+                continue
+            try:
+                found = self._discover() if refresh % CHILDREN_EVERY == 0 else None
+                refresh += 1
+                rss, _hwm = self.me.memory_kb()
+                reads = [(pid, c, c.read()) for pid, c in list(self.children.items())]
+                gpu = self.gpu.sample() if self.gpu.handles is None or self.gpu.handles else None
+                with self._lock:
+                    if self._active:
+                        self._merge(found, rss, reads, gpu)
+            except Exception:  # a sample lost is not worth a warning
+                pass
             time.sleep(self.interval)
 
-    def _refresh_children(self) -> None:
+    def _discover(self) -> tuple[set[int], dict[int, tuple[_Child, tuple[float, float]]]]:
+        """The child processes now, and the new ones opened and read once."""
         pids = set(child_pids())
-        for pid in list(self.children):
-            if pid not in pids:
-                self._forget(pid)
+        new: dict[int, tuple[_Child, tuple[float, float]]] = {}
         for pid in pids - set(self.children):
             child = _Child(pid)
             read = child.read()
-            if read is not None:
-                # born during this cell: all its CPU is the cell's; else from now on
-                child.cpu0 = read[0] if _older_than_cell(pid, self.t0) else 0.0
-                child.cpu_last = read[0]
+            if read is None:
+                child.close()
+                continue
+            # born during this cell: all its CPU is the cell's; else from now on
+            child.cpu0 = read[0] if _older_than_cell(pid, self.t0) else 0.0
+            child.cpu_last = read[0]
+            new[pid] = (child, read)
+        return pids, new
+
+    def _merge(
+        self,
+        found: tuple[set[int], dict[int, tuple[_Child, tuple[float, float]]]] | None,
+        rss: float,
+        reads: list[tuple[int, _Child, tuple[float, float] | None]],
+        gpu: tuple[float, float] | None,
+    ) -> None:
+        workers = 0.0
+        if found is not None:
+            pids, new = found
+            for pid in [p for p in self.children if p not in pids]:
+                self._forget(pid)
+            for pid, (child, read) in new.items():
+                if pid in self.children:
+                    child.close()
+                    continue
                 self.children[pid] = child
+                workers += read[1]
+                self.seen_workers.add(pid)
+        for pid, child, read in reads:
+            if self.children.get(pid) is not child:
+                continue
+            if read is None:
+                self._forget(pid)
+                continue
+            workers += self._update(pid, child, read)
+        self.samples += 1
+        self.peak_self_kb = max(self.peak_self_kb, rss)
+        self.peak_workers_kb = max(self.peak_workers_kb, workers)
+        self.peak_total_kb = max(self.peak_total_kb, rss + workers)
+        if gpu is not None:
+            self.gpu_peak = max(self.gpu_peak or 0.0, gpu[0])
+            self.gpu_util.append(gpu[1])
+
+    def _update(self, pid: int, child: _Child, read: tuple[float, float]) -> float:
+        cpu, rss = read
+        if child.cpu0 is None:
+            child.cpu0 = cpu
+        child.cpu_last = max(child.cpu_last, cpu)
+        if cpu > child.cpu0 or rss:
+            self.seen_workers.add(pid)
+        return rss
+
+    def _refresh_children(self) -> None:
+        self._merge(self._discover(), 0.0, [], None)
+        self.samples -= 1  # not a sample of its own
 
     def _forget(self, pid: int) -> None:
         child = self.children.pop(pid)
@@ -339,33 +395,16 @@ class Monitor:
         if self._active and child.cpu0 is not None:
             self.gone.append((child.cpu0, child.cpu_last))
 
-    def _sample_children(self, *, final: bool = False) -> float:
+    def _sample_children(self) -> float:
+        """Read every known child now (``end()``, under the lock)."""
         total = 0.0
         for pid, child in list(self.children.items()):
             read = child.read()
             if read is None:
                 self._forget(pid)
                 continue
-            cpu, rss = read
-            if child.cpu0 is None:
-                child.cpu0 = cpu
-            child.cpu_last = max(child.cpu_last, cpu)
-            total += rss
-            if not final or cpu > (child.cpu0 or 0.0):
-                self.seen_workers.add(pid)
+            total += self._update(pid, child, read)
         return total
-
-    def _sample(self) -> None:
-        rss, _hwm = self.me.memory_kb()
-        workers = self._sample_children()
-        self.samples += 1
-        self.peak_self_kb = max(self.peak_self_kb, rss)
-        self.peak_workers_kb = max(self.peak_workers_kb, workers)
-        self.peak_total_kb = max(self.peak_total_kb, rss + workers)
-        gpu = self.gpu.sample() if self.gpu.handles is None or self.gpu.handles else None
-        if gpu is not None:
-            self.gpu_peak = max(self.gpu_peak or 0.0, gpu[0])
-            self.gpu_util.append(gpu[1])
 
 
 def _older_than_cell(pid: int, t0: float) -> bool:
