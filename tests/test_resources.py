@@ -108,30 +108,16 @@ def test_no_gpu_is_skipped_and_a_bad_rate_is_one_warning(monkeypatch: pytest.Mon
         assert cost_per_hour() is None
 
 
-def test_sampling_costs_under_one_percent_of_a_busy_cell() -> None:
-    """A CPU-bound loop timed with and without the sampler running beside it."""
+def test_the_sampler_costs_under_one_percent_of_a_core() -> None:
+    """The process's CPU while a cell only sleeps and the sampler runs (bench/resources.py
+    measures 0.8 %); a loop timed beside it would measure the neighbours on 2 shared cores."""
     import time
 
     from mlops_jupyter.capture.resources import Monitor
 
-    def work() -> float:
-        t = time.perf_counter()
-        total = 0
-        for i in range(3_000_000):
-            total += i
-        return time.perf_counter() - t
-
-    work()
-    plain, sampled = [], []
     m = Monitor()
-    for _ in range(5):
-        plain.append(work())
-        m.begin()
-        sampled.append(work())
-        assert m.end() is not None
     m.begin()
-    time.sleep(0.3)  # a cell that lets go of the GIL: sampled every 10 ms
+    time.sleep(1.5)  # a cell that lets go of the GIL: sampled every 20 ms
     usage = m.end()
-    assert usage is not None and usage.samples >= 10, usage
-    overhead = min(sampled) / min(plain) - 1
-    assert overhead < 0.03, overhead  # < 1 % measured in bench; 3 % leaves room for CI noise
+    assert usage is not None and usage.samples >= 40, usage
+    assert usage.cpu_self_s / usage.wall_s < 0.03, usage  # clock ticks are 10 ms: room for 2

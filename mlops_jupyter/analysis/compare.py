@@ -160,13 +160,18 @@ def _shape_table(frame: pd.DataFrame, store: Any, *, keep_empty: bool) -> pd.Dat
         run_cols.insert(2, "experiment")
     table = frame.reindex(columns=run_cols + metrics + params).reset_index(drop=True)
     run_ids = table["run_id"].astype(str).tolist()
-    for position, (name, provider) in enumerate(_COLUMN_PROVIDERS.items()):
+    position = 0
+    for name, provider in _COLUMN_PROVIDERS.items():
         try:
             values = provider(store, run_ids)
         except Exception as exc:  # another area's hook must not break the comparison
             warnings.warn(f"mlops-jupyter: column {name!r} skipped: {exc}", stacklevel=2)
             continue
-        table.insert(len(run_cols) + position, name, [values.get(r) for r in run_ids])
+        column = [values.get(r) for r in run_ids]
+        if name.startswith("resources.") and all(v is None for v in column):
+            continue  # runs recorded before resources were measured: no empty columns
+        table.insert(len(run_cols) + position, name, column)
+        position += 1
     for column in metrics:
         table[column] = pd.to_numeric(table[column], errors="coerce")
     return table

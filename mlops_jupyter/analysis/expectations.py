@@ -243,6 +243,11 @@ class Suite:
     def __len__(self) -> int:
         return len(self.rules)
 
+    def __repr__(self) -> str:
+        lines = [f"Suite {self.name!r} v{self.version} ({self.status}), {len(self.rules)} rules:"]
+        lines += [f"  {r.id:<24} {r.text}" for r in self.rules]
+        return "\n".join(lines)
+
     def _repr_html_(self) -> str:
         from ..display.expectations import suite_html
 

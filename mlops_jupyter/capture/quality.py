@@ -96,7 +96,8 @@ class CellAfter:
         for note in self.datasets:
             if note.name in suites:
                 note.freeze()
-        wanted = any(n.name in suites for n in self.datasets) or any(
+        seen = self.session.contents  # contents this session recorded before this cell
+        wanted = any(n.name in suites and n.fingerprint not in seen for n in self.datasets) or any(
             name not in suites for name in self.trained
         )
         if wanted:
@@ -346,6 +347,10 @@ def show_late(after: CellAfter, html: str, text: str) -> None:
             pub.reset_thread_parent(token)
         if not after.placeholder:
             break  # a new output goes to the cell that made the data, once
+    if after.placeholder:
+        # A runner that stopped reading that cell before this arrived gets it again with the
+        # next cell's messages (an update by display id is idempotent).
+        after.session.quality_resend.append((after.placeholder, data))
 
 
 # -- the checker thread ------------------------------------------------------------------------
@@ -416,3 +421,8 @@ def report(session: Any, shell: Any) -> None:
     lines, session.quality_lines = session.quality_lines, []
     for line in lines:
         print(line)
+    resend, session.quality_resend = session.quality_resend, []
+    pub = getattr(shell, "display_pub", None)
+    for display_id, data in resend if pub is not None else []:
+        with contextlib.suppress(Exception):
+            pub.publish(data, metadata={}, transient={"display_id": display_id}, update=True)

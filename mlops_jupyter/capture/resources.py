@@ -34,9 +34,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-INTERVAL_S = 0.01
+INTERVAL_S = 0.02
 LONG_CELL_S = 0.2  # past this, end() looks for new child processes itself (about 0.1 ms)
-CHILDREN_EVERY = 10  # refresh the list of child processes every 10 samples (0.1 s)
+CHILDREN_EVERY = 25  # refresh the list of child processes every 25 samples (0.5 s)
 _MB = 1024 * 1024
 _KB_MB = 1024.0
 

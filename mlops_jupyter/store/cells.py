@@ -22,8 +22,13 @@ SELECT e.id, e.run_id, e.cell_id, e.execution_count, e.status, e.started_at, e.d
          WHERE l.execution_id = e.id AND l.dst_type = 'dataset' AND l.relation = 'wrote')
          AS n_datasets_written,
        (SELECT COUNT(DISTINCT l.src_id) FROM lineage l
-         WHERE l.execution_id = e.id AND l.src_type = 'dataset') AS n_datasets_read
+         WHERE l.execution_id = e.id AND l.src_type = 'dataset') AS n_datasets_read,
+       (SELECT COUNT(*) FROM dataset_checks c WHERE c.execution_id = e.id) AS n_checks,
+       (SELECT COUNT(*) FROM dataset_checks c WHERE c.execution_id = e.id AND c.passed = 0)
+         AS n_checks_failed,
+       u.wall_s, u.cpu_s, u.peak_rss_mb, u.retained_mb
 FROM executions e JOIN runs r ON r.id = e.run_id
+LEFT JOIN execution_resources u ON u.execution_id = e.id
 """
 
 
