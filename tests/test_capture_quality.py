@@ -88,7 +88,10 @@ def test_datasets_are_tagged_by_source_type_and_quality(
     (workdir / "people.csv").write_text("name,age\nann,31\nbob,\ncy,40\n")
     run(shell, "import pandas as pd\npeople = pd.read_csv('people.csv')")
     run(shell, "from sklearn.datasets import load_wine\nwine = load_wine()\nX = wine.data")
-    run(shell, "from sklearn.datasets import load_digits\ndigits = load_digits()\nX_img = digits.images")
+    run(
+        shell,
+        "from sklearn.datasets import load_digits\ndigits = load_digits()\nX_img = digits.images",
+    )
     run(
         shell,
         "ts_df = pd.DataFrame({'t': pd.date_range('2024-01-01', periods=5), 'v': range(5)})\n"
@@ -115,7 +118,10 @@ def test_user_tags_filters_and_pii_is_never_snapshotted(
 ) -> None:
     import mlops_jupyter as mj
 
-    run(shell, "import pandas as pd\ncustomers_df = pd.DataFrame({'email': ['a@x', 'b@y'], 'n': [1, 2]})")
+    run(
+        shell,
+        "import pandas as pd\ncustomers_df = pd.DataFrame({'email': ['a@x', 'b@y'], 'n': [1, 2]})",
+    )
     run(shell, "%mlops tag customers_df owner=risk pii=true")
     run(shell, "clean_df = customers_df[customers_df.n > 1]")
     run(shell, "other_df = pd.DataFrame({'n': [5, 6]})")

@@ -35,7 +35,9 @@ def frame(n: int = 1000, seed: int = 0) -> pd.DataFrame:
 
 
 def suite_of(df: pd.DataFrame, **kw: Any) -> Suite:
-    rules = draft_rules(profile(df), {str(c): str(t) for c, t in df.dtypes.items()}, len(df), "dataframe")
+    rules = draft_rules(
+        profile(df), {str(c): str(t) for c, t in df.dtypes.items()}, len(df), "dataframe"
+    )
     return Suite("train", 1, "draft", tuple(rules), **kw)
 
 

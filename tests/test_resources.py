@@ -76,7 +76,9 @@ def test_runs_compare_status_and_cli_show_resources(
     frame = mj.runs()
     assert {"resources.wall_s", "resources.cpu_s", "resources.peak_rss_mb"} <= set(frame.columns)
     assert frame["resources.cpu_s"].iloc[0] >= 0.29
-    assert frame["resources.cost"].iloc[0] == pytest.approx(frame["resources.wall_s"].iloc[0] / 1000)
+    assert frame["resources.cost"].iloc[0] == pytest.approx(
+        frame["resources.wall_s"].iloc[0] / 1000
+    )
     table = mj.compare().table
     assert "resources.cpu_s" in table.columns and table["resources.cpu_s"].iloc[0] >= 0.29
     report = mj.resources()
