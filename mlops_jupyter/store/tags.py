@@ -85,6 +85,8 @@ class TagsMixin(StoreBase):
 
     def dataset_tags(self, name: str, version: int | None = None) -> dict[str, str]:
         """The tags of ``name`` at ``version`` (the name's own tags when ``version`` is None)."""
+        if "dataset_tags" not in self.table_names():
+            return {}
         rows = self.query(
             "SELECT version, key, value FROM dataset_tags WHERE name = ? AND version IN (0, ?) "
             "ORDER BY version, key",
@@ -95,12 +97,16 @@ class TagsMixin(StoreBase):
     def all_dataset_tags(self) -> dict[tuple[str, int], dict[str, str]]:
         """``{(name, version): tags}`` for every tagged name (version 0: the name's own)."""
         out: dict[tuple[str, int], dict[str, str]] = {}
+        if "dataset_tags" not in self.table_names():  # an old store read without upgrading
+            return out
         for r in self.query("SELECT name, version, key, value FROM dataset_tags ORDER BY key"):
             out.setdefault((r["name"], int(r["version"])), {})[r["key"]] = r["value"]
         return out
 
     def tagged_names(self, key: str) -> list[tuple[str, int, str]]:
         """``(name, version, value)`` of every row carrying ``key``."""
+        if "dataset_tags" not in self.table_names():
+            return []
         return [
             (r["name"], int(r["version"]), r["value"])
             for r in self.query(
