@@ -378,14 +378,15 @@ class Checker:
         while True:
             after = self.jobs.get()
             try:
-                if after is not None:
+                if after is not None and after.session.is_open():
                     from .checking import handle
 
                     handle(after)
                     after.store.wait_for_writes()  # wait() returns once results are committed
             except Exception as exc:
                 with contextlib.suppress(Exception):
-                    after.session.quality_failures.append(("check the cell's data", exc))
+                    if after.session.is_open():  # not a store closed under a finished session
+                        after.session.quality_failures.append(("check the cell's data", exc))
             finally:
                 with self.cv:
                     self.pending -= 1

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import StoreBase, loads
+from .present import has_table
 
 # What one execution captured, counted per kind; params keep the execution that last set them.
 _SUMMARY = """
@@ -38,7 +39,7 @@ _NO_QUALITY = """0 AS n_checks, 0 AS n_checks_failed, NULL AS wall_s, NULL AS cp
 
 
 def _summary(store: StoreBase) -> str:
-    if {"dataset_checks", "execution_resources"} <= set(store.table_names()):
+    if has_table(store, "dataset_checks") and has_table(store, "execution_resources"):
         return _SUMMARY.format(
             quality=_QUALITY,
             resources="LEFT JOIN execution_resources u ON u.execution_id = e.id",

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import InvalidInput, NotFound
 from .base import Migrations, SqlDb, StoreBase, dumps, loads, utcnow
+from .present import has_table
 
 migrations = Migrations("mlops_jupyter.expectations")
 
@@ -120,7 +121,7 @@ class ExpectationsMixin(StoreBase):
 
     def find_suite(self, name: str, version: int | None = None) -> dict[str, Any] | None:
         """A suite version (the latest when ``version`` is None), or None."""
-        if "expectation_suites" not in self.table_names():  # an old store read as it is
+        if not has_table(self, "expectation_suites"):  # an old store read as it is
             return None
         if version is None:
             row = self.query_one(
@@ -146,7 +147,7 @@ class ExpectationsMixin(StoreBase):
 
     def list_suites(self) -> list[dict[str, Any]]:
         """The latest version of every suite, by name."""
-        if "expectation_suites" not in self.table_names():
+        if not has_table(self, "expectation_suites"):
             return []
         rows = self.query(
             """SELECT s.* FROM expectation_suites s

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .base import Migrations, SqlDb, StoreBase
+from .present import has_table
 
 migrations = Migrations("mlops_jupyter.resources")
 
@@ -65,7 +66,7 @@ class ResourcesMixin(StoreBase):
             )
 
     def execution_resources(self, execution_id: int) -> dict[str, Any] | None:
-        if "execution_resources" not in self.table_names():
+        if not has_table(self, "execution_resources"):
             return None
         return self.query_one(
             "SELECT * FROM execution_resources WHERE execution_id = ?", (int(execution_id),)
@@ -74,7 +75,7 @@ class ResourcesMixin(StoreBase):
     def run_resources(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Per run: cells, totals (wall, CPU) and peaks (memory, workers, GPU)."""
         ids = [str(r) for r in run_ids]
-        if not ids or "execution_resources" not in self.table_names():
+        if not ids or not has_table(self, "execution_resources"):
             return {}
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 500):
@@ -94,7 +95,7 @@ class ResourcesMixin(StoreBase):
 
     def costliest_cells(self, run_id: str, n: int = 5) -> list[dict[str, Any]]:
         """The ``n`` cells of a run that took longest (wall), with their code and usage."""
-        if "execution_resources" not in self.table_names():
+        if not has_table(self, "execution_resources"):
             return []
         return self.query(
             """SELECT r.*, e.execution_count, e.cell_id, e.code, e.status, e.started_at

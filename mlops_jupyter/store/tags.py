@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .base import Migrations, SqlDb, StoreBase, utcnow
+from .present import has_table
 
 migrations = Migrations("mlops_jupyter.tags")
 
@@ -85,7 +86,7 @@ class TagsMixin(StoreBase):
 
     def dataset_tags(self, name: str, version: int | None = None) -> dict[str, str]:
         """The tags of ``name`` at ``version`` (the name's own tags when ``version`` is None)."""
-        if "dataset_tags" not in self.table_names():
+        if not has_table(self, "dataset_tags"):
             return {}
         rows = self.query(
             "SELECT version, key, value FROM dataset_tags WHERE name = ? AND version IN (0, ?) "
@@ -97,7 +98,7 @@ class TagsMixin(StoreBase):
     def all_dataset_tags(self) -> dict[tuple[str, int], dict[str, str]]:
         """``{(name, version): tags}`` for every tagged name (version 0: the name's own)."""
         out: dict[tuple[str, int], dict[str, str]] = {}
-        if "dataset_tags" not in self.table_names():  # an old store read without upgrading
+        if not has_table(self, "dataset_tags"):  # an old store read without upgrading
             return out
         for r in self.query("SELECT name, version, key, value FROM dataset_tags ORDER BY key"):
             out.setdefault((r["name"], int(r["version"])), {})[r["key"]] = r["value"]
@@ -105,7 +106,7 @@ class TagsMixin(StoreBase):
 
     def tagged_names(self, key: str) -> list[tuple[str, int, str]]:
         """``(name, version, value)`` of every row carrying ``key``."""
-        if "dataset_tags" not in self.table_names():
+        if not has_table(self, "dataset_tags"):
             return []
         return [
             (r["name"], int(r["version"]), r["value"])
