@@ -54,7 +54,8 @@ def main() -> None:
     print(
         f"sampler alone: {cost * 1000:.0f} ms CPU in {idle.wall_s:.1f} s beyond an idle "
         f"process's {base * 1000:.0f} ms ({idle.samples} samples): "
-        f"{100 * cost / idle.wall_s:.2f} % of one core"
+        f"{100 * cost / idle.wall_s:.2f} % of one core; its own thread time "
+        f"{1000 * idle.sampler_cpu_s:.1f} ms: {100 * idle.sampler_cpu_s / idle.wall_s:.2f} %"
     )
     for name, work in (("pure-Python loop", python_work), ("numpy sort", numpy_work)):
         work()

@@ -79,7 +79,9 @@ def test_runs_compare_status_and_cli_show_resources(
     assert frame["resources.cost"].iloc[0] == pytest.approx(
         frame["resources.wall_s"].iloc[0] / 1000
     )
-    table = mj.compare().table
+    assert not any(c.startswith("resources.") for c in mj.compare().table.columns)
+    assert "resources.cpu_s" in mj.compare().runs.columns  # as data, always
+    table = mj.compare(resources=True).table
     assert "resources.cpu_s" in table.columns and table["resources.cpu_s"].iloc[0] >= 0.29
     report = mj.resources()
     assert report.totals["cells"] >= 3 and report.cost is not None
@@ -111,15 +113,15 @@ def test_no_gpu_is_skipped_and_a_bad_rate_is_one_warning(monkeypatch: pytest.Mon
 
 
 def test_the_sampler_costs_under_one_percent_of_a_core() -> None:
-    """The process's CPU while a cell only sleeps and the sampler runs (bench/resources.py
-    measures 0.8 %); a loop timed beside it would measure the neighbours on 2 shared cores."""
+    """The sampling thread's own CPU (its thread time) while a cell runs; a loop timed beside
+    it would measure the neighbours on 2 shared cores."""
     import time
 
     from mlops_jupyter.capture.resources import Monitor
 
     m = Monitor()
     m.begin()
-    time.sleep(1.5)  # a cell that lets go of the GIL: sampled every 20 ms
+    time.sleep(1.5)  # a cell that lets go of the GIL: sampled every 25 ms
     usage = m.end()
-    assert usage is not None and usage.samples >= 40, usage
-    assert usage.cpu_self_s / usage.wall_s < 0.03, usage  # clock ticks are 10 ms: room for 2
+    assert usage is not None and usage.samples >= 30, usage
+    assert 0 < usage.sampler_cpu_s / usage.wall_s < 0.01, usage

@@ -110,11 +110,13 @@ def compare(
     experiment: str | None = None,
     metric: str | None = None,
     store: Any = None,
+    resources: bool = False,
 ) -> Comparison:
     """Compare runs: the named ``runs`` (ids, id prefixes or names), else those of ``experiment``,
     else those of the current experiment (the session's, or the store's latest).
 
     ``metric`` (e.g. ``"auc"``) is the one the table is sorted by and ``best()`` defaults to.
+    ``resources``: show what each run cost (``resources.*`` columns, #16).
     Without named runs, runs that logged neither a param nor a metric are left out.
     """
     if runs is not None:
@@ -141,6 +143,8 @@ def compare(
         parents=parents,
         defaults={r: frozenset(f"params.{k}" for k in keys) for r, keys in defaults.items()},
     )
+    if resources:
+        result = result.with_resources()
     if metric is not None:
         column = result.metric_column(metric)
         result = replace(result, metric=column, direction=guess_direction(column))
@@ -197,6 +201,7 @@ class Comparison:
     only_diff: bool = False
     store: Any = field(default=None, repr=False)
     show_all_params: bool = False
+    show_resources: bool = False  # the resources.* columns in .table (#16; always in .runs)
     defaults: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
     parents: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -207,7 +212,14 @@ class Comparison:
         """The runs table after filters: run columns, metrics, then the params shown
         (:meth:`shown_params`)."""
         shown = set(self.shown_params())
-        return self.runs[[c for c in self.runs.columns if c not in self.params or c in shown]]
+        return self.runs[
+            [
+                c
+                for c in self.runs.columns
+                if (c not in self.params or c in shown)
+                and (self.show_resources or not str(c).startswith("resources."))
+            ]
+        ]
 
     def user_params(self) -> list[str]:
         """Param columns the user set in at least one run: any source but an estimator's
@@ -300,6 +312,11 @@ class Comparison:
     def only_differences(self, on: bool = True) -> Comparison:
         """Hide params whose value is the same in every run of the table."""
         return replace(self, only_diff=on)
+
+    def with_resources(self, on: bool = True) -> Comparison:
+        """The table with each run's ``resources.wall_s``, ``.cpu_s``, ``.peak_rss_mb`` (and
+        ``.cost``) columns (#16)."""
+        return replace(self, show_resources=on)
 
     def all_params(self, on: bool = True) -> Comparison:
         """Show every param, the estimators' defaults too (``on=False``: only those the user

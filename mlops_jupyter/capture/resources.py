@@ -34,9 +34,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-INTERVAL_S = 0.02
+INTERVAL_S = 0.025
 LONG_CELL_S = 0.2  # past this, end() looks for new child processes itself (about 0.1 ms)
-CHILDREN_EVERY = 25  # refresh the list of child processes every 25 samples (0.5 s)
+CHILDREN_EVERY = 20  # refresh the list of child processes every 20 samples (0.5 s)
 _MB = 1024 * 1024
 _KB_MB = 1024.0
 
@@ -59,6 +59,7 @@ class Usage:
     samples: int
     interval_s: float
     exact_peak: int
+    sampler_cpu_s: float = 0.0  # the sampling thread's own CPU during the cell
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,10 +70,21 @@ class _Self:
 
     def __init__(self) -> None:
         self.fd: int | None = None
+        self.uptime_fd: int | None = None
         if sys.platform.startswith("linux"):
             with contextlib.suppress(OSError):
                 self.fd = os.open("/proc/self/status", os.O_RDONLY)
+                self.uptime_fd = os.open("/proc/uptime", os.O_RDONLY)
         self.proc: Any = None
+
+    def uptime(self) -> float | None:
+        """Seconds since boot: the clock /proc gives process start times in."""
+        if self.uptime_fd is None:
+            return None
+        try:
+            return float(os.pread(self.uptime_fd, 64, 0).split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def memory_kb(self) -> tuple[float, float | None]:
         if self.fd is not None:
@@ -96,19 +108,15 @@ def _field(raw: bytes, name: bytes) -> float:
 class _Child:
     """One child process: its memory and CPU, read from /proc (or psutil)."""
 
-    __slots__ = ("cpu0", "cpu_last", "peak_kb", "pid", "proc", "stat_fd", "statm_fd")
+    __slots__ = ("cpu0", "cpu_last", "peak_kb", "pid", "proc", "stat_fd")
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.stat_fd: int | None = None
-        self.statm_fd: int | None = None
         self.proc: Any = None
         if sys.platform.startswith("linux"):
-            try:
+            with contextlib.suppress(OSError):
                 self.stat_fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
-                self.statm_fd = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
-            except OSError:
-                self.close()
         self.cpu0: float | None = None
         self.cpu_last = 0.0
         self.peak_kb = 0.0
@@ -116,12 +124,11 @@ class _Child:
     def read(self) -> tuple[float, float] | None:
         """``(cpu seconds, rss kB)``, or None once the process is gone."""
         try:
-            if self.stat_fd is not None and self.statm_fd is not None:
-                stat = os.pread(self.stat_fd, 4096, 0)
+            if self.stat_fd is not None:
+                stat = os.pread(self.stat_fd, 4096, 0)  # utime, stime and rss in one read
                 fields = stat[stat.rindex(b")") + 2 :].split()
                 cpu = (int(fields[11]) + int(fields[12])) / _TICKS
-                rss = int(os.pread(self.statm_fd, 256, 0).split()[1]) * _PAGE_KB
-                return cpu, float(rss)
+                return cpu, float(int(fields[21]) * _PAGE_KB)
             if self.proc is None:
                 import psutil
 
@@ -133,12 +140,21 @@ class _Child:
         except Exception:  # psutil.NoSuchProcess / AccessDenied
             return None
 
+    def started(self) -> float | None:
+        """When the process started, in seconds since boot (None off Linux)."""
+        if self.stat_fd is None:
+            return None
+        try:
+            stat = os.pread(self.stat_fd, 4096, 0)
+            return int(stat[stat.rindex(b")") + 2 :].split()[19]) / _TICKS
+        except (OSError, ValueError, IndexError):
+            return None
+
     def close(self) -> None:
-        for fd in (self.stat_fd, self.statm_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self.stat_fd = self.statm_fd = None
+        if self.stat_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.stat_fd)
+        self.stat_fd = None
 
 
 _TICKS = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
@@ -225,6 +241,7 @@ class Monitor:
 
     def _reset(self) -> None:
         self.t0 = 0.0
+        self.boot0: float | None = None
         self.times0: Any = None
         self.rss0 = self.hwm0 = 0.0
         self.peak_self_kb = 0.0
@@ -233,6 +250,7 @@ class Monitor:
         self.samples = 0
         self.seen_workers: set[int] = set()
         self.gone: list[tuple[float, float]] = []  # (cpu0, cpu_last) of workers that exited
+        self.sampler_cpu = 0.0
         self.gpu_peak: float | None = None
         self.gpu_util: list[float] = []
 
@@ -243,12 +261,16 @@ class Monitor:
             self._reset()
             self.t0 = time.perf_counter()
             self.times0 = os.times()
+            self.boot0 = self.me.uptime()
             rss, hwm = self.me.memory_kb()
             self.rss0, self.hwm0 = rss, hwm or 0.0
             self.peak_self_kb = self.peak_total_kb = rss
             self._active = True
-            for child in self.children.values():
-                child.cpu0 = None  # the sampler takes the baseline (it is first to run)
+            for child in self.children.values():  # workers alive already: CPU from now on
+                read = child.read()  # two preads each (a few µs); a busy cell starves the sampler
+                child.cpu0 = read[0] if read is not None else None
+                if read is not None:
+                    child.cpu_last = read[0]
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="mlops-resources", daemon=True)
             self._thread.start()
@@ -298,6 +320,7 @@ class Monitor:
                 samples=self.samples,
                 interval_s=self.interval,
                 exact_peak=int(exact),
+                sampler_cpu_s=self.sampler_cpu,
             )
 
     # -- the sampling thread -------------------------------------------------------------------
@@ -313,6 +336,7 @@ class Monitor:
                 if self._active:  # begun between the check and the clear
                     self._wake.set()
                 continue
+            spent = time.thread_time()
             try:
                 found = self._discover() if refresh % CHILDREN_EVERY == 0 else None
                 refresh += 1
@@ -322,6 +346,7 @@ class Monitor:
                 with self._lock:
                     if self._active:
                         self._merge(found, rss, reads, gpu)
+                        self.sampler_cpu += time.thread_time() - spent
             except Exception:  # a sample lost is not worth a warning
                 pass
             time.sleep(self.interval)
@@ -337,7 +362,7 @@ class Monitor:
                 child.close()
                 continue
             # born during this cell: all its CPU is the cell's; else from now on
-            child.cpu0 = read[0] if _older_than_cell(pid, self.t0) else 0.0
+            child.cpu0 = read[0] if self._older_than_cell(child) else 0.0
             child.cpu_last = read[0]
             new[pid] = (child, read)
         return pids, new
@@ -389,6 +414,20 @@ class Monitor:
         self._merge(self._discover(), 0.0, [], None)
         self.samples -= 1  # not a sample of its own
 
+    def _older_than_cell(self, child: _Child) -> bool:
+        """Whether the process existed before the cell began (its CPU before is not the
+        cell's): start times in the kernel's clock since boot (10 ms ticks), else psutil's."""
+        started = child.started()
+        if started is not None and self.boot0 is not None:
+            return started < self.boot0 - 0.02
+        try:
+            import psutil
+
+            created = psutil.Process(child.pid).create_time()
+        except Exception:
+            return True
+        return bool(created < time.time() - (time.perf_counter() - self.t0))
+
     def _forget(self, pid: int) -> None:
         child = self.children.pop(pid)
         child.close()
@@ -407,15 +446,6 @@ class Monitor:
         return total
 
 
-def _older_than_cell(pid: int, t0: float) -> bool:
-    """Whether the process existed before the cell began (its CPU before is not the cell's)."""
-    try:
-        import psutil
-
-        created = psutil.Process(pid).create_time()
-    except Exception:
-        return True
-    return created < time.time() - (time.perf_counter() - t0)
 
 
 _monitor: Monitor | None = None

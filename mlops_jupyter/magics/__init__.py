@@ -56,7 +56,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "compare": (
         "mlops_jupyter.magics.compare:compare",
         "%mlops compare [RUN ...] [--experiment NAME] [--metric KEY] [--filter QUERY] "
-        "[--only-differences] [--diff A B]",
+        "[--only-differences] [--diff A B] [--resources]",
         "interactive comparison of runs: table, filter, curves, best run, diff of two runs",
     ),
     "drift": (
