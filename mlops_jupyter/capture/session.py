@@ -64,6 +64,9 @@ class Session:
         self.contents: set[str] = set()  # dataset fingerprints this session wrote or queued
         self.key_owners: dict[str, dict[str, str]] = {}  # run id -> metric key -> model name
         self.write_failures: list[BaseException] = []  # from the store's writer thread
+        self.quality_failures: list[tuple[str, BaseException]] = []  # checker thread (#16)
+        self.quality_lines: list[str] = []  # data test lines a plain shell shows next cell
+        self.quality_resend: list[tuple[str, dict[str, str]]] = []  # late lines, sent again
         self._parent_for_next: str | None = os.environ.get(ENV_PARENT_RUN) or None
         self._runs_started = 0
         self._facts_pending: BackgroundFacts | None = None

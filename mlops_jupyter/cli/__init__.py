@@ -57,6 +57,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Move an alias back to its previous holder.",
     ),
     "audit": ("mlops_jupyter.cli.registry:audit", "Audit trail of the registry (audit verify)."),
+    "check": (
+        "mlops_jupyter.cli.quality:check",
+        "Check a csv/parquet file or stored dataset against its data tests; exit 1 on failure.",
+    ),
+    "expect": (
+        "mlops_jupyter.cli.quality:expect",
+        "Show, draft or change a dataset's data tests (expectation suite).",
+    ),
+    "tag": ("mlops_jupyter.cli.quality:tag", "Tag a dataset, e.g. owner=risk pii=true."),
+    "resources": (
+        "mlops_jupyter.cli.quality:resources",
+        "What a run cost: wall, CPU, peak memory, the five costliest cells.",
+    ),
 }
 
 
@@ -124,7 +137,9 @@ def cli(ctx: click.Context, store: str | None) -> None:
 
 
 # Commands that only read: a store path that does not exist is a typo, not a new store.
-READ_ONLY = frozenset({"runs", "compare", "models", "audit", "datasets"})
+READ_ONLY = frozenset({"runs", "compare", "models", "audit", "datasets", "resources"})
+# Commands that write to a store that must already exist (a typo is not a new store).
+EXISTING = READ_ONLY | {"check", "expect", "tag"}
 
 
 def store_option(ctx: click.Context) -> Any:
@@ -136,7 +151,7 @@ def store_option(ctx: click.Context) -> Any:
     chosen = (ctx.obj or {}).get("store")
     words = ctx.command_path.split()
     readonly = len(words) > 1 and words[1] in READ_ONLY
-    if readonly and not store_path(chosen).exists():
+    if len(words) > 1 and words[1] in EXISTING and not store_path(chosen).exists():
         raise StoreError(
             f"No lineage store at {store_path(chosen)}. Check --store or $MLOPS_JUPYTER_STORE, "
             "or run from the folder that holds .mlops/."

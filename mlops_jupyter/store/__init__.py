@@ -15,9 +15,12 @@ from .compare import CompareMixin
 from .datadiff import DatadiffMixin
 from .datasets import DatasetsMixin
 from .drift import DriftMixin
+from .expectations import ExpectationsMixin
 from .export import ExportMixin
 from .registry import RegistryMixin
+from .resources import ResourcesMixin
 from .runs import RunsFrameMixin
+from .tags import TagsMixin
 
 
 class Store(
@@ -28,6 +31,9 @@ class Store(
     DatadiffMixin,
     RegistryMixin,
     ExportMixin,
+    ExpectationsMixin,
+    TagsMixin,
+    ResourcesMixin,
 ):
     """A lineage store on one SQLite file (see :mod:`mlops_jupyter.store.base`)."""
 

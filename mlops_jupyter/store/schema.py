@@ -183,7 +183,7 @@ def m003_record_run_process(db: Database) -> None:
 
 
 def _area_sets() -> list[Any]:
-    from . import compare, datadiff, drift, export, registry
+    from . import compare, datadiff, drift, expectations, export, registry, resources, tags
 
     return [
         compare.migrations,
@@ -191,6 +191,9 @@ def _area_sets() -> list[Any]:
         datadiff.migrations,
         registry.migrations,
         export.migrations,
+        expectations.migrations,
+        tags.migrations,
+        resources.migrations,
     ]
 
 
