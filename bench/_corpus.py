@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -80,21 +81,35 @@ def to_notebook(py_path: str | os.PathLike) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(nb, workdir, *, timeout=600, prelude=None, env=None):
-    """Execute ``nb`` (a copy) in ``workdir``; return (seconds, cell_seconds, outcomes).
+@dataclass
+class Executed:
+    seconds: float  # wall time, the kernel's start included
+    cell_seconds: float  # the cells' own execution times (prelude included, epilogue not)
+    outcomes: list  # ("ok"|"error", error name) per cell of the notebook
+    epilogue: str = ""  # what the epilogue cell printed
+
+    def __iter__(self):  # seconds, cell_seconds, outcomes = execute(...)
+        return iter((self.seconds, self.cell_seconds, self.outcomes))
+
+
+def execute(nb, workdir, *, timeout=600, prelude=None, env=None, epilogue=None):
+    """Execute ``nb`` (a copy) in ``workdir``; return an :class:`Executed`.
 
     ``seconds`` is the wall time including the kernel's start; ``cell_seconds`` the sum of
     the cells' own execution times (prelude included), from nbclient's timing metadata.
     ``outcomes`` has one ``("ok"|"error", error_name)`` per cell of ``nb``
     (markdown cells are "ok"); the prelude cell, when given, is not reported.
     Errors do not stop the run (``allow_errors=True``). ``env`` adds environment variables
-    for the kernel.
+    for the kernel; ``epilogue`` is code run after the last cell (its output is returned, its
+    time and outcome are not counted).
     """
     nb = copy.deepcopy(nb)
     offset = 0
     if prelude:
         nb.cells.insert(0, nbformat.v4.new_code_cell(prelude))
         offset = 1
+    if epilogue:
+        nb.cells.append(nbformat.v4.new_code_cell(epilogue))
     extra = {"MPLBACKEND": "Agg", **(env or {})}
     backup = {k: os.environ.get(k) for k in extra}
     os.environ.update(extra)
@@ -115,6 +130,12 @@ def execute(nb, workdir, *, timeout=600, prelude=None, env=None):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    tail = ""
+    if epilogue:
+        last = nb.cells.pop()
+        tail = "".join(
+            o.get("text", "") for o in last.get("outputs", []) if o.get("name") == "stdout"
+        )
     cell_seconds = sum(_cell_time(c) for c in nb.cells if c.cell_type == "code")
     outcomes = []
     for cell in nb.cells[offset:]:
@@ -123,7 +144,7 @@ def execute(nb, workdir, *, timeout=600, prelude=None, env=None):
             continue
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         outcomes.append(("error", errors[0].get("ename")) if errors else ("ok", None))
-    return seconds, cell_seconds, outcomes
+    return Executed(seconds, cell_seconds, outcomes, tail)
 
 
 def _cell_time(cell) -> float:

@@ -113,18 +113,21 @@ def _metrics(conn: sqlite3.Connection, labels: list[dict[str, Any]]) -> dict[str
     for entry in ordered:
         want = max(1, int(entry.get("repeats") or 1))
         if entry["producer"] == "search":
+            # A loop of searches (repeats) is met by as many stored searches, or by one run
+            # holding repeats x candidates child runs (a loop of one setting's searches).
             need = int(entry.get("candidates") or 0)
-            fits = [i for i, n in enumerate(searches) if n >= need]
-            if fits:
-                best = min(fits, key=lambda i: searches[i])
-                held = searches.pop(best)
-                credit = min(1.0, held / (need * want)) if need else 1.0
-                found += credit
+            got = 0.0
+            while got < want:
+                fits = [i for i, n in enumerate(searches) if n >= need]
+                if not fits:
+                    break
+                held = searches.pop(min(fits, key=lambda i: searches[i]))
+                got += max(1.0, held / need) if need else 1.0
                 taken += 1
-                if credit < 1:
-                    missed.append({**entry, "found": held})
-            else:
-                missed.append(entry)
+            credit = min(1.0, got / want)
+            found += credit
+            if credit < 1:
+                missed.append({**entry, "found": got})
             continue
         key = (entry["producer"], entry.get("split"))
         got = min(pool[key], want)

@@ -7,6 +7,10 @@
    to parquet (write + md5). Goal: >= 4 GB/s. Then a 1,000,000 x 5 string-column frame
    (pandas' default ``str`` dtype, and ``object``). Goal: >= 0.5 GB/s. Sizes are
    ``memory_usage(deep=True)``.
+4. Capture's cost on model cells (#12), in one shell, alternating blocks with capture off
+   (``%mlops off``) and on: a grid search with 5,000 candidates (each one a child run), a loop
+   of 60 fits and scores of one estimator, and the first fitted model of a session (its file
+   is written between cells, so ``import skops`` is not paid in the cell).
 3. 100,000 ``mj.log_metric`` calls, buffered and written in one flush, vs MLflow's
    ``log_metric`` on a SQLite tracking URI (``--mlflow-calls`` calls, extrapolated to 100,000;
    MLflow in its own virtualenv, see ``_peers.py``). Goal: under 1 s, at least 100x.
@@ -221,6 +225,57 @@ def bench_log_metric(tmp: Path, mlflow_calls: int, no_peer: bool) -> None:
     print(f"   ratio: {extrapolated / ours:,.0f}x faster   goal >= 100x")
 
 
+MODEL_SETUP = (
+    "import numpy as np\n"
+    "from sklearn.datasets import load_iris\n"
+    "from sklearn.dummy import DummyRegressor\n"
+    "from sklearn.linear_model import LogisticRegression\n"
+    "from sklearn.model_selection import GridSearchCV\n"
+    "X, y = load_iris(return_X_y=True)"
+)
+MODEL_CELLS = {
+    "grid search, 5,000 candidates": (
+        "g = GridSearchCV(DummyRegressor(strategy='constant'),\n"
+        "                 {'constant': list(np.linspace(0, 2, 5000))}, cv=2).fit(X, y)"
+    ),
+    "loop: 60 fits + scores": (
+        "for seed in range(60):\n"
+        "    rows = np.random.default_rng(seed).choice(len(X), 120, replace=False)\n"
+        "    m = LogisticRegression(max_iter=300).fit(X[rows], y[rows])\n"
+        "    m.score(X, y)"
+    ),
+}
+
+
+def bench_model_cells(reps: int) -> None:
+    """Alternate blocks off/on in one shell; the writer is drained outside the timed cells."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from mlops_jupyter.capture import artifacts
+    from mlops_jupyter.capture.session import get_session
+
+    InteractiveShell.clear_instance()
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "mlops_jupyter")
+    shell.run_cell(MODEL_SETUP, store_history=True)
+    print(f"\n4. Model cells, capture off vs on (best of {reps}, seconds)")
+    print("   cell                              off        on      ratio")
+    for label, code in MODEL_CELLS.items():
+        best = {"off": float("inf"), "on": float("inf")}
+        for _ in range(reps):
+            for mode in ("off", "on"):
+                get_session().enabled = mode == "on"  # what %mlops off / on do, quietly
+                t0 = time.perf_counter()
+                shell.run_cell(code, store_history=True)
+                best[mode] = min(best[mode], time.perf_counter() - t0)
+                get_session().store.wait_for_writes()
+                artifacts.flush()
+        print(
+            f"   {label:<32} {best['off']:7.3f}   {best['on']:7.3f}   {best['on'] / best['off']:6.3f}"
+        )
+    shell.run_line_magic("unload_ext", "mlops_jupyter")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=2000)
@@ -236,6 +291,7 @@ def main() -> None:
         bench_cells(args.cells)
         bench_fingerprints(tmp)
         bench_log_metric(tmp, args.mlflow_calls, args.no_peer)
+        bench_model_cells(3)
         os.chdir(home)
 
 

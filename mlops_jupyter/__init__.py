@@ -9,6 +9,7 @@ features work without magics through this module, ``import mlops_jupyter as mj``
     registry    mj.register_model, mj.load_model, mj.promote, mj.rollback, mj.models,
                 mj.set_policy, mj.audit_verify, mj.audit_head
     export      mj.export, mj.run_bundle, mj.verify
+    data        mj.expect, mj.expectations, mj.check (data tests), mj.tag, mj.resources
     store       mj.open_store, mj.MlopsError
 
 Importing is cheap: each name is imported on first use (no jupyter_server, tornado, click,
@@ -60,6 +61,12 @@ _LAZY: dict[str, str] = {
     "set_policy": "mlops_jupyter.registry:set_policy",
     "audit_verify": "mlops_jupyter.registry:audit_verify",
     "audit_head": "mlops_jupyter.registry:audit_head",
+    # data tests, dataset tags, resources (issue #16)
+    "expect": "mlops_jupyter.analysis.suites:expect",
+    "expectations": "mlops_jupyter.analysis.suites:expectations",
+    "check": "mlops_jupyter.analysis.suites:check",
+    "tag": "mlops_jupyter.analysis.tags:tag",
+    "resources": "mlops_jupyter.analysis.resources:resources",
 }
 
 __all__ = ["MlopsError", "__version__", *sorted(_LAZY)]

@@ -246,13 +246,13 @@ def test_read_only_cells_reuse_cached_fingerprints(shell, monkeypatch) -> None:
         "big, target = make_regression(n_samples=1000, n_features=3, random_state=0)",
     )
     calls: list[int] = []
-    real = detect.fingerprint
+    real = detect.fingerprint_soon
 
     def counting(obj: Any) -> Any:
         calls.append(1)
         return real(obj)
 
-    monkeypatch.setattr(detect, "fingerprint", counting)
+    monkeypatch.setattr(detect, "fingerprint_soon", counting)
     run(shell, "total = big.sum()\nm = big.max()")  # reads only: cached
     assert calls == []
     run(shell, "big.sort()")  # a method that may mutate: re-hashed (sorted rows: version 2)
@@ -553,7 +553,9 @@ def test_a_notebook_with_joblib_workers_ends_its_run_finished(tmp_path) -> None:
     ]
     nbformat.write(nb, tmp_path / "workers.ipynb")
     store_file = tmp_path / "lineage.db"
-    execute_notebook(tmp_path / "workers.ipynb", tmp_path, env={"MLOPS_JUPYTER_STORE": str(store_file)})
+    execute_notebook(
+        tmp_path / "workers.ipynb", tmp_path, env={"MLOPS_JUPYTER_STORE": str(store_file)}
+    )
     store = open_store(store_file, shared=False)
     runs = store.list_runs()
     assert runs and {r["status"] for r in runs} == {"finished"}

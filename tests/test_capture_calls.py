@@ -588,3 +588,24 @@ def test_a_loop_of_fits_neither_keeps_its_models_alive_nor_stores_them_all(shell
     models = _store().list_models(get_session().run_id)
     assert 1 <= len(models) <= MAX_MODELS
     assert all(m["artifact_hash"] for m in models)
+
+
+def test_halving_search_candidates_carry_their_iteration_and_resources(shell) -> None:
+    run(shell, DATA)
+    run(
+        shell,
+        "from sklearn.experimental import enable_halving_search_cv  # noqa: F401\n"
+        "from sklearn.model_selection import HalvingGridSearchCV\n"
+        "from sklearn.tree import DecisionTreeClassifier\n"
+        "halving = HalvingGridSearchCV(DecisionTreeClassifier(random_state=0),\n"
+        "                              {'max_depth': [1, 2, 3, 4, 5, 6]}, cv=3, factor=2,\n"
+        "                              random_state=0).fit(X, y)",
+    )
+    store, run_id = _store(), get_session().run_id
+    search = shell.user_ns["halving"]
+    assert store.latest_metrics(run_id)["best_score"] == search.best_score_
+    children = _children(run_id)
+    assert len(children) == len(search.cv_results_["params"])
+    params = [store.get_params(c["id"]) for c in children]
+    assert [p["iter"] for p in params] == list(search.cv_results_["iter"])
+    assert [p["n_resources"] for p in params] == list(search.cv_results_["n_resources"])

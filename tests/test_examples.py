@@ -52,5 +52,11 @@ def test_examples_run_after_each_other_in_one_store(order: str, tmp_path: Path) 
     # every notebook records under its own experiment, never "default"
     assert "default" not in experiments, experiments
     assert experiments["quickstart"] >= 2  # parent, child (and the sweep's runs)
-    for name in ("cancer-models", "wine-cleaning", "drift-monitoring", "registry-demo"):
+    for name in (
+        "cancer-models",
+        "wine-cleaning",
+        "drift-monitoring",
+        "registry-demo",
+        "loan-quality",
+    ):
         assert name in experiments, experiments

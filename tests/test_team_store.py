@@ -28,6 +28,9 @@ RELEASED_BEFORE_15 = {
     "mlops_jupyter.datadiff": ["m001_create_dataset_diffs"],
     "mlops_jupyter.registry": ["m001_create_registry", "m002_audit_integrity"],
     "mlops_jupyter.export": ["m001_create_verifications"],
+    "mlops_jupyter.expectations": ["m001_create_suites_and_checks"],
+    "mlops_jupyter.tags": ["m001_create_dataset_tags"],
+    "mlops_jupyter.resources": ["m001_create_execution_resources"],
 }  # fmt: skip
 
 
@@ -190,6 +193,19 @@ def test_push_copies_everything_once_and_pull_brings_it_back(
     # the team store already holds a colleague's model of the same name: pushed versions follow
     team = _registry_store(team_url)
     team_versions = len(team.list_model_versions("iris"))
+    # data tests, tags and resources (#16) travel too; a colleague's suite keeps its numbers
+    team.add_suite_version("iris", [{"rule": "not_null", "column": "a"}], status="draft",
+                           change="draft")  # fmt: skip
+    local.add_suite_version("iris", [{"rule": "unique", "column": "b"}], status="accepted",
+                            change="set")  # fmt: skip
+    local.set_dataset_tags("iris", {"owner": "ann"})
+    first_run = local.list_runs()[0]["id"]
+    execution = local.query("SELECT id FROM executions WHERE run_id = ?", (first_run,))[0]["id"]
+    local.record_resources(execution, first_run, {"wall_s": 0.5, "cpu_s": 0.25})
+    local.record_check(fingerprint="d" * 32, name="iris", version=1, suite="iris",
+                       suite_version=1, passed=False, n_rows=150, n_rules=1, n_failed_rules=1,
+                       n_failed_rows=3, result={"rules": []}, run_id=first_run,
+                       execution_id=execution)  # fmt: skip
     first = mj_push(local.location, team_url)
     assert first.exit_code == 0, first.output
     assert "runs" in first.output and "audit_records" in first.output
@@ -207,6 +223,11 @@ def test_push_copies_everything_once_and_pull_brings_it_back(
     pushed = [r for r in team.list_audit_records() if "pushed_from" in str(r["details"] or "")]
     assert len(pushed) == len(local.list_audit_records())
     mj.load_model("iris", store=team)  # the model files came along
+    assert [v["version"] for v in team.suite_history("iris")] == [1, 2]  # pushed one follows
+    assert team.dataset_tags("iris")["owner"] == "ann"
+    checks = team.list_checks(name="iris")
+    assert len(checks) == 1 and checks[0]["suite_version"] == 2  # points at its renumbered suite
+    assert team.run_resources([run["id"]])[run["id"]]["wall_s"] == 0.5
     # offline: pull the team store into a new local one, then push it back: nothing new
     offline = tmp_path / "bob" / "lineage.db"
     pulled = CliRunner().invoke(cli, ["--store", str(offline), "pull", "--from", team_url])

@@ -35,6 +35,18 @@ export interface IRun {
   notebook_path: string | null;
   params: Record<string, Scalar>;
   metrics: Record<string, number | null>;
+  resources?: IRunResources | null;
+}
+
+/** What a run cost (#16): totals over its cells, peaks, the estimated cost when priced. */
+export interface IRunResources {
+  cells: number;
+  wall_s: number | null;
+  cpu_s: number | null;
+  cpu_workers_s: number | null;
+  peak_rss_mb: number | null;
+  max_workers: number | null;
+  cost: number | null;
 }
 
 export interface IExecutionSummary {
@@ -48,6 +60,12 @@ export interface IExecutionSummary {
   n_models: number;
   n_datasets_written: number;
   n_datasets_read: number;
+  n_checks?: number;
+  n_checks_failed?: number;
+  wall_s?: number | null;
+  cpu_s?: number | null;
+  peak_rss_mb?: number | null;
+  retained_mb?: number | null;
 }
 
 export interface IGraphNode {
@@ -77,6 +95,7 @@ export interface IDatasetVersion {
   n_rows: number | null;
   n_cols: number | null;
   created_at: string;
+  tags?: Record<string, string>;
 }
 
 export interface IDataset {

@@ -66,6 +66,19 @@ def _reproducibility_column(store: Any, run_ids: list[str]) -> Mapping[str, Any]
 register_column("reproducibility", _reproducibility_column)
 
 
+def _register_resource_columns() -> None:
+    """What each run cost (#16): ``resources.wall_s``, ``.cpu_s``, ``.peak_rss_mb`` (and
+    ``.cost`` when ``$MLOPS_JUPYTER_COST_PER_HOUR`` is set)."""
+    from .resources import COLUMNS, column_provider, cost_per_hour
+
+    for name in COLUMNS:
+        if name != "resources.cost" or cost_per_hour() is not None:
+            register_column(name, column_provider(name))
+
+
+_register_resource_columns()
+
+
 def guess_direction(metric: str) -> str:
     """'min' for names that read like a loss or an error, else 'max'."""
     key = metric.removeprefix("metrics.").lower()
@@ -97,11 +110,13 @@ def compare(
     experiment: str | None = None,
     metric: str | None = None,
     store: Any = None,
+    resources: bool = False,
 ) -> Comparison:
     """Compare runs: the named ``runs`` (ids, id prefixes or names), else those of ``experiment``,
     else those of the current experiment (the session's, or the store's latest).
 
     ``metric`` (e.g. ``"auc"``) is the one the table is sorted by and ``best()`` defaults to.
+    ``resources``: show what each run cost (``resources.*`` columns, #16).
     Without named runs, runs that logged neither a param nor a metric are left out.
     """
     if runs is not None:
@@ -128,6 +143,8 @@ def compare(
         parents=parents,
         defaults={r: frozenset(f"params.{k}" for k in keys) for r, keys in defaults.items()},
     )
+    if resources:
+        result = result.with_resources()
     if metric is not None:
         column = result.metric_column(metric)
         result = replace(result, metric=column, direction=guess_direction(column))
@@ -147,13 +164,18 @@ def _shape_table(frame: pd.DataFrame, store: Any, *, keep_empty: bool) -> pd.Dat
         run_cols.insert(2, "experiment")
     table = frame.reindex(columns=run_cols + metrics + params).reset_index(drop=True)
     run_ids = table["run_id"].astype(str).tolist()
-    for position, (name, provider) in enumerate(_COLUMN_PROVIDERS.items()):
+    position = 0
+    for name, provider in _COLUMN_PROVIDERS.items():
         try:
             values = provider(store, run_ids)
         except Exception as exc:  # another area's hook must not break the comparison
             warnings.warn(f"mlops-jupyter: column {name!r} skipped: {exc}", stacklevel=2)
             continue
-        table.insert(len(run_cols) + position, name, [values.get(r) for r in run_ids])
+        column = [values.get(r) for r in run_ids]
+        if name.startswith("resources.") and all(v is None for v in column):
+            continue  # runs recorded before resources were measured: no empty columns
+        table.insert(len(run_cols) + position, name, column)
+        position += 1
     for column in metrics:
         table[column] = pd.to_numeric(table[column], errors="coerce")
     return table
@@ -179,6 +201,7 @@ class Comparison:
     only_diff: bool = False
     store: Any = field(default=None, repr=False)
     show_all_params: bool = False
+    show_resources: bool = False  # the resources.* columns in .table (#16; always in .runs)
     defaults: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
     parents: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -189,7 +212,14 @@ class Comparison:
         """The runs table after filters: run columns, metrics, then the params shown
         (:meth:`shown_params`)."""
         shown = set(self.shown_params())
-        return self.runs[[c for c in self.runs.columns if c not in self.params or c in shown]]
+        return self.runs[
+            [
+                c
+                for c in self.runs.columns
+                if (c not in self.params or c in shown)
+                and (self.show_resources or not str(c).startswith("resources."))
+            ]
+        ]
 
     def user_params(self) -> list[str]:
         """Param columns the user set in at least one run: any source but an estimator's
@@ -282,6 +312,11 @@ class Comparison:
     def only_differences(self, on: bool = True) -> Comparison:
         """Hide params whose value is the same in every run of the table."""
         return replace(self, only_diff=on)
+
+    def with_resources(self, on: bool = True) -> Comparison:
+        """The table with each run's ``resources.wall_s``, ``.cpu_s``, ``.peak_rss_mb`` (and
+        ``.cost``) columns (#16)."""
+        return replace(self, show_resources=on)
 
     def all_params(self, on: bool = True) -> Comparison:
         """Show every param, the estimators' defaults too (``on=False``: only those the user

@@ -60,12 +60,22 @@ def diff(
     return result
 
 
-def datasets(name: str | None = None, store: Any = None) -> pd.DataFrame:
-    """Dataset versions: name, version, shape, fingerprint, time, producing cell, snapshot."""
+def datasets(
+    name: str | None = None, store: Any = None, tag: str | list[str] | None = None
+) -> pd.DataFrame:
+    """Dataset versions: name, version, shape, fingerprint, time, producing cell, snapshot,
+    tags. ``tag="pii=true"`` (or a list, all must hold; ``"pii"``: the key is set) keeps the
+    versions carrying those tags (#16)."""
     from ..errors import DatasetNotFound
+    from .tags import matches, merged, parse_filters
 
+    filters = parse_filters(tag)
     st = _open(store, needed=True)
     rows = st.list_dataset_versions(name)
+    all_tags = st.all_dataset_tags() if hasattr(st, "all_dataset_tags") else {}
+    for r in rows:
+        r["tags"] = merged(all_tags, r["name"], r["version"])
+    rows = [r for r in rows if matches(r["tags"], filters)]
     if name is not None and not rows:
         raise DatasetNotFound(f"No dataset named {name!r}. List datasets with `%mlops datasets`.")
     columns = [
@@ -80,6 +90,7 @@ def datasets(name: str | None = None, store: Any = None) -> pd.DataFrame:
         "run_id",
         "source_path",
         "snapshot",
+        "tags",
     ]
     records = [
         {
@@ -94,6 +105,7 @@ def datasets(name: str | None = None, store: Any = None) -> pd.DataFrame:
             "run_id": r["run_id"],
             "source_path": r["source_path"],
             "snapshot": r["snapshot_hash"] is not None,
+            "tags": r["tags"],
         }
         for r in rows
     ]
@@ -176,7 +188,8 @@ def _resolve(
         fp = fingerprint(obj)
         ref = st.find_dataset_by_fingerprint(fp) if fp else None
         if fp and ref is not None and not ref.get("snapshot_hash") and snapshot is not False:
-            ref["snapshot_hash"] = _snapshot(st, obj, fp)
+            if snapshot or not _is_pii(st, fp):  # PII rows only when asked (#16)
+                ref["snapshot_hash"] = _snapshot(st, obj, fp)
         elif ref is None and snapshot:
             raise InvalidInput(
                 "snapshot=True needs a recorded dataset, and this DataFrame was never captured. "
@@ -190,6 +203,11 @@ def _resolve(
         f"Cannot diff a {type(obj).__name__}. "
         "Pass DataFrames or stored versions like 'name@2', 'name@latest' or a fingerprint prefix."
     )
+
+
+def _is_pii(st: Any, fp: str) -> bool:
+    checker = getattr(st, "is_pii", None)
+    return bool(checker(fp)) if checker is not None else False
 
 
 def _snapshot(st: Any, frame: pd.DataFrame, fp: str) -> str | None:

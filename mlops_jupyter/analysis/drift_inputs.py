@@ -171,7 +171,9 @@ def save_report(
         ref.fingerprint = frame_fingerprint(ref.frame)
     if cur.frame is not None and cur.fingerprint is None:
         cur.fingerprint = frame_fingerprint(cur.frame)
-    if ref.fingerprint and ref.frame is not None:
+    pii = getattr(store, "is_pii", None)
+    if ref.fingerprint and ref.frame is not None and not (pii and pii(ref.fingerprint)):
+        # a PII reference keeps no sample of its values (#16)
         profile = {
             name: st.sample_to_profile(sample)
             for name, (_, _, sample) in outcomes.items()

@@ -140,7 +140,10 @@ def runs(experiment: str | None = None) -> Any:
     session = get_session()
     if session.run_id is not None:
         session.flush_metrics()
-    return session.store.compare_frame(experiment)  # the summaries: same table, faster
+    from ..analysis.resources import add_columns
+
+    store = session.store
+    return add_columns(store, store.compare_frame(experiment))  # + resources.* (#16)
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The cell that fits a model records its fingerprint, class, params and lineage at once; the
 skops file (``import skops.io`` alone takes 0.5 s) is written by one background thread, between
-cells (a cell running for more than 10 s does not hold it back longer). Before
+cells (it waits for 0.2 s without a running cell, 30 s at the most). Before
 it keeps a file it checks that the model still has the fingerprint the cell recorded: a model
 refitted in place since then is another model (its own row), and the stale state is not saved
 under the old fingerprint.

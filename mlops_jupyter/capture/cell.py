@@ -17,7 +17,7 @@ from typing import Any
 
 import xxhash
 
-from . import artifacts, detect, flusher
+from . import artifacts, detect, flusher, quality
 from ._warn import warn_once
 from .assemble import ModelRecord, Plan, Point, model_record, plan_cell
 from .ast_names import CellSyntax, analyse, is_secret, parse, redact
@@ -40,6 +40,7 @@ class CellStart:
     started_at: str
     t0: float
     recorder: Any = None  # events.Recorder of the calls the cell made
+    usage: Any = None  # resources.Usage of the cell (#16)
 
 
 @dataclass
@@ -158,6 +159,11 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
         session.restore_metrics(pending)  # explicit metrics are never lost
         raise
     session.explicit_params = False
+    try:  # resources, tags and data tests of the cell (#16): noted now, done after its write
+        after = quality.prepare(session, shell, start, run_id, datasets, described, sources)
+    except Exception as exc:
+        warn_once("note the cell's resources and data tests", exc)
+        after = None
     captured = Captured(
         None,
         run_id,
@@ -173,6 +179,8 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
     def write(store: Any) -> None:  # on the store's writer thread: the cell does not wait
         captured.execution_id = record.apply(store)
         flusher.adopt(session, store, run_id, captured.execution_id, start.started_at)
+        if after is not None:
+            after.write(store, captured.execution_id)
         for _run, model in record.models:
             if model.est is not None and not model.file_queued:
                 artifacts.submit(store.key, model.fingerprint, model.est)
@@ -183,6 +191,11 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
         session.contents.clear()  # not sure any more what reached the store
 
     store.write_later(write, failed)
+    if after is not None:
+        try:
+            after.submit()
+        except Exception as exc:
+            warn_once("queue the cell's data tests", exc)
     # What the session believes the run holds (the write is queued, in order, behind others).
     for key, (value, source) in params.items():
         session.params[key] = (value, source)
@@ -314,7 +327,8 @@ def _remember(
         session.links.note_model(model.est, info)
         session.model_fps[id(model.est)] = model.fingerprint
     for name, (obj, fp) in datasets.items():
-        session.contents.add(fp)
+        if isinstance(fp, str):
+            session.contents.add(fp)
         try:
             session.datasets[name] = weakref.ref(obj)
         except TypeError:

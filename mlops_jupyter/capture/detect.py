@@ -16,7 +16,7 @@ from typing import Any
 
 from ._warn import warn_once
 from .ast_names import CallRef, CellSyntax, is_secret
-from .fingerprint import file_hash, fingerprint, is_dataset
+from .fingerprint import file_hash, fingerprint_soon, is_dataset
 from .record import is_estimator, is_fitted
 from .secrets import redact_text, redact_value
 
@@ -183,15 +183,16 @@ class FingerprintCache:
     dtypes change, or the name is written.
     """
 
-    entries: dict[int, tuple[Any, tuple[Any, ...], str]] = field(default_factory=dict)
+    entries: dict[int, tuple[Any, tuple[Any, ...], Any]] = field(default_factory=dict)
 
-    def get(self, obj: Any, *, fresh: bool) -> str | None:
+    def get(self, obj: Any, *, fresh: bool) -> Any:
+        """The fingerprint: text, or a ``LazyFingerprint`` for large data (computed later)."""
         key = id(obj)
         token = _token(obj)
         entry = self.entries.get(key)
         if not fresh and entry is not None and entry[0]() is obj and entry[1] == token:
             return entry[2]
-        fp = fingerprint(obj)
+        fp = fingerprint_soon(obj)
         if fp is not None:
             try:
                 ref = weakref.ref(obj)
@@ -292,18 +293,29 @@ _RESULT_WORDS = frozenset(
         "axis",
         "coef",
         "coefs",
+        "count",
+        "counts",
         "curve",
         "cv",
         "grid",
         "history",
+        "idx",
         "importance",
         "importances",
+        "index",
+        "indices",
         "leaderboard",
         "lim",
         "limits",
+        "mask",
         "mesh",
         "metric",
         "metrics",
+        "n",
+        "name",
+        "names",
+        "num",
+        "order",
         "points",
         "pred",
         "prediction",
@@ -311,16 +323,25 @@ _RESULT_WORDS = frozenset(
         "preds",
         "proba",
         "range",
+        "rank",
+        "ranks",
+        "ratio",
+        "ratios",
         "report",
         "result",
         "results",
         "score",
         "scores",
+        "shape",
+        "size",
+        "sizes",
         "space",
         "stats",
         "summary",
         "ticks",
         "values",
+        "weight",
+        "weights",
     )
 )
 
@@ -360,9 +381,10 @@ def _shares_columns(obj: Any, known: frozenset[str]) -> bool:
 
 def datasets_of(
     names: list[str], ns: dict[str, Any], cache: FingerprintCache, fresh: set[str]
-) -> dict[str, tuple[Any, str]]:
-    """``name -> (object, fingerprint)`` for the names holding DataFrames/Series/ndarrays."""
-    out: dict[str, tuple[Any, str]] = {}
+) -> dict[str, tuple[Any, Any]]:
+    """``name -> (object, fingerprint)`` for the names holding DataFrames/Series/ndarrays
+    (the fingerprint may be a ``LazyFingerprint``: see :func:`.fingerprint.fingerprint_soon`)."""
+    out: dict[str, tuple[Any, Any]] = {}
     for name in names:
         obj = ns.get(name)
         try:  # each object alone: one whose .size or .ndim raises costs only itself

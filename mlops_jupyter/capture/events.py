@@ -185,6 +185,7 @@ def _on_fit(
     ev.set_est(est)
     x, y = _arg(args, kwargs, 1, "X", "x"), _arg(args, kwargs, 2, "y", "Y")
     ev.data = [k for k in (rec.keep(x), rec.keep(y)) if k is not None]
+    ev.extra["data_columns"] = [_columns_of(x), _columns_of(y)]  # which dataset a slice is (#16)
     ev.params = estimator_params(est)
     ev.search = _search_facts(est)
     with contextlib.suppress(TypeError):
@@ -210,6 +211,14 @@ def _on_fit(
         if ev.name == "fit_transform":
             rec.session.note_data(result)  # transformed features are data
     return True
+
+
+def _columns_of(obj: Any) -> frozenset[str] | None:
+    cols = getattr(obj, "columns", None)
+    if cols is not None:
+        return frozenset(str(c) for c in list(cols)[:1000])
+    name = getattr(obj, "name", None) if hasattr(obj, "iloc") else None
+    return None if name is None else frozenset((str(name),))
 
 
 def _on_predict(
@@ -312,6 +321,7 @@ def _on_cv(
         with contextlib.suppress(TypeError):
             rec.fits[id(est)] = (weakref.ref(est), ev.seq)  # cross_val_predict's output scores it
     ev.data = [k for k in (rec.keep(x), rec.keep(y)) if k is not None]
+    ev.extra["data_columns"] = [_columns_of(x), _columns_of(y)]  # which dataset a slice is (#16)
     ev.params = estimator_params(est) if est is not None else None
     func = getattr(sys.modules.get("sklearn.model_selection"), ev.name, None)
     ev.settings = call_settings(original_of(func), args, kwargs, {"estimator", "X", "y", "groups"})

@@ -59,6 +59,87 @@ def fingerprint(obj: Any) -> str | None:
     return h.hexdigest()
 
 
+# Below this many bytes a fingerprint is computed at once (microseconds); above, later.
+EAGER_BYTES = 1 << 20
+
+
+class LazyFingerprint:
+    """A fingerprint computed later, off the cell's critical path (on the store's writer
+    thread), of the data as it was when the cell ended.
+
+    A DataFrame or Series is kept as a copy-on-write shallow copy, which later edits of the
+    original cannot reach. An array cannot be copied for free: it is hashed where it lives,
+    with a guard (a hash of 4,096 evenly spaced elements taken now) checked after hashing; if
+    the array changed in between, :meth:`resolve` gives ``None`` and that version is not
+    recorded rather than recorded wrong (the next cell that touches the array records it).
+    """
+
+    __slots__ = ("_guard", "_lock", "_obj", "_value")
+
+    def __init__(self, obj: Any, guard: str | None = None) -> None:
+        import threading
+
+        self._obj: Any = obj
+        self._guard = guard
+        self._value: str | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self) -> str | None:
+        with self._lock:
+            obj = self._obj
+            if obj is None:
+                return self._value
+            value = fingerprint(obj)
+            if self._guard is not None and _sample_token(obj) != self._guard:
+                value = None
+            self._value, self._obj = value, None
+            return value
+
+    def __repr__(self) -> str:
+        return f"<LazyFingerprint {self._value or 'pending'}>"
+
+
+def resolve(value: Any) -> Any:
+    """A fingerprint's text, computing a :class:`LazyFingerprint` if it is one."""
+    return value.resolve() if isinstance(value, LazyFingerprint) else value
+
+
+def fingerprint_soon(obj: Any) -> str | LazyFingerprint | None:
+    """:func:`fingerprint` now for small data, a :class:`LazyFingerprint` for large data."""
+    np = sys.modules.get("numpy")
+    pd = sys.modules.get("pandas")
+    if np is not None and isinstance(obj, np.ndarray):
+        if obj.nbytes < EAGER_BYTES or obj.dtype.kind not in "biufcmM":
+            return fingerprint(obj)
+        return LazyFingerprint(obj, _sample_token(obj))
+    if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
+        cells = obj.shape[0] * (obj.shape[1] if obj.ndim == 2 else 1)
+        if _pandas_cow(pd) and cells * 8 >= EAGER_BYTES:
+            return LazyFingerprint(obj.copy(deep=False))
+        return fingerprint(obj)
+    return fingerprint(obj)
+
+
+def _sample_token(arr: Any) -> str:
+    """A hash of 4,096 evenly spaced rows (every column of them): a cheap change detector."""
+    np = sys.modules["numpy"]
+    rows = arr.shape[0]
+    idx = np.linspace(0, rows - 1, min(4096, rows)).astype(np.int64)
+    h = xxhash.xxh3_64()
+    h.update(np.ascontiguousarray(arr[idx]).view(np.uint8).data)
+    h.update(str(arr.shape).encode())
+    return h.hexdigest()
+
+
+def _pandas_cow(pd: Any) -> bool:
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    try:
+        return bool(pd.options.mode.copy_on_write is True)
+    except AttributeError:
+        return False
+
+
 def file_hash(path: str, chunk: int = 1 << 22) -> str:
     """xxh3-128 of a file's bytes (streamed)."""
     h = xxhash.xxh3_128()

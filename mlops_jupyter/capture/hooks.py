@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from ..store.base import utcnow
-from . import instrument
+from . import instrument, quality, resources
 from ._warn import CaptureWarning, _warned, warn_once
 from .cell import CellStart, capture_cell, should_skip
 from .events import Recorder
@@ -37,12 +37,18 @@ class CellHooks:
                     raw, getattr(info, "cell_id", None), utcnow(), time.perf_counter(), recorder
                 )
                 instrument.STATE.recorder = recorder
+                resources.monitor().begin()
         except Exception as exc:
             warn_once("prepare to capture this cell", exc)
 
     def post_run_cell(self, result: Any) -> None:
         start, self.start = self.start, None
         instrument.STATE.recorder = None
+        if start is not None:
+            try:
+                start.usage = resources.monitor().end()
+            except Exception as exc:
+                warn_once("measure the cell's resources", exc)
         try:
             session = get_session()
             if start is None or not session.enabled:
@@ -50,6 +56,7 @@ class CellHooks:
                 return
             session.last_capture = capture_cell(session, self.shell, start, result)
             session.report_write_failures()  # an earlier cell's, already known
+            quality.report(session, self.shell)
         except Exception as exc:
             warn_once("capture this cell", exc)
 
@@ -90,6 +97,7 @@ def _end_run_on_kernel_shutdown(ip: Any) -> None:
             from . import artifacts
 
             artifacts.flush(timeout=3.0)
+            quality.wait(timeout=5.0)
             get_session().shutdown()
         except Exception as exc:
             warn_once("finish the run at kernel shutdown", exc)

@@ -122,14 +122,20 @@ def _wrap(original: Callable[..., Any], kind: str, name: str) -> Callable[..., A
     return wrapper
 
 
-def wait_until_idle(at_most: float = 10.0) -> None:
-    """Block (a background thread) while a cell is running, at most ``at_most`` seconds: work
-    that can wait (model files, the package scan) then uses the time the user reads results,
-    instead of slowing the cell down."""
+def wait_until_idle(at_most: float = 30.0, quiet: float = 0.2) -> None:
+    """Block (a background thread) until no cell has run for ``quiet`` seconds, at most
+    ``at_most`` seconds: work that can wait (model files, the package scan) then uses the time
+    the user reads results instead of slowing cells down ("Run all" leaves gaps of a few ms
+    between cells, which is not idle)."""
     import time
 
-    deadline = time.monotonic() + at_most
-    while STATE.recorder is not None and time.monotonic() < deadline:
+    now = time.monotonic()
+    deadline, idle_since = now + at_most, now
+    while time.monotonic() < deadline:
+        if STATE.recorder is not None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= quiet:
+            return
         time.sleep(0.02)
 
 

@@ -11,7 +11,14 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fingerprint import file_hash, fingerprint, fingerprint_without_timing, model_fingerprint
+from .fingerprint import (
+    LazyFingerprint,
+    file_hash,
+    fingerprint,
+    fingerprint_without_timing,
+    model_fingerprint,
+    resolve,
+)
 
 UNTIMED = "__fingerprint_without_timing__"  # profile key (``__`` keys are not columns)
 
@@ -20,7 +27,7 @@ UNTIMED = "__fingerprint_without_timing__"  # profile key (``__`` keys are not c
 class DatasetFacts:
     """What the store needs to know about one dataset object, computed without writing."""
 
-    fingerprint: str
+    fingerprint: Any  # text, or a LazyFingerprint until written
     kind: str
     n_rows: int | None
     n_cols: int | None
@@ -52,9 +59,10 @@ def describe_dataset(
         return None
     kind, n_rows, n_cols, schema = _shape(obj)
     facts = DatasetFacts(fp, kind, n_rows, n_cols, schema)
-    if known is not None and fp in known:
+    lazy = isinstance(fp, LazyFingerprint)  # large data: whether it is stored is known later
+    if not lazy and known is not None and fp in known:
         return facts
-    if store is None or not store.has_dataset_content(fp, wait=not later):
+    if lazy or store is None or not store.has_dataset_content(fp, wait=not later):
         from .profile import deferred, profile
 
         # verify compares this fingerprint too: timing columns differ on every run
@@ -82,8 +90,21 @@ def write_dataset(
     execution_id: int | None = None,
     source_path: str | None = None,
     source_hash: str | None = None,
-) -> dict[str, Any]:
-    """Store ``facts`` (content once, a new version of ``name`` when it changed)."""
+) -> dict[str, Any] | None:
+    """Store ``facts`` (content once, a new version of ``name`` when it changed); ``None``
+    when the data changed before its fingerprint could be computed (see LazyFingerprint)."""
+    fp = resolve(facts.fingerprint)
+    if fp is None:
+        return None
+    facts.fingerprint = fp
+    if facts.profile is None and facts.pending is not None and store.has_dataset_content(fp):
+        facts.pending = None  # stored already (by another cell or process): nothing to profile
+    from .profile import DataChanged
+
+    try:
+        facts.ready_profile()
+    except DataChanged:
+        return None
     with store.write():
         if facts.ready_profile() is not None:
             store.record_dataset_content(
@@ -132,7 +153,7 @@ def record_dataset(
             source_hash = file_hash(source_path)
         except OSError:
             source_hash = None
-    return write_dataset(
+    written = write_dataset(
         store,
         name,
         facts,
@@ -141,6 +162,9 @@ def record_dataset(
         source_path=source_path,
         source_hash=source_hash,
     )
+    if written is None:
+        raise InvalidInput(f"{name!r} changed while it was being logged; log it again.")
+    return written
 
 
 # -- models -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import atexit
 import contextlib
 import getpass
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -63,6 +64,9 @@ class Session:
         self.contents: set[str] = set()  # dataset fingerprints this session wrote or queued
         self.key_owners: dict[str, dict[str, str]] = {}  # run id -> metric key -> model name
         self.write_failures: list[BaseException] = []  # from the store's writer thread
+        self.quality_failures: list[tuple[str, BaseException]] = []  # checker thread (#16)
+        self.quality_lines: list[str] = []  # data test lines a plain shell shows next cell
+        self.quality_resend: list[tuple[str, dict[str, str]]] = []  # late lines, sent again
         self._parent_for_next: str | None = os.environ.get(ENV_PARENT_RUN) or None
         self._runs_started = 0
         self._facts_pending: BackgroundFacts | None = None
@@ -565,11 +569,24 @@ def environment() -> tuple[str, str, dict[str, str]]:
 
         packages: dict[str, str] = {}
         for dist in importlib.metadata.distributions():
+            # A wheel's folder says name and version ("scikit_learn-1.9.1.dist-info"): reading
+            # every METADATA file instead takes ten times longer (0.3 s for 300 packages).
+            folder = getattr(getattr(dist, "_path", None), "name", "")
+            if folder.endswith(".dist-info"):
+                name, _, version = folder[: -len(".dist-info")].partition("-")
+                if name and version:
+                    packages.setdefault(_canonical(name), version)
+                    continue
             name = dist.name
             if name:
-                packages[str(name).lower()] = str(dist.version)
+                packages.setdefault(_canonical(str(name)), str(dist.version))
         _environment = (platform.python_version(), platform.platform(), packages)
     return _environment
+
+
+def _canonical(name: str) -> str:
+    """PEP 503: ``Scikit_Learn`` and ``scikit-learn`` are one package."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _user() -> str | None:

@@ -17,6 +17,7 @@ class CaptureStatus:
     last: dict[str, Any] | None = None  # execution_id, status, params, metrics, datasets, models
     counts: dict[str, int] = field(default_factory=dict)
     reproducibility: tuple[str, list[str]] | None = None  # (status, reasons) of the run
+    resources: tuple[str, str] | None = None  # (last cell, this run) in words (#16)
 
     def lines(self) -> list[tuple[str, str]]:
         run = self.run
@@ -43,6 +44,9 @@ class CaptureStatus:
                 )
         if self.counts:
             rows.append(("this run", ", ".join(f"{v} {k}" for k, v in self.counts.items())))
+        if self.resources:
+            rows.append(("last cell cost", self.resources[0]))
+            rows.append(("run cost", self.resources[1]))
         if self.reproducibility:
             state, reasons = self.reproducibility
             rows.append(("reproducibility", state + (f": {'; '.join(reasons)}" if reasons else "")))
@@ -85,8 +89,32 @@ def status(session: Session) -> CaptureStatus:
             "models": c.models,
         }
     return CaptureStatus(
-        store.display, session.experiment, session.enabled, run, last, counts, repro
+        store.display,
+        session.experiment,
+        session.enabled,
+        run,
+        last,
+        counts,
+        repro,
+        _resources(store, session),
     )
+
+
+def _resources(store: Any, session: Session) -> tuple[str, str] | None:
+    """The last cell's and the run's resources in words; None when nothing was measured."""
+    try:
+        from ..analysis.resources import describe_usage, resources
+
+        if not session.run_id:
+            return None
+        report = resources(session.run_id, store=store)
+        if not report.totals.get("cells"):
+            return None
+        c = session.last_capture
+        last = store.execution_resources(c.execution_id) if c and c.execution_id else None
+        return describe_usage(last), report.summary().split(": ", 1)[-1]
+    except Exception as exc:  # a status line must never break %mlops
+        return ("unknown", f"could not be read: {exc}")
 
 
 def _reproducibility(store: Any, run_id: str) -> tuple[str, list[str]] | None:

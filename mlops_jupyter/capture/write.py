@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store.base import new_id
+from ..store.base import new_ids
 from .assemble import Child, ModelRecord, Point
+from .fingerprint import resolve
 from .session import Session
 
 Edge = tuple[str, str, str, str, str]
@@ -81,8 +82,12 @@ class CellRecord:
                 execution_id=ex,
             )
         store.record_metric_origins(self.origins, execution_id=ex)
-        edges = [tuple(str(ex) if v == EXECUTION else v for v in e) for e in self.edges]
-        store.add_edges(edges, run_id=self.run_id, execution_id=ex)
+        edges: list[tuple[str, ...]] = []
+        for edge in self.edges:  # fingerprints of large data are computed now (resolve)
+            row = tuple(str(ex) if v is EXECUTION else resolve(v) for v in edge)
+            if None not in row:
+                edges.append(row)
+        store.add_edges(list(dict.fromkeys(edges)), run_id=self.run_id, execution_id=ex)
         return ex
 
 
@@ -122,22 +127,30 @@ def prepare(
 ) -> tuple[CellRecord, list[str]]:
     """The rows of one cell, and the ids its child runs will have."""
     fps = _Fingerprints(session, datasets, alive)
-    ids = [new_id() for _ in children]
+    ids = new_ids(len(children))
     parent_name = session.run_name or "run"
-    rows, child_params, child_metrics = [], [], []
+    rows: list[tuple[str, str, str]] = []
+    child_params: list[tuple[str, str, Any, str]] = []
+    child_metrics: list[tuple[str, str, float | None, int | None]] = []
     placed = [(run_id, p) for p in points] + list(elsewhere)
     placed_models = [(run_id, m) for m in models]
     for child, child_id in zip(children, ids):
         parent_id = run_id if child.parent is None else ids[child.parent]
         rows.append((child_id, parent_id, f"{parent_name} · {child.label}"))
+        own = child.params
         if child.inherit:
-            child_params.extend(
-                (child_id, k, v, "inherited") for k, v in inherit.items() if k not in child.params
-            )
-        child_params.extend((child_id, k, v, src) for k, (v, src) in child.params.items())
-        child_metrics.extend((child_id, p.key, p.value, p.step) for p in child.points)
-        placed.extend((child_id, p) for p in child.points)
-        placed_models.extend((child_id, m) for m in child.models)
+            for k, v in inherit.items():
+                if k not in own:
+                    child_params.append((child_id, k, v, "inherited"))
+        for k, (v, src) in own.items():
+            child_params.append((child_id, k, v, src))
+        for p in child.points:
+            child_metrics.append((child_id, p.key, p.value, p.step))
+        if child.inherit:  # a search's candidates are self-describing: no origins, no edges
+            for p in child.points:
+                placed.append((child_id, p))
+        for m in child.models:
+            placed_models.append((child_id, m))
     edges = _edges(session, datasets, sources, reads, writes, run_id, ns, points)
     for _run, model in placed_models:
         edges.append(("execution", EXECUTION, "wrote", "model", model.fingerprint))
@@ -150,11 +163,10 @@ def prepare(
         node = f"{target}:{point.key}"
         if point.model_fp:
             edges.append(("model", point.model_fp, "evaluated", "metric", node))
-        edges.extend(
-            ("dataset", fps[i], "evaluated", "metric", node)
-            for i in dict.fromkeys(point.data)
-            if i in fps
-        )
+        for i in dict.fromkeys(point.data):
+            fp = fps.get(i)
+            if fp is not None:
+                edges.append(("dataset", fp, "evaluated", "metric", node))
     record = CellRecord(
         run_id=run_id,
         execution=execution,

@@ -63,6 +63,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "pull": ("mlops_jupyter.cli.team:pull", "Copy a team store into this one, to work offline."),
     "sql": ("mlops_jupyter.cli.team:sql", "Run a read-only SQL query on the store."),
+    "check": (
+        "mlops_jupyter.cli.quality:check",
+        "Check a csv/parquet file or stored dataset against its data tests; exit 1 on failure.",
+    ),
+    "expect": (
+        "mlops_jupyter.cli.quality:expect",
+        "Show, draft or change a dataset's data tests (expectation suite).",
+    ),
+    "tag": ("mlops_jupyter.cli.quality:tag", "Tag a dataset, e.g. owner=risk pii=true."),
+    "resources": (
+        "mlops_jupyter.cli.quality:resources",
+        "What a run cost: wall, CPU, peak memory, the five costliest cells.",
+    ),
 }
 
 
@@ -130,7 +143,9 @@ def cli(ctx: click.Context, store: str | None) -> None:
 
 
 # Commands that only read: a store path that does not exist is a typo, not a new store.
-READ_ONLY = frozenset({"runs", "compare", "models", "audit", "datasets", "sql"})
+READ_ONLY = frozenset({"runs", "compare", "models", "audit", "datasets", "resources", "sql"})
+# Commands that write to a store that must already exist (a typo is not a new store).
+EXISTING = READ_ONLY | {"check", "expect", "tag"}
 
 
 def store_option(ctx: click.Context) -> Any:
@@ -143,7 +158,8 @@ def store_option(ctx: click.Context) -> Any:
     words = ctx.command_path.split()
     readonly = len(words) > 1 and words[1] in READ_ONLY
     location = store_location(chosen)
-    if readonly and not isinstance(location, str) and not location.exists():
+    existing = len(words) > 1 and words[1] in EXISTING
+    if existing and not isinstance(location, str) and not location.exists():
         raise StoreError(
             f"No lineage store at {location}. Check --store or $MLOPS_JUPYTER_STORE, "
             "or run from the folder that holds .mlops/."

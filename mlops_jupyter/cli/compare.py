@@ -27,6 +27,9 @@ from . import store_option
     help="Hide params equal across the runs (the default with more than one run).",
 )
 @click.option("--all-params", is_flag=True, help="Show every param, estimator defaults included.")
+@click.option(
+    "--resources", is_flag=True, help="Show what each run cost (wall, CPU, peak memory, cost)."
+)
 @click.option("--group-by", metavar="PARAM", help="Mean and std of metrics per value of PARAM.")
 @click.option("--diff", nargs=2, metavar="A B", help="What differs between two runs.")
 @click.option(
@@ -45,6 +48,7 @@ def compare(
     query: str | None,
     only_differences: bool,
     all_params: bool,
+    resources: bool,
     group_by: str | None,
     diff: tuple[str, str] | None,
     html_path: Path | None,
@@ -63,7 +67,9 @@ def compare(
             "metric is better. Add the metric, e.g. -m auc --direction max."
         )
     store = store_option(ctx)
-    result = compare_runs(list(runs) or None, experiment=experiment, metric=metric, store=store)
+    result = compare_runs(
+        list(runs) or None, experiment=experiment, metric=metric, store=store, resources=resources
+    )
     if diff:
         run_diff = result.diff(*diff)
         _write_html(html_path, run_diff)

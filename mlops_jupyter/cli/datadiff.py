@@ -114,17 +114,31 @@ def describe(result: Any) -> str:
 
 @click.command()
 @click.argument("name", required=False)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="KEY[=VALUE]",
+    help="Only versions with this tag (repeat: all must hold), e.g. --tag pii=true.",
+)
 @click.pass_context
-def datasets(ctx: click.Context, name: str | None) -> None:
-    """List dataset versions (all, or those of NAME)."""
+def datasets(ctx: click.Context, name: str | None, tags: tuple[str, ...]) -> None:
+    """List dataset versions (all, or those of NAME) with their tags."""
     from ..analysis.datadiff import datasets as list_versions
 
-    frame = list_versions(name, store=store_option(ctx))
+    frame = list_versions(name, store=store_option(ctx), tag=list(tags) or None)
     if frame.empty:
-        click.echo("No datasets recorded yet.")
+        click.echo("No datasets match those tags." if tags else "No datasets recorded yet.")
         return
-    view = frame.assign(fingerprint=frame["fingerprint"].str[:12])[
-        ["name", "version", "rows", "cols", "fingerprint", "created_at", "cell", "snapshot"]
+    shown_tags = frame["tags"].map(
+        lambda t: ", ".join(
+            f"{k}={v}"
+            for k, v in sorted(t.items())
+            if k.split(".")[0] not in ("source", "quality") or k in ("source", "quality.tests")
+        )
+    )
+    view = frame.assign(fingerprint=frame["fingerprint"].str[:12], tags=shown_tags)[
+        ["name", "version", "rows", "cols", "fingerprint", "created_at", "cell", "snapshot", "tags"]
     ]
     from ._text import table
 

@@ -56,7 +56,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "compare": (
         "mlops_jupyter.magics.compare:compare",
         "%mlops compare [RUN ...] [--experiment NAME] [--metric KEY] [--filter QUERY] "
-        "[--only-differences] [--diff A B]",
+        "[--only-differences] [--diff A B] [--resources]",
         "interactive comparison of runs: table, filter, curves, best run, diff of two runs",
     ),
     "drift": (
@@ -68,8 +68,29 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "datasets": (
         "mlops_jupyter.magics.datadiff:datasets",
-        "%mlops datasets [NAME]",
-        "dataset versions with shape, fingerprint, time and producing cell",
+        "%mlops datasets [NAME] [--tag KEY=VALUE ...]",
+        "dataset versions with shape, fingerprint, time, producing cell and tags",
+    ),
+    "tag": (
+        "mlops_jupyter.magics.quality:tag",
+        "%mlops tag NAME[@VERSION] KEY=VALUE [...] [--remove KEY]",
+        "tag a dataset (every version; @V: one): owner=risk pii=true (PII is never snapshotted)",
+    ),
+    "expect": (
+        "mlops_jupyter.magics.quality:expect",
+        '%mlops expect [NAME] [--set "age between 0 and 120"] [--drop RULE] [--accept] '
+        "[--redraft]",
+        "data tests of a dataset: drafted from its profile, edited, accepted; versioned, audited",
+    ),
+    "check": (
+        "mlops_jupyter.magics.quality:check",
+        "%mlops check DATA [--suite NAME[@VERSION]]",
+        "check a DataFrame variable, csv/parquet file or stored dataset against a suite",
+    ),
+    "resources": (
+        "mlops_jupyter.magics.quality:resources",
+        "%mlops resources [RUN]",
+        "what a run cost: wall, CPU (with workers), peak memory, the five costliest cells",
     ),
     "diff": (
         "mlops_jupyter.magics.datadiff:diff",
@@ -114,6 +135,11 @@ def _help_text() -> str:
         "metrics wherever computed (sklearn.metrics calls, .score(), cross-validation, reports,",
         "searches), assigned or only printed; the data that flows into fits and metrics; every",
         "fitted model. A loop over settings becomes child runs; a search's candidates too.",
+        "Each cell's wall and CPU time (workers too) and peak memory are recorded. Data first",
+        "used to train a model gets data tests drafted from its profile; every later version",
+        "of that dataset is checked off the cell's critical path (one line when a rule fails).",
+        'Rules: "age between 0 and 120", "age >= 0", "age not null", "age nulls at most 5%",',
+        '"age is integer", "city in [a, b]", "id unique", "rows >= 100", "columns are a, b".',
         "",
         "Subcommands:",
     ]

@@ -25,8 +25,11 @@ def compare(shell: Any, args: list[str]) -> Any:
     # unset: on when more than one run is shown
     parser.add_argument("--only-differences", action="store_true", default=None)
     parser.add_argument("--diff", nargs=2, metavar=("A", "B"))
+    parser.add_argument("--resources", action="store_true")
     ns = parser.parse(args)
-    result = compare_runs(ns.runs or None, experiment=ns.experiment, metric=ns.metric)
+    result = compare_runs(
+        ns.runs or None, experiment=ns.experiment, metric=ns.metric, resources=ns.resources
+    )
     if ns.diff:
         return result.diff(*ns.diff)
     if ns.query:

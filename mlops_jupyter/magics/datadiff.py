@@ -12,8 +12,9 @@ def datasets(shell: Any, args: list[str]) -> Any:
 
     parser = MagicArgumentParser("datasets")
     parser.add_argument("name", nargs="?", default=None, metavar="NAME")
+    parser.add_argument("--tag", action="append", default=None, metavar="KEY=VALUE")
     ns = parser.parse(args)
-    return list_versions(ns.name)
+    return list_versions(ns.name, tag=ns.tag)
 
 
 def diff(shell: Any, args: list[str]) -> Any:

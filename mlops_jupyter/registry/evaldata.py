@@ -60,6 +60,21 @@ def to_frame(X: Any) -> tuple[Any, str]:
     return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])]), "ndarray"
 
 
+def is_pii_data(store: Any, X: Any) -> bool:
+    """Whether ``X`` is (or was derived from) a dataset tagged ``pii=true`` (#16): its rows are
+    then not snapshotted into the store."""
+    from ..capture.fingerprint import fingerprint
+
+    checker = getattr(store, "is_pii", None)
+    if checker is None:
+        return False
+    try:
+        fp = fingerprint(X)
+    except Exception:
+        return False
+    return bool(fp) and bool(checker(fp))
+
+
 def write_snapshot(store: Any, X: Any, y: Any = None) -> dict[str, Any]:
     """Store ``X`` (and ``y``) as a parquet artifact; returns the ``eval_datasets`` row."""
     frame, x_kind = to_frame(X)

@@ -14,7 +14,7 @@ from ..errors import InvalidInput, ModelNotFound, RegistryError
 from . import lineage
 from .audit import current_user
 from .card import build_card, card_markdown
-from .evaldata import evaluate, split_xy, task_of, write_snapshot
+from .evaldata import evaluate, is_pii_data, split_xy, task_of, write_snapshot
 from .files import SKOPS, dump_model, load_bytes, untrusted_types
 from .integrity import OK, UNVOUCHED, artifact_status, check_artifact, sha256_hex
 
@@ -132,8 +132,8 @@ def register_model(
     train_row = None
     if train_data is not None:
         X_train, _ = split_xy(train_data)
-        train_row = write_snapshot(st, X_train)
-        if not training:
+        train_row = None if is_pii_data(st, X_train) else write_snapshot(st, X_train)
+        if not training and train_row is not None:
             training = [{"name": None, "version": None, "fingerprint": train_row["fingerprint"]}]
 
     # evaluation data: given, else the data the run's metrics were computed on
@@ -153,7 +153,7 @@ def register_model(
     computed: dict[str, float] = {}
     if eval_data is not None:
         X_eval, y_eval = split_xy(eval_data)
-        eval_row = write_snapshot(st, X_eval, y_eval)
+        eval_row = None if is_pii_data(st, X_eval) else write_snapshot(st, X_eval, y_eval)
         if y_eval is not None:
             try:
                 computed = evaluate(model, X_eval, y_eval)

@@ -124,7 +124,7 @@ class DatasetsHandler(MlopsHandler):
     empty: ClassVar[Any] = []
 
     def read(self, store: Any) -> Any:
-        return queries.datasets(store)
+        return queries.datasets(store, self.arg("tag"))
 
 
 class DatasetHandler(MlopsHandler):

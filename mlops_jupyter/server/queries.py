@@ -90,11 +90,20 @@ def experiments(store: Store) -> list[dict[str, Any]]:
 
 
 def runs(store: Store, experiment: str | None) -> list[dict[str, Any]]:
-    """Runs (newest first) with their params and the latest value of each metric."""
+    """Runs (newest first) with their params, the latest value of each metric and what they
+    cost (``resources``: cells, wall_s, cpu_s, peak_rss_mb, ...; ``cost`` when priced)."""
+    from ..analysis.resources import cost_per_hour, estimate
+
     rows = store.list_runs(experiment or None)
+    used = _call(store, "run_resources", [r["id"] for r in rows]) or {}
+    rate = cost_per_hour()
     for row in rows:
         row["params"] = store.get_params(row["id"])
         row["metrics"] = store.latest_metrics(row["id"])
+        found = used.get(row["id"])
+        row["resources"] = (
+            None if found is None else {**found, "cost": estimate(found.get("wall_s"), rate)}
+        )
     rows.reverse()
     return rows
 
@@ -250,10 +259,18 @@ def executions(store: Store, notebook: str | None, cell_ids: Sequence[str]) -> l
 # -- datasets, models, drift -----------------------------------------------------------------
 
 
-def datasets(store: Store) -> list[dict[str, Any]]:
-    """One entry per dataset name with its versions, oldest first."""
+def datasets(store: Store, tag: str | None = None) -> list[dict[str, Any]]:
+    """One entry per dataset name with its versions (oldest first) and their tags; with
+    ``tag`` (``pii=true``, ``owner=risk,type=tabular``) only the versions carrying them."""
+    from ..analysis.tags import matches, merged, parse_filters
+
+    filters = parse_filters(tag)
+    all_tags = _call(store, "all_dataset_tags") or {}
     by_name: dict[str, dict[str, Any]] = {}
     for v in store.list_datasets():
+        v["tags"] = merged(all_tags, v["name"], v["version"])
+        if not matches(v["tags"], filters):
+            continue
         entry = by_name.setdefault(v["name"], {"name": v["name"], "versions": []})
         entry["versions"].append(v)
     return list(by_name.values())

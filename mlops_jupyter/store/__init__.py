@@ -16,9 +16,12 @@ from .compare import CompareMixin
 from .datadiff import DatadiffMixin
 from .datasets import DatasetsMixin
 from .drift import DriftMixin
+from .expectations import ExpectationsMixin
 from .export import ExportMixin
 from .registry import RegistryMixin
+from .resources import ResourcesMixin
 from .runs import RunsFrameMixin
+from .tags import TagsMixin
 
 
 class Store(
@@ -29,6 +32,9 @@ class Store(
     DatadiffMixin,
     RegistryMixin,
     ExportMixin,
+    ExpectationsMixin,
+    TagsMixin,
+    ResourcesMixin,
 ):
     """A lineage store on one SQLite file or a PostgreSQL schema (see :mod:`.base`)."""
 

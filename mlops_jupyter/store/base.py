@@ -54,6 +54,13 @@ def new_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def new_ids(n: int) -> list[str]:
+    """``n`` ids like :func:`new_id` from one read of the OS's randomness (5,000 search
+    candidates would otherwise cost 5,000 system calls)."""
+    raw = os.urandom(6 * n).hex()
+    return [raw[i * 12 : (i + 1) * 12] for i in range(n)]
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"), allow_nan=True)
 

@@ -215,7 +215,7 @@ def m004_team_store(db: Database) -> None:
 
 
 def _area_sets() -> list[Any]:
-    from . import browse, compare, datadiff, drift, export, registry
+    from . import browse, compare, datadiff, drift, expectations, export, registry, resources, tags
 
     return [
         compare.migrations,
@@ -223,7 +223,10 @@ def _area_sets() -> list[Any]:
         datadiff.migrations,
         registry.migrations,
         export.migrations,
-        browse.migrations,
+        expectations.migrations,
+        tags.migrations,
+        resources.migrations,
+        browse.migrations,  # views over the tables above: last
     ]
 
 

@@ -78,6 +78,10 @@ class _Copy:
         self.dst_id = store_id(target)
         self.report = TransferReport(source.display, target.display)
         self.maps: dict[str, dict[str, str]] = {}
+        # (name, version here) -> version there, for what was renumbered
+        self.dataset_versions: dict[tuple[str, int], int] = {}
+        self.suite_versions: dict[tuple[str, int], int] = {}
+        self.suite_next: dict[str, int | None] = {}
         self._columns: dict[str, list[str]] = {}
 
     # -- helpers ---------------------------------------------------------------------------
@@ -200,6 +204,7 @@ class _Copy:
             self.insert(table, self.rows(table))
         self.copy_by_id("dataset_diffs", self.fix_diff)
         self.copy_by_id("verifications", self.fix_run_execution)
+        self.quality()
         self.report.added = {k: v for k, v in self.report.added.items() if v}
         if self.dst.dialect != "sqlite":
             self.dst.conn.sync_identities()
@@ -326,6 +331,7 @@ class _Copy:
                 (row["name"], row["version"]),
             ).fetchone()
             if clash is not None:
+                self.dataset_versions[(row["name"], row["version"])] = int(taken[0]) + 1
                 row["version"] = int(taken[0]) + 1
                 self.report.renumbered["dataset versions"] = (
                     self.report.renumbered.get("dataset versions", 0) + 1
@@ -374,6 +380,64 @@ class _Copy:
         if same is not None:
             return {"__existing__": same[0]}
         return self.fix_run_execution(row)
+
+    # -- data tests, tags, resources (#16) ---------------------------------------------------
+
+    def quality(self) -> None:
+        self.copy_by_id("expectation_suites", self.fix_suite)
+        self.copy_by_id("dataset_checks", self.fix_check)
+        tags = []
+        for row in self.rows("dataset_tags"):
+            if row["version"]:
+                key = (row["name"], row["version"])
+                row["version"] = self.dataset_versions.get(key, row["version"])
+            tags.append(row)
+        self.insert("dataset_tags", tags)  # a tag the target has already keeps its value
+        usage = []
+        for row in self.rows("execution_resources"):
+            if not self._wanted(row["run_id"]):
+                continue
+            row["execution_id"] = self.mapped("executions", row["execution_id"])
+            if row["execution_id"] is not None:
+                usage.append(row)
+        self.insert("execution_resources", usage)
+
+    def fix_suite(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        same = self.dst.conn.execute(
+            """SELECT id FROM expectation_suites WHERE name = ? AND version = ? AND rules = ?
+               AND created_at = ?""",
+            (row["name"], row["version"], row["rules"], row["created_at"]),
+        ).fetchone()
+        if same is not None:
+            return {"__existing__": same[0]}
+        name = row["name"]
+        if name not in self.suite_next:
+            taken = self.dst.conn.execute(
+                "SELECT MAX(version) FROM expectation_suites WHERE name = ?", (name,)
+            ).fetchone()
+            self.suite_next[name] = None if taken is None or taken[0] is None else taken[0] + 1
+        nxt = self.suite_next[name]
+        if nxt is not None:  # the name has its own history there: these versions follow it
+            self.suite_versions[(name, row["version"])] = int(nxt)
+            row["version"] = int(nxt)
+            self.suite_next[name] = int(nxt) + 1
+            self.report.renumbered["suite versions"] = (
+                self.report.renumbered.get("suite versions", 0) + 1
+            )
+        return row
+
+    def fix_check(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        fixed = self.fix_run_execution(row)
+        if fixed is None:
+            return None
+        key = (fixed["suite"], fixed["suite_version"])
+        fixed["suite_version"] = self.suite_versions.get(key, fixed["suite_version"])
+        if fixed.get("name") is not None and fixed.get("version") is not None:
+            key = (fixed["name"], fixed["version"])
+            fixed["version"] = self.dataset_versions.get(key, fixed["version"])
+        if fixed.get("run_id") and not self._run_in_target(fixed["run_id"]):
+            fixed["run_id"] = None
+        return fixed
 
     # -- registry ----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import { CommandIDs, IExecutionSummary } from '../tokens';
 import { h, plural } from './dom';
 
 const RETRY_MS = [300, 1500];
+const CHECK_RETRY_MS = [2500, 6000]; // data tests run after the cell (#16)
 
 /** What an execution captured, in words; empty when it captured nothing. */
 export function describe(e: IExecutionSummary): string {
@@ -25,7 +26,24 @@ export function describe(e: IExecutionSummary): string {
   if (e.n_datasets_written) {
     parts.push(e.n_datasets_written === 1 ? 'dataset' : `${e.n_datasets_written} datasets`);
   }
+  if (e.n_checks_failed) {
+    parts.push(`✗ ${plural(e.n_checks_failed, 'data test')} failed`);
+  } else if (e.n_checks) {
+    parts.push('✓ data tests');
+  }
   return parts.join(' · ');
+}
+
+/** The cell's cost in words, for the badge's tooltip (#16). */
+export function usage(e: IExecutionSummary): string {
+  if (e.wall_s === null || e.wall_s === undefined) {
+    return '';
+  }
+  const mb = (v: number | null | undefined): string =>
+    v === null || v === undefined ? '-' : v >= 1024 ? `${(v / 1024).toFixed(2)} GB` : `${v.toFixed(0)} MB`;
+  return `wall ${e.wall_s.toFixed(2)} s · CPU ${(e.cpu_s ?? 0).toFixed(2)} s · peak ${mb(
+    e.peak_rss_mb
+  )} · retained ${mb(e.retained_mb)}`;
 }
 
 export class CellBadges {
@@ -65,6 +83,9 @@ export class CellBadges {
         });
         if (e && e.execution_count === (cell.model as any).executionCount) {
           this.place(cell, e);
+          if (e.n_datasets_written || e.n_datasets_read) {
+            void this.later(cell, e); // its data tests land after the cell
+          }
           return;
         }
       } catch {
@@ -72,6 +93,26 @@ export class CellBadges {
       }
     }
     this.remove(cell); // not captured this time (capture off, `# mlops: skip`): no stale badge
+  }
+
+  private async later(cell: Cell, first: IExecutionSummary): Promise<void> {
+    for (const delay of CHECK_RETRY_MS) {
+      await new Promise(resolve => setTimeout(resolve, delay));
+      try {
+        const [e] = await requestAPI<IExecutionSummary[]>('executions', {
+          cell_id: cell.model.id
+        });
+        if (!e || e.id !== first.id) {
+          return; // run again meanwhile: that run updates its own badge
+        }
+        if (e.n_checks) {
+          this.place(cell, e);
+          return;
+        }
+      } catch {
+        return;
+      }
+    }
   }
 
   private remove(cell: Cell): void {
@@ -84,11 +125,15 @@ export class CellBadges {
     if (!text) {
       return;
     }
+    const cost = usage(e);
     const badge = h(
       'button',
       {
-        className: 'mlops-cell-badge',
-        title: `Captured by mlops-jupyter (run ${e.run_id}). Click for this cell's lineage.`,
+        className: 'mlops-cell-badge' + (e.n_checks_failed ? ' mlops-cell-badge-failed' : ''),
+        title:
+          `Captured by mlops-jupyter (run ${e.run_id}). Click for this cell's lineage.` +
+          (cost ? `\n${cost}` : '') +
+          (e.n_checks_failed ? `\nData tests failed: %mlops check NAME shows which rules.` : ''),
         'data-execution-id': e.id,
         onclick: () =>
           void this.commands.execute(CommandIDs.lineage, {

@@ -13,6 +13,7 @@ import {
   IModels,
   IRegisteredModel,
   IRun,
+  IRunResources,
   IStatus
 } from '../tokens';
 import { fmt, h, plural, rich, shortPath, when } from './dom';
@@ -172,10 +173,23 @@ export class MlopsSidebar extends Widget {
       h('h3', { className: 'mlops-section-title' }, 'Runs'),
       experiments.length ? select : h('p', { className: 'mlops-empty' }, 'No experiments yet.'),
       h('div', { className: 'mlops-actions' }, compare, lineage),
+      this.renderSelectedResources(),
       this.runs.length
         ? h('div', { className: 'mlops-scroll mlops-runs-scroll' }, this.renderRunsTable())
         : null
     );
+  }
+
+  /** The one selected run's resources (#16): wall, CPU, peak memory, cost. */
+  private renderSelectedResources(): HTMLElement | null {
+    if (this.selected.size !== 1) {
+      return null;
+    }
+    const run = this.runs.find(r => this.selected.has(r.id));
+    const text = describeResources(run?.resources);
+    return text
+      ? h('div', { className: 'mlops-run-resources', title: 'What this run cost' }, text)
+      : null;
   }
 
   private metricKeys(): string[] {
@@ -247,12 +261,13 @@ export class MlopsSidebar extends Widget {
       const params = Object.entries(run.params)
         .map(([k, v]) => `${k}=${fmt(v)}`)
         .join(', ');
+      const cost = describeResources(run.resources);
       return h(
         'tr',
         {
           className: 'mlops-run' + (this.selected.has(run.id) ? ' mlops-selected' : ''),
           'data-run-id': run.id,
-          title: params ? `${run.id}\n${params}` : run.id
+          title: [run.id, params, cost].filter(Boolean).join('\n')
         },
         h('td', {}, box),
         h('td', { className: 'mlops-run-name', title: run.name }, run.name),
@@ -412,11 +427,30 @@ export class MlopsSidebar extends Widget {
 
   // -- datasets ----------------------------------------------------------------------------
 
-  private renderDatasets(datasets: IDataset[]): HTMLElement {
+  private renderDatasets(all: IDataset[]): HTMLElement {
+    this.lastDatasets = all;
+    const filters = parseTagFilter(this.tagFilter);
+    const datasets = all
+      .map(d => ({ ...d, versions: d.versions.filter(v => tagsMatch(v.tags ?? {}, filters)) }))
+      .filter(d => d.versions.length);
+    const input = h('input', {
+      className: 'jp-mod-styled mlops-tag-filter',
+      type: 'search',
+      placeholder: 'Filter by tag: pii=true, owner=risk',
+      'aria-label': 'Filter datasets by tag',
+      value: this.tagFilter,
+      onchange: () => {
+        this.tagFilter = input.value;
+        this.node
+          .querySelector('.mlops-datasets-section')
+          ?.replaceWith(this.renderDatasets(this.lastDatasets));
+      }
+    });
     return h(
       'section',
       { className: 'mlops-section mlops-datasets-section' },
       h('h3', { className: 'mlops-section-title' }, 'Datasets'),
+      all.length ? input : null,
       datasets.length
         ? h(
             'ul',
@@ -443,16 +477,27 @@ export class MlopsSidebar extends Widget {
                   h(
                     'span',
                     {
-                      className: 'mlops-chip',
-                      title: `${v.fingerprint}\n${when(v.created_at)}`
+                      className:
+                        'mlops-chip' +
+                        (v.tags?.['quality.tests'] === 'failed' ? ' mlops-tests-failed' : ''),
+                      title: [
+                        v.fingerprint,
+                        when(v.created_at),
+                        ...Object.entries(v.tags ?? {}).map(([k, x]) => `${k}=${x}`)
+                      ].join('\n')
                     },
                     `v${v.version} ${fmt(v.n_rows)}×${fmt(v.n_cols)}`
                   )
-                )
+                ),
+                ...userTags(d.versions[d.versions.length - 1].tags ?? {})
               )
             )
           )
-        : h('p', { className: 'mlops-empty' }, 'No datasets captured yet.')
+        : h(
+            'p',
+            { className: 'mlops-empty' },
+            all.length ? 'No dataset has those tags.' : 'No datasets captured yet.'
+          )
     );
   }
 
@@ -526,7 +571,53 @@ export class MlopsSidebar extends Widget {
   private sort: SortKey = { kind: 'run', key: 'started_at' };
   private sortAscending = false;
   private openModel = '';
+  private tagFilter = '';
+  private lastDatasets: IDataset[] = [];
   private marker = '';
   private timer = 0;
   private polling = false;
+}
+
+// -- tags and resources (#16) -------------------------------------------------------------------
+
+const AUTOMATIC_TAGS = ['source', 'type', 'quality'];
+
+/** "pii=true, owner" -> [["pii", "true"], ["owner", null]]: every one must hold. */
+export function parseTagFilter(text: string): [string, string | null][] {
+  return text
+    .split(',')
+    .map(part => part.trim())
+    .filter(Boolean)
+    .map(part => {
+      const at = part.indexOf('=');
+      return at < 0
+        ? ([part, null] as [string, null])
+        : ([part.slice(0, at).trim(), part.slice(at + 1).trim()] as [string, string]);
+    });
+}
+
+export function tagsMatch(tags: Record<string, string>, filters: [string, string | null][]): boolean {
+  return filters.every(
+    ([key, value]) =>
+      key in tags && (value === null || tags[key].toLowerCase() === value.toLowerCase())
+  );
+}
+
+function userTags(tags: Record<string, string>): HTMLElement[] {
+  return Object.entries(tags)
+    .filter(([k]) => !AUTOMATIC_TAGS.includes(k.split('.')[0]) || k === 'type')
+    .map(([k, v]) => h('span', { className: 'mlops-chip mlops-tag', title: 'tag' }, `${k}=${v}`));
+}
+
+export function describeResources(r: IRunResources | null | undefined): string {
+  if (!r || !r.cells) {
+    return '';
+  }
+  const peak = r.peak_rss_mb ?? 0;
+  const mem = peak >= 1024 ? `${(peak / 1024).toFixed(2)} GB` : `${peak.toFixed(0)} MB`;
+  const cost = r.cost === null || r.cost === undefined ? '' : ` · cost ${r.cost.toPrecision(3)}`;
+  return (
+    `${r.cells} cells · wall ${(r.wall_s ?? 0).toFixed(1)} s · CPU ${(r.cpu_s ?? 0).toFixed(1)} s` +
+    ` · peak ${mem}${cost}`
+  );
 }
