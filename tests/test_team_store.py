@@ -365,3 +365,25 @@ def test_translation_of_sqlite_idioms() -> None:
         "CREATE TRIGGER no_edit BEFORE UPDATE ON t BEGIN SELECT RAISE(ABORT, 'append-only'); END"
     )
     assert "RAISE EXCEPTION 'append-only'" in trigger[0] and "BEFORE UPDATE ON t" in trigger[1]
+
+
+def test_facts_a_run_learns_after_a_push_follow_on_the_next(pg_server: Any, tmp_path: Path) -> None:
+    """Capture adds a run's environment and git state in the background: a push taken before
+    they were written copies the run without them, and the next push adds them."""
+    team_url = pg_server.store_url()
+    local = open_store(tmp_path / "lineage.db", shared=False)
+    run = local.create_run("exp")["id"]
+    local.end_run(run)
+    assert mj_push(local.location, team_url).exit_code == 0
+    env_id = local.record_environment("3.11.7", "linux", {"numpy": "2.0"})
+    local.set_run_facts(run, environment_id=env_id, git_commit="abc123", git_dirty=False)
+    later = mj_push(local.location, team_url)
+    assert later.exit_code == 0 and "1 environments" in later.output
+    assert "updated 1 runs" in later.output, later.output
+    team = open_store(team_url, shared=False)
+    copied = team.get_run(run)
+    assert (copied["environment_id"], copied["git_commit"]) == (env_id, "abc123")
+    assert "nothing new" in mj_push(local.location, team_url).output
+    for s in (local, team):
+        s.close()
+    pg_server.drop(team_url)

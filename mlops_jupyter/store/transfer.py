@@ -5,7 +5,8 @@ second copy adds nothing, because
 
 - rows keyed by text (experiments by name, runs, environments, dataset contents, models,
   artifacts, drift reports, registered models) keep their ids and are inserted only when
-  absent (a run that ended since the last copy has its status and end updated);
+  absent (a run that ended since the last copy has its status and end updated, and the facts
+  looked up after it started, environment and git state, added);
 - rows keyed by an integer (executions, metrics, dataset versions, lineage edges, model
   versions, alias history, diffs, verifications) get the target's next ids, and
   ``push_map`` in the target remembers ``(source store, table, source id) -> target id``;
@@ -233,8 +234,11 @@ class _Copy:
 
     def runs(self) -> None:
         rows = [r for r in self.rows("runs", "ORDER BY started_at") if self._wanted(r["id"])]
+        # what may change after a run was copied: its end, tags, and the facts looked up after
+        # it started (environment, git state), which a copy taken early did not have yet
+        late = [c for c in _LATE_RUN_FIELDS if c in self.columns("runs")]
         present = {
-            r["id"]: r for r in self.dst.query("SELECT id, status, ended_at, tags FROM runs")
+            r["id"]: r for r in self.dst.query(f"SELECT id, {', '.join(late)} FROM runs")
         }
         by_id = {r["id"]: r for r in rows}
         ordered: list[dict[str, Any]] = []
@@ -261,17 +265,12 @@ class _Copy:
             old = present.get(row["id"])
             if old is None:
                 new.append(row)
-            elif (old["status"], old["ended_at"], old["tags"]) != (
-                row["status"],
-                row["ended_at"],
-                row["tags"],
-            ):
-                updates.append((row["status"], row["ended_at"], row["tags"], row["id"]))
+            elif any(old[c] != row[c] for c in late):
+                updates.append((*(row[c] for c in late), row["id"]))
         self.insert("runs", new)
         if updates:
-            self.dst.conn.executemany(
-                "UPDATE runs SET status = ?, ended_at = ?, tags = ? WHERE id = ?", updates
-            )
+            sets = ", ".join(f"{c} = ?" for c in late)
+            self.dst.conn.executemany(f"UPDATE runs SET {sets} WHERE id = ?", updates)
             self.report.updated["runs"] = len(updates)
 
     def _wanted(self, run_id: Any) -> bool:
@@ -559,6 +558,9 @@ class _Copy:
             row["version"] = version_of.get((row["name"], int(row["version"])), row["version"])
             rows.append(row)
         self.insert("aliases", rows)  # an alias the target holds already keeps its holder
+
+
+_LATE_RUN_FIELDS = ("status", "ended_at", "tags", "environment_id", "git_commit", "git_dirty")
 
 
 def _quoted(column: str) -> str:
