@@ -191,9 +191,7 @@ class RunsMixin(StoreBase):
                        VALUES (?, ?, ?, ?, ?, ?)""",
                     data,
                 )
-                self._summaries()._summarize_points(
-                    int(first[0]) + 1, [(r, k, v) for r, k, _, v, _, _ in data]
-                )
+                self._summaries()._summarize_points(int(first[0]) + 1, data)
 
     def record_metric_origins(
         self,
@@ -504,6 +502,12 @@ class RunsMixin(StoreBase):
             )
             for key, value, step, at in metrics
         ]
+        return self.insert_metric_rows(rows)
+
+    def insert_metric_rows(self, rows: list[tuple[Any, ...]]) -> tuple[int, int] | None:
+        """Append metric rows as they are stored: ``(run_id, key, step, value, logged_at,
+        execution_id)``, values already floats or None (the flusher builds them so, in one
+        pass). Returns the ids given to them (first, last), or None when there were none."""
         if not rows:
             return None
         with self.write():
@@ -513,9 +517,7 @@ class RunsMixin(StoreBase):
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 rows,
             )
-            self._summaries()._summarize_points(
-                int(before) + 1, [(r, k, v) for r, k, _, v, _, _ in rows]
-            )
+            self._summaries()._summarize_points(int(before) + 1, rows)
         return int(before) + 1, int(before) + len(rows)  # ids only grow, inside one transaction
 
     def adopt_metrics(
