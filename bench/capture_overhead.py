@@ -188,6 +188,34 @@ def bench_fingerprints(tmp: Path) -> None:
         )
 
 
+def raw_executemany(folder: Path, rows: list[Any]) -> tuple[float, float]:
+    """Wall and CPU seconds for one ``executemany`` of ``rows``, already built, into the metrics table of a
+    new store (same schema and indexes), in one transaction: the floor of a flush."""
+    import sqlite3
+
+    from mlops_jupyter.store import open_store
+
+    folder.mkdir()
+    other = open_store(folder / "lineage.db", shared=False)
+    run_id = other.create_run("bench", name="raw")["id"]
+    other.close()
+    rows = [(run_id, *row[1:]) for row in rows]
+    conn = sqlite3.connect(folder / "lineage.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # as the store sets it
+    cpu, start = time.process_time(), time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        rows,
+    )
+    conn.execute("COMMIT")
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    conn.close()
+    return seconds, cpu
+
+
 def bench_log_metric(tmp: Path, mlflow_calls: int, no_peer: bool) -> None:
     os.environ["MLOPS_JUPYTER_STORE"] = str(tmp / "metrics" / "lineage.db")
     from mlops_jupyter.capture.session import reset_session
@@ -200,17 +228,38 @@ def bench_log_metric(tmp: Path, mlflow_calls: int, no_peer: bool) -> None:
 
     get_session().interactive = True  # as in a notebook: one flush with the cell
     n = 100_000
-    c0, t0 = time.process_time(), time.perf_counter()
-    for i in range(n):
-        mj.log_metric("loss", i * 1e-5, step=i)
-    c1, t1 = time.process_time(), time.perf_counter()
+    session = get_session()
+    session.ensure_run()
+    store = session.store
+    calls, flushes, raws = [], [], []
+    for rep in range(3):  # best of 3, ours and the raw insert alternating (a shared machine)
+        c0, t0 = time.process_time(), time.perf_counter()
+        for i in range(n):
+            mj.log_metric("loss", i * 1e-5, step=i)
+        c1, t1 = time.process_time(), time.perf_counter()
+        session.flush_metrics()
+        c2, t2 = time.process_time(), time.perf_counter()
+        calls.append((t1 - t0, c1 - c0))
+        flushes.append((t2 - t1, c2 - c1))
+        rows = store.conn.execute(
+            "SELECT run_id, key, step, value, logged_at, execution_id FROM metrics"
+            " ORDER BY id DESC LIMIT ?",
+            (n,),
+        ).fetchall()[::-1]
+        raws.append(raw_executemany(tmp / f"raw{rep}", rows))
     mj.end_run()
-    c2, t2 = time.process_time(), time.perf_counter()
-    ours = t2 - t0
-    print(f"\n3. {n:,} x log_metric (wall s, cpu s in brackets)")
-    print(f"   mj.log_metric calls           {t1 - t0:8.3f} s  ({c1 - c0:.3f})")
-    print(f"   + one flush to SQLite         {t2 - t1:8.3f} s  ({c2 - c1:.3f})")
-    print(f"   mlops-jupyter total           {ours:8.3f} s  ({c2 - c0:.3f})   goal < 1 s")
+    (call_wall, call_cpu), (flush_wall, flush_cpu) = min(calls), min(flushes)
+    raw_wall, raw_cpu = min(raws)
+    ours = call_wall + flush_wall
+    print(f"\n3. {n:,} x log_metric (wall s, cpu s in brackets; best of 3)")
+    print(f"   mj.log_metric calls           {call_wall:8.3f} s  ({call_cpu:.3f})")
+    print(f"   + one flush to SQLite         {flush_wall:8.3f} s  ({flush_cpu:.3f})")
+    print(f"   raw executemany, same rows    {raw_wall:8.3f} s  ({raw_cpu:.3f})  built beforehand")
+    print(
+        f"   flush / raw executemany       {flush_wall / raw_wall:8.2f} x  "
+        f"({flush_cpu / raw_cpu:.2f} x cpu)   goal <= 1.2x"
+    )
+    print(f"   mlops-jupyter total           {ours:8.3f} s   goal < 1 s")
     if no_peer:
         return
     from _peers import run_peer
@@ -281,17 +330,25 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=2000)
     parser.add_argument("--mlflow-calls", type=int, default=2000)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument(
+        "--parts", default="1,2,3,4", help="Which parts to run, e.g. --parts 3 (default: all)."
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     home = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="mlops-bench-") as d:
         tmp = Path(d)
         os.chdir(tmp)
         os.environ["IPYTHONDIR"] = str(tmp / "ipython")  # history in a private file
         os.environ["MLOPS_JUPYTER_STORE"] = str(tmp / "cells" / "lineage.db")
-        bench_cells(args.cells)
-        bench_fingerprints(tmp)
-        bench_log_metric(tmp, args.mlflow_calls, args.no_peer)
-        bench_model_cells(3)
+        if "1" in parts:
+            bench_cells(args.cells)
+        if "2" in parts:
+            bench_fingerprints(tmp)
+        if "3" in parts:
+            bench_log_metric(tmp, args.mlflow_calls, args.no_peer)
+        if "4" in parts:
+            bench_model_cells(3)
         os.chdir(home)
 
 

@@ -16,6 +16,14 @@ RUN_STATUSES = ("running", "finished", "failed")  # stored; "crashed" is read (l
 
 
 class RunsMixin(StoreBase):
+    def _summaries(self) -> Any:
+        """This store as its :class:`~.compare.CompareMixin`, which keeps the runs table's
+        summaries current in the same transaction as each param and metric write."""
+        from .compare import CompareMixin
+
+        assert isinstance(self, CompareMixin)
+        return self
+
     # -- experiments ----------------------------------------------------------------------
 
     def ensure_experiment(self, name: str) -> str:
@@ -153,10 +161,14 @@ class RunsMixin(StoreBase):
         data = [(r, str(k), dumps(_scalar(v)), execution_id, src, now) for r, k, v, src in rows]
         if data:
             with self.write():
+                stale = self._summaries()._stale_among({d[0] for d in data})
                 self.conn.executemany(
                     """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
                        logged_at, actor) VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                     data,
+                )
+                self._summaries()._summarize_params(
+                    [(r, k, loads(v), src) for r, k, v, _, src, _ in data], stale
                 )
 
     def log_metrics_many(
@@ -173,11 +185,13 @@ class RunsMixin(StoreBase):
         ]
         if data:
             with self.write():
+                first = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()
                 self.conn.executemany(
                     """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id, actor)
                        VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                     data,
                 )
+                self._summaries()._summarize_points(int(first[0]) + 1, data)
 
     def record_metric_origins(
         self,
@@ -423,6 +437,7 @@ class RunsMixin(StoreBase):
         if not rows:
             return
         with self.write():
+            stale = self._summaries()._stale_among({run_id})
             # Not an UPSERT: SQLite makes a trigger's INSERT OR IGNORE (compare_stale) fail
             # under ON CONFLICT DO UPDATE. Unchanged values are left alone (no trigger fires).
             self.conn.executemany(
@@ -434,6 +449,9 @@ class RunsMixin(StoreBase):
                 """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
                    logged_at, actor) VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                 rows,
+            )
+            self._summaries()._summarize_params(
+                [(r, k, loads(v), src) for r, k, v, _, src, _ in rows], stale
             )
 
     def attach_explicit_params(self, run_id: str, execution_id: int, since: str) -> None:
@@ -484,6 +502,12 @@ class RunsMixin(StoreBase):
             )
             for key, value, step, at in metrics
         ]
+        return self.insert_metric_rows(rows)
+
+    def insert_metric_rows(self, rows: list[tuple[Any, ...]]) -> tuple[int, int] | None:
+        """Append metric rows as they are stored: ``(run_id, key, step, value, logged_at,
+        execution_id)``, values already floats or None (the flusher builds them so, in one
+        pass). Returns the ids given to them (first, last), or None when there were none."""
         if not rows:
             return None
         with self.write():
@@ -493,6 +517,7 @@ class RunsMixin(StoreBase):
                    VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                 rows,
             )
+            self._summaries()._summarize_points(int(before) + 1, rows)
         return int(before) + 1, int(before) + len(rows)  # ids only grow, inside one transaction
 
     def adopt_metrics(
