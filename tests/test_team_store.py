@@ -23,7 +23,9 @@ from .conftest import store_exists
 # The migrations a store made by the code before #15 has (what `main` released then).
 RELEASED_BEFORE_15 = {
     "mlops_jupyter.core": ["m001_create_core", "m002_create_metric_origins", "m003_record_run_process"],
-    "mlops_jupyter.compare": ["m001_create_summaries", "m002_add_default_params"],
+    "mlops_jupyter.compare": [
+        "m001_create_summaries", "m002_add_default_params", "m003_add_summary_versions",
+    ],
     "mlops_jupyter.drift": ["m001_create_drift"],
     "mlops_jupyter.datadiff": ["m001_create_dataset_diffs"],
     "mlops_jupyter.registry": ["m001_create_registry", "m002_audit_integrity"],
