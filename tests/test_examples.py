@@ -34,7 +34,9 @@ def test_examples_run_after_each_other_in_one_store(
     order: str, tmp_path: Path, pg_server: Any
 ) -> None:
     work = tmp_path / "nb"
-    shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns(".mlops", ".ipynb_checkpoints"))
+    shutil.copytree(
+        EXAMPLES, work, ignore=shutil.ignore_patterns(".mlops", ".ipynb_checkpoints", "*.db")
+    )
     store = work / ".mlops" / "lineage.db"
     paths = NOTEBOOKS if order == "sorted" else NOTEBOOKS[::-1]
     # team_store.ipynb pushes into the session's PostgreSQL server in one order, and into the
