@@ -14,6 +14,7 @@ store) or the operating-system user (file store).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -66,7 +67,9 @@ def configured_actor() -> str | None:
     return actor or None
 
 
+@functools.lru_cache(maxsize=1)
 def os_user() -> str:
+    """The operating-system user (looked up once: every stored row asks for it)."""
     import getpass
 
     try:

@@ -298,7 +298,8 @@ class StoreBase:
         path = Path(self.location)
         conn = open_reader(path) if self.readonly else open_writer(path)
         # The actor of each row, in the INSERT itself: mlops_actor() (pgsql.py says it there)
-        conn.create_function("mlops_actor", 0, lambda: self.actor)
+        # (deterministic: SQLite may then call it once per statement, not once per row)
+        conn.create_function("mlops_actor", 0, lambda: self.actor, deterministic=True)
         self.conn = conn
         self.db = SqlDb(conn)
         self._identity = identity(path)
