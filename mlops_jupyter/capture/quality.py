@@ -177,10 +177,11 @@ def infer_type(obj: Any) -> str:
         dtypes = [obj.dtype] if isinstance(obj, pd.Series) else list(obj.dtypes)
         if any(pd.api.types.is_datetime64_any_dtype(d) for d in dtypes):
             return "timeseries"
-        texts = [obj] if isinstance(obj, pd.Series) else [obj[c] for c in list(obj.columns)[:50]]
-        strings = [s for s in texts if s.dtype == object or str(s.dtype) in ("str", "string")]
-        if strings and len(strings) == len(dtypes) and _long_text(strings[0].iloc[:50].tolist()):
-            return "text"
+        textual = [getattr(d, "kind", "") == "O" or str(d) in ("str", "string") for d in dtypes]
+        if textual and all(textual):  # every column holds text: long text is "text"
+            first = obj if isinstance(obj, pd.Series) else obj.iloc[:, 0]
+            if _long_text(first.iloc[:50].tolist()):
+                return "text"
         return "tabular"
     ndim = getattr(obj, "ndim", 1)
     if ndim >= 3:
