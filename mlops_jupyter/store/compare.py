@@ -86,8 +86,8 @@ def m002_add_default_params(db: SqlDb) -> None:
 def m003_add_summary_versions(db: SqlDb) -> None:
     """Which summaries changed since a reader's last look (#18): every saved summary, and every
     run created or updated, takes the next ``compare_state.version``, so a process that keeps
-    its runs table re-reads only those runs. Deleting a run or renaming an experiment counts a
-    reset (``resets``): readers start afresh."""
+    its runs table re-reads only those runs. Deleting a run, moving it to another experiment or
+    renaming an experiment counts a reset (``resets``): readers start afresh."""
     db.executescript(
         """
         ALTER TABLE compare_summaries ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
@@ -107,6 +107,9 @@ def m003_add_summary_versions(db: SqlDb) -> None:
         END;
         CREATE TRIGGER compare_runs_delete AFTER DELETE ON runs BEGIN
             DELETE FROM compare_summaries WHERE run_id = OLD.id;
+            UPDATE compare_state SET value = value + 1 WHERE name = 'resets';
+        END;
+        CREATE TRIGGER compare_runs_move AFTER UPDATE OF experiment_id ON runs BEGIN
             UPDATE compare_state SET value = value + 1 WHERE name = 'resets';
         END;
         CREATE TRIGGER compare_experiments_update AFTER UPDATE ON experiments BEGIN

@@ -116,6 +116,42 @@ class RunsMixin(StoreBase):
             )
         return self.get_run(run_id)
 
+    def restore_run(self, row: Mapping[str, Any], params: Mapping[str, tuple[Any, str]]) -> None:
+        """Put a run back, same id, into a store file that lacks it (the file was replaced
+        under a kernel that goes on recording it), with its params ``key -> (value, source)``.
+        Its parent and environment are not in the new file: they are left out."""
+        if self.query_one("SELECT 1 AS x FROM runs WHERE id = ?", (row["id"],)) is not None:
+            return
+        experiment_id = self.ensure_experiment(str(row["experiment"]))
+        with self.write():
+            self.conn.execute(
+                """INSERT INTO runs (id, experiment_id, name, status, started_at, notebook_path,
+                   kernel_id, source, git_commit, git_dirty, user, host, tags, pid, process,
+                   actor) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                   mlops_actor())""",
+                (
+                    row["id"],
+                    experiment_id,
+                    row["name"],
+                    row["started_at"],
+                    row.get("notebook_path"),
+                    row.get("kernel_id"),
+                    row.get("source") or "interactive",
+                    row.get("git_commit"),
+                    row.get("git_dirty"),
+                    row.get("user"),
+                    row.get("host") or this_host(),
+                    dumps(dict(row.get("tags") or {})),
+                    os.getpid(),
+                    process_token(),
+                ),
+            )
+            by_source: dict[str, dict[str, Any]] = {}
+            for key, (value, source) in params.items():
+                by_source.setdefault(source, {})[key] = value
+            for source, values in by_source.items():
+                self.log_params(str(row["id"]), values, source=source)
+
     def create_child_runs(
         self,
         parent_run_id: str,
