@@ -31,10 +31,6 @@ def _cell(store: Any, code_start: str) -> dict[str, Any]:
     return rows[0]
 
 
-# SQLite only for now: on the team store the RSS a cell "retains" came out 56-100 MB for a
-# freed 500 MB array (and 68-84 MB for 100 MB kept) in about half the runs; the slower writer
-# thread seems to let go of the cell's data later. An open #15 issue, not a tolerance to widen.
-@pytest.mark.sqlite_only
 def test_a_cell_allocating_500_mb_peaks_above_that_and_retains_what_it_keeps(
     shell: Any, store: Any
 ) -> None:
