@@ -361,6 +361,7 @@ class StoreBase:
                 return False
             from .connect import identity
 
+            assert self.path is not None  # a file store (the team store returned above)
             if identity(self.path) == self._identity:  # another thread reopened it meanwhile
                 return False
             # Empty our -wal first (into the old inode): SQLite finds the log by name, and a
