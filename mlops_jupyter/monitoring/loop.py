@@ -42,6 +42,17 @@ def _features(st: Any, row: dict[str, Any], model: Any) -> list[str]:
     )
 
 
+def _trained_on_names(st: Any, row: dict[str, Any]) -> list[str]:
+    """Names of the datasets the version's captured model was fitted on (lineage)."""
+    from ..registry import lineage
+    from .retrain import captured_models
+
+    fps: list[str] = []
+    for model in captured_models(st, row):
+        fps += lineage.training_fingerprints(st, model["fingerprint"])
+    return [str(r["name"]) for r in st.find_dataset_versions(fps) if r.get("name")]
+
+
 def _suite(st: Any, row: dict[str, Any], wanted: str | None) -> Any:
     """The data tests for the batch: the policy's suite, else the first training dataset's
     (None when there is none)."""
@@ -56,6 +67,7 @@ def _suite(st: Any, row: dict[str, Any], wanted: str | None) -> Any:
             )
     else:
         names = [d.get("name") for d in row.get("training_datasets") or [] if d.get("name")]
+        names += _trained_on_names(st, row)
         found = next((s for s in (st.find_suite(n) for n in names) if s is not None), None)
         if found is None:
             return None
@@ -75,6 +87,15 @@ def _without_labels(suite: Any, features: list[str]) -> Any:
         elif rule.column is None or rule.column in keep:
             rules.append(rule)
     return dataclasses.replace(suite, rules=tuple(rules))
+
+
+def _checked_columns(b: Batch, suite: Any) -> Any:
+    """The batch as its suite sees it: without the label column when the suite was drafted for
+    the features alone (``X_train``), so the labels are not an unexpected column."""
+    mentioned = {r.column for r in suite.rules} | {c for r in suite.rules for c in r.columns}
+    if b.labels is not None and b.labels not in mentioned:
+        return b.frame.drop(columns=[b.labels])
+    return b.frame
 
 
 def _reference(st: Any, name: str, row: dict[str, Any]) -> tuple[Any, str] | None:
@@ -242,7 +263,9 @@ def monitor(
     notes: list[str] = []
     checked = None
     if suite is not None:
-        checked = check_frame(b.frame, suite, dataset=label, fingerprint=b.fingerprint)
+        checked = check_frame(
+            _checked_columns(b, suite), suite, dataset=label, fingerprint=b.fingerprint
+        )
         record_result(st, checked, name=None, version=None)
     else:
         notes.append("no data-test suite for the training data: data tests skipped")
@@ -345,11 +368,32 @@ def monitor(
     return _act(st, result, row, b, pol, who, retrain=retrain, progress=progress)
 
 
+# Rules about the distribution (ranges, row counts) are expected to fail on drifted data, which
+# is what retraining adapts to; the others (columns, types, nulls, categories, keys) mean the
+# data is broken and must not be trained on.
+DISTRIBUTION_RULES = frozenset({"between", "rows"})
+
+
+def _integrity_failures(checked: Any) -> list[str]:
+    if checked is None or checked.passed:
+        return []
+    failed = checked.failed
+    return [
+        str(text)
+        for rid, text in zip(failed["id"], failed["rule"])
+        if str(rid).rpartition(":")[2] not in DISTRIBUTION_RULES
+    ]
+
+
 def _why_not_retrain(result: MonitorResult, b: Batch, pol: dict[str, Any], retrain: bool) -> str:
     if not retrain:
         return "Retraining was not asked for (--no-retrain)."
-    if result.data_tests is not None and not result.data_tests.passed:
-        return "Not retrained: the batch failed its data tests, so it is not trained on."
+    broken = _integrity_failures(result.data_tests)
+    if broken:
+        return (
+            f"Not retrained: the batch breaks data tests it must pass to be trained on "
+            f"({', '.join(broken[:4])}); fix the data or the suite."
+        )
     if b.labels is None:
         return "Not retrained: the batch has no labels to train on (pass --labels COL)."
     if not pol["retrain"]["bundle"]:

@@ -107,18 +107,27 @@ def prepare_data(
     return target, table
 
 
+def same_class(row: dict[str, Any], class_name: str) -> bool:
+    """Capture keeps a model's qualified class (``sklearn...LogisticRegression``), the registry
+    its bare name."""
+    return str(row["class_name"]).rpartition(".")[2] == class_name.rpartition(".")[2]
+
+
+def captured_models(st: Any, version: dict[str, Any]) -> list[dict[str, Any]]:
+    """The models capture recorded in ``version``'s run with the version's class (a model
+    loaded back from its file may not keep capture's fingerprint, so this goes by the run)."""
+    if not version.get("run_id"):
+        return []
+    return [r for r in st.list_models(version["run_id"]) if same_class(r, version["class_name"])]
+
+
 def _fitted_model(st: Any, run_id: str, holder: dict[str, Any]) -> dict[str, Any]:
     """The model row the retrain run fitted that replaces ``holder`` (waits for its file)."""
-    wanted_name = None
-    try:
-        wanted_name = st.get_model(holder["model_fingerprint"]).get("name")
-    except Exception:  # a holder registered without capture has no model row
-        wanted_name = None
+    names = {r["name"] for r in captured_models(st, holder) if r.get("name")}
     deadline = time.monotonic() + 10.0
     while True:
-        rows = st.list_models(run_id)
-        picks = [r for r in rows if wanted_name and r["name"] == wanted_name]
-        picks = picks or [r for r in rows if r["class_name"] == holder["class_name"]]
+        rows = [r for r in st.list_models(run_id) if same_class(r, holder["class_name"])]
+        picks = [r for r in rows if r.get("name") in names] or rows
         if picks and picks[-1]["artifact_hash"]:
             return dict(picks[-1])
         if time.monotonic() > deadline:
