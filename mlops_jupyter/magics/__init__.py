@@ -124,6 +124,28 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "%mlops rollback NAME ALIAS [--reason TEXT] [--by WHO]",
         "move an alias back to its previous holder",
     ),
+    "monitor": (
+        "mlops_jupyter.magics.monitor:monitor",
+        "%mlops monitor --model NAME --batch VAR|PATH|NAME [--labels COL] [--bundle DIR] "
+        "[--policy FILE] [--no-retrain] | %mlops monitor --model NAME --history",
+        "check a new batch against the production holder (data tests, drift, metrics or an "
+        "estimate); retrain, gate, propose or promote as the policy says; or batches over time",
+    ),
+    "proposals": (
+        "mlops_jupyter.magics.monitor:proposals",
+        "%mlops proposals [--model NAME] [--all]",
+        "promotion proposals the monitoring loop recorded",
+    ),
+    "approve": (
+        "mlops_jupyter.magics.monitor:approve",
+        '%mlops approve ID --reason "..." [--by WHO]',
+        "carry out a proposal: the gates run again, the alias moves when they pass",
+    ),
+    "reject": (
+        "mlops_jupyter.magics.monitor:reject",
+        '%mlops reject ID --reason "..." [--by WHO]',
+        "close a proposal without promoting (audited)",
+    ),
 }
 
 

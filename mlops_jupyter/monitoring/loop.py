@@ -200,13 +200,15 @@ def monitor(
     by: str | None = None,
     store: Any = None,
     progress: bool = False,
+    name: str | None = None,
 ) -> MonitorResult:
     """Check one new batch of production data for ``model``'s alias holder, and act on it.
 
     ``batch``: a DataFrame, a csv/parquet path or a stored dataset ``NAME[@V]``. ``labels``:
     the batch's label column (measured performance; without it, an estimate where sound).
     ``policy``: a TOML/YAML file or a dict (:mod:`.policy`); ``bundle`` overrides its
-    ``retrain.bundle``. Bad input raises before anything is stored. Returns a
+    ``retrain.bundle``; ``name`` labels a DataFrame batch. Bad input raises before anything is
+    stored. Returns a
     :class:`MonitorResult` (``.status``, ``.triggers``, ``.exit_code`` 0 healthy / 1 action).
     """
     from ..analysis.checks import check_frame
@@ -217,6 +219,7 @@ def monitor(
     from ..registry.versions import check_name, load_version, require_model, resolve_store
 
     st = resolve_store(store)
+    label_given = name
     name = check_name(model)
     require_model(st, name)
     pol = load_policy(policy)
@@ -237,7 +240,7 @@ def monitor(
     row = st.get_model_version(name, held)
     champion = load_version(st, row)
     features = _features(st, row, champion)
-    frame, label = read_batch(st, batch)
+    frame, label = read_batch(st, batch, label_given)
     if labels is None and pol["labels"] and pol["labels"] in frame.columns:
         labels = pol["labels"]
     b = prepare_batch(frame, label, features, labels, champion)
