@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidInput
-from .registry import _parser
+from ._args import MagicArgumentParser
+
+
+def _parser(subcommand: str) -> MagicArgumentParser:
+    """A parser whose usage is the one-line usage of the :data:`SUBCOMMANDS` table."""
+    from . import SUBCOMMANDS
+
+    usage = SUBCOMMANDS[subcommand][1].replace("%", "%%")
+    return MagicArgumentParser(subcommand, usage=usage)
 
 
 def _batch(shell: Any, name: str) -> Any:

@@ -89,6 +89,19 @@ def _without_labels(suite: Any, features: list[str]) -> Any:
     return dataclasses.replace(suite, rules=tuple(rules))
 
 
+def _with_tests(message: str, frame: Any, suite: Any, label: str) -> str:
+    """A refusal that also says which data tests the batch fails (nothing is recorded)."""
+    if suite is None or "cannot score" not in message:
+        return message
+    from ..analysis.checks import check_frame
+
+    try:
+        checked = check_frame(frame, suite, dataset=label)
+    except Exception:
+        return message
+    return message if checked.passed else f"{message} {checked.summary()}"
+
+
 def _checked_columns(b: Batch, suite: Any) -> Any:
     """The batch as its suite sees it: without the label column when the suite was drafted for
     the features alone (``X_train``), so the labels are not an unexpected column."""
@@ -243,8 +256,11 @@ def monitor(
     frame, label = read_batch(st, batch, label_given)
     if labels is None and pol["labels"] and pol["labels"] in frame.columns:
         labels = pol["labels"]
-    b = prepare_batch(frame, label, features, labels, champion)
     suite = _suite(st, row, pol["suite"])
+    try:
+        b = prepare_batch(frame, label, features, labels, champion)
+    except InvalidInput as exc:
+        raise InvalidInput(_with_tests(str(exc), frame, suite, label)) from None
     if suite is not None and b.labels is None:
         suite = _without_labels(suite, features)
     who = current_user(by)
