@@ -446,8 +446,6 @@ class Monitor:
         return total
 
 
-
-
 _monitor: Monitor | None = None
 
 

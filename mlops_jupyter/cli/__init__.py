@@ -147,9 +147,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
 
 
 # Commands that only read: a store path that does not exist is a typo, not a new store.
-READ_ONLY = frozenset(
-    {"runs", "compare", "models", "audit", "datasets", "resources", "proposals"}
-)
+READ_ONLY = frozenset({"runs", "compare", "models", "audit", "datasets", "resources", "proposals"})
 # Commands that write to a store that must already exist (a typo is not a new store).
 EXISTING = READ_ONLY | {"check", "expect", "tag", "monitor", "approve", "reject"}
 

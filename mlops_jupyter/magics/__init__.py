@@ -78,8 +78,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "expect": (
         "mlops_jupyter.magics.quality:expect",
-        '%mlops expect [NAME] [--set "age between 0 and 120"] [--drop RULE] [--accept] '
-        "[--redraft]",
+        '%mlops expect [NAME] [--set "age between 0 and 120"] [--drop RULE] [--accept] [--redraft]',
         "data tests of a dataset: drafted from its profile, edited, accepted; versioned, audited",
     ),
     "check": (

@@ -228,7 +228,7 @@ def monitor(
     from ..analysis.drift import drift as run_drift
     from ..analysis.suites import record_result
     from ..registry.audit import current_user
-    from ..registry.evaldata import evaluate
+    from ..registry.evaldata import evaluate, predict
     from ..registry.versions import check_name, load_version, require_model, resolve_store
 
     st = resolve_store(store)
@@ -303,12 +303,13 @@ def monitor(
             reference_name=ref[1],
             current_name=label,
         )
-    metrics = evaluate(champion, b.X, b.y) if b.labels is not None else {}
+    outputs = predict(champion, b.X)  # once: a million rows are not predicted twice
+    metrics = evaluate(champion, b.X, b.y, outputs) if b.labels is not None else {}
     reference = {k: v for k, v in (row["metrics"] or {}).items() if v is not None}
     metric = watched_metric(row["task"], pol["triggers"]["metric"], reference)
     calibrator, why_not = calibrator_for(st, row, champion)
     earlier = [r for r in st.list_monitor_batches(name) if r["version"] == held]
-    est = estimate(calibrator, why_not, champion, b.X, b.y, earlier)
+    est = estimate(calibrator, why_not, outputs, b.y, earlier)
     triggers = _triggers(pol, report, checked, metric, metrics, reference, est)
     fired = [t.trigger for t in triggers if t.fired]
     status = HEALTHY if not fired else ACTION_NEEDED

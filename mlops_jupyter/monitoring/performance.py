@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..registry.evaldata import evaluate, predict, read_snapshot
+from ..registry.evaldata import predict, read_snapshot
 from ..registry.stats import METRICS
 
 ESTIMATE_TOLERANCE = 0.05  # |estimated - measured accuracy| beyond which the estimate failed
@@ -63,10 +63,6 @@ class Estimate:
         }
 
 
-def measure(model: Any, X: Any, y: Any) -> dict[str, float]:
-    return evaluate(model, X, y)
-
-
 def watched_metric(task: str, policy_metric: str | None, registered: Mapping[str, Any]) -> str:
     if policy_metric:
         return policy_metric
@@ -83,18 +79,18 @@ def drop_of(metric: str, reference: float, current: float) -> float:
 class Calibrator:
     """Isotonic calibration of a binary classifier's scores on its stored evaluation data."""
 
-    def __init__(self, model: Any, X: Any, y: Any) -> None:
+    def __init__(self, positive: Any, score: np.ndarray, y: Any) -> None:
         from sklearn.isotonic import IsotonicRegression
 
-        self.positive = model.classes_[1]
-        _, score = predict(model, X)
-        assert score is not None
-        yb = (np.asarray(y).reshape(-1) == self.positive).astype(float)
+        self.positive = positive
+        yb = (np.asarray(y).reshape(-1) == positive).astype(float)
         self.iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(score, yb)
 
-    def expected_correct(self, model: Any, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``(chance each row's prediction is right, calibrated positive probability)``."""
-        pred, score = predict(model, X)
+    def expected_correct(
+        self, pred: np.ndarray, score: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(chance each row's prediction is right, calibrated positive probability)`` from
+        the model's predictions and scores on the batch."""
         assert score is not None
         p = self.iso.predict(score)
         return np.where(pred == self.positive, p, 1.0 - p), p
@@ -120,7 +116,7 @@ def calibrator_for(st: Any, version: Mapping[str, Any], model: Any) -> tuple[Any
         return None, f"no estimate: the model cannot score its evaluation data ({exc})"
     if score is None:
         return None, "no estimate: the model gives no scores (predict_proba or decision_function)"
-    return Calibrator(model, snap.X, snap.y), ""
+    return Calibrator(classes[1], score, snap.y), ""
 
 
 def ece(p: np.ndarray, yb: np.ndarray, bins: int = 10) -> float:
@@ -138,20 +134,20 @@ def ece(p: np.ndarray, yb: np.ndarray, bins: int = 10) -> float:
 def estimate(
     calibrator: Any,
     why_not: str,
-    model: Any,
-    X: Any,
+    outputs: tuple[np.ndarray, np.ndarray | None],
     y: Any,
     earlier: Sequence[Mapping[str, Any]],
 ) -> Estimate:
-    """The estimate for a batch (``y`` None: no labels); ``earlier``: this holder version's
-    earlier batches (oldest first), whose labelled estimates decide the trust."""
+    """The estimate for a batch from the holder's ``(predictions, scores)`` on it (``y`` None:
+    no labels); ``earlier``: this holder version's earlier batches (oldest first), whose
+    labelled estimates decide the trust."""
     if calibrator is None:
         return Estimate("accuracy", None, None, why_not)
-    correct, p = calibrator.expected_correct(model, X)
+    pred = outputs[0]
+    correct, p = calibrator.expected_correct(*outputs)
     value = float(correct.mean())
     if y is not None:
         yb = (np.asarray(y).reshape(-1) == calibrator.positive).astype(float)
-        pred, _ = predict(model, X)
         measured = float(np.mean((pred == calibrator.positive) == (yb == 1.0)))
         error = value - measured
         calib = ece(p, yb)
