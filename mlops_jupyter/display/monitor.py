@@ -62,10 +62,14 @@ def series_svg(
             f'stroke="#e5e5e5"/><text x="{left - 4}" y="{y(v) + 3.5:.1f}" font-size="10" '
             f'text-anchor="end" fill="#555">{v:.3g}</text>'
         )
-    for marks, color, what in ((retrains, RETRAIN, "retrained"), (promotions, PROMOTE, "promoted")):
+    for marks, color, what, dx in (
+        (retrains, RETRAIN, "retrained", -2.0),
+        (promotions, PROMOTE, "promoted", 2.0),  # side by side when both happen at one batch
+    ):
         for i in marks:
+            at = x(i) + dx
             parts.append(
-                f'<line x1="{x(i):.1f}" y1="{top}" x2="{x(i):.1f}" y2="{height - bottom}" '
+                f'<line x1="{at:.1f}" y1="{top}" x2="{at:.1f}" y2="{height - bottom}" '
                 f'stroke="{color}" stroke-width="2"><title>{esc(what)} at batch '
                 f"{esc(labels[i] if i < len(labels) else i)}</title></line>"
             )
@@ -192,7 +196,10 @@ def history_html(history: Any) -> str:
     if len(history.proposals):
         parts.append("<h3>Promotion proposals</h3>")
         cols = ["id", "created_at", "alias", "version", "from_version", "status", "decided_by"]
-        parts.append(table(history.proposals, columns=[*cols, "reason"]))
+        props = history.proposals.assign(
+            created_at=[str(t)[:19] for t in history.proposals["created_at"]]
+        )
+        parts.append(table(props, columns=[*cols, "reason"]))
     return panel(title, "".join(parts))
 
 

@@ -22,184 +22,30 @@ from typing import Any
 from ..errors import InvalidInput, MlopsError, RegistryError
 from ..store.base import dumps
 from .batch import Batch, prepare_batch, read_batch, split_holdout
-from .performance import UNTRUSTED, calibrator_for, drop_of, estimate, watched_metric
+from .checks import (
+    checked_columns,
+    drift_reference,
+    features_of,
+    find_suite,
+    integrity_failures,
+    triggers_of,
+    with_tests,
+    without_labels,
+)
+from .performance import calibrator_for, estimate, watched_metric
 from .policy import load_policy
-from .result import ACTION_NEEDED, HEALTHY, PROMOTED, PROPOSED, RETRAINED, MonitorResult, Trigger
+from .result import ACTION_NEEDED, HEALTHY, PROMOTED, PROPOSED, RETRAINED, MonitorResult
 
 
-def _features(st: Any, row: dict[str, Any], model: Any) -> list[str]:
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        return [str(n) for n in names]
-    for key in ("train_fingerprint", "eval_fingerprint"):
-        snap = st.find_eval_dataset(row.get(key))
-        if snap is not None and snap["x_kind"] == "dataframe":
-            return [str(c) for c in snap["feature_columns"]]
-    raise InvalidInput(
-        f"Cannot tell which columns {row['name']!r} v{row['version']} predicts from: it was "
-        "fitted without feature names and registered without a DataFrame of training data. "
-        "Register it with train_data=X (a DataFrame) to monitor it."
-    )
+def _unrecorded() -> Any:
+    """Capture's :func:`~mlops_jupyter.capture.instrument.unrecorded` when capture runs in
+    this process (a notebook), else nothing: the pass's own fits and predictions are not the
+    user's cells' models and datasets."""
+    import contextlib
+    import sys
 
-
-def _trained_on_names(st: Any, row: dict[str, Any]) -> list[str]:
-    """Names of the datasets the version's captured model was fitted on (lineage)."""
-    from ..registry import lineage
-    from .retrain import captured_models
-
-    fps: list[str] = []
-    for model in captured_models(st, row):
-        fps += lineage.training_fingerprints(st, model["fingerprint"])
-    return [str(r["name"]) for r in st.find_dataset_versions(fps) if r.get("name")]
-
-
-def _suite(st: Any, row: dict[str, Any], wanted: str | None) -> Any:
-    """The data tests for the batch: the policy's suite, else the first training dataset's
-    (None when there is none)."""
-    from ..analysis.expectations import suite_from_row
-
-    if wanted:
-        found = st.find_suite(wanted)
-        if found is None:
-            raise InvalidInput(
-                f"No data-test suite {wanted!r}, which the policy names. Draft it with "
-                f"`mlops-jupyter expect {wanted}`, or fix the policy's suite."
-            )
-    else:
-        names = [d.get("name") for d in row.get("training_datasets") or [] if d.get("name")]
-        names += _trained_on_names(st, row)
-        found = next((s for s in (st.find_suite(n) for n in names) if s is not None), None)
-        if found is None:
-            return None
-    return suite_from_row(found)
-
-
-def _without_labels(suite: Any, features: list[str]) -> Any:
-    """The suite's rules about the features (and the row count) only: a batch without labels
-    is not failed for lacking its label column."""
-    keep = set(features)
-    rules = []
-    for rule in suite.rules:
-        if rule.kind == "columns":
-            rules.append(
-                dataclasses.replace(rule, columns=tuple(c for c in rule.columns if c in keep))
-            )
-        elif rule.column is None or rule.column in keep:
-            rules.append(rule)
-    return dataclasses.replace(suite, rules=tuple(rules))
-
-
-def _with_tests(message: str, frame: Any, suite: Any, label: str) -> str:
-    """A refusal that also says which data tests the batch fails (nothing is recorded)."""
-    if suite is None or "cannot score" not in message:
-        return message
-    from ..analysis.checks import check_frame
-
-    try:
-        checked = check_frame(frame, suite, dataset=label)
-    except Exception:
-        return message
-    return message if checked.passed else f"{message} {checked.summary()}"
-
-
-def _checked_columns(b: Batch, suite: Any) -> Any:
-    """The batch as its suite sees it: without the label column when the suite was drafted for
-    the features alone (``X_train``), so the labels are not an unexpected column."""
-    mentioned = {r.column for r in suite.rules} | {c for r in suite.rules for c in r.columns}
-    if b.labels is not None and b.labels not in mentioned:
-        return b.frame.drop(columns=[b.labels])
-    return b.frame
-
-
-def _reference(st: Any, name: str, row: dict[str, Any]) -> tuple[Any, str] | None:
-    """The holder's drift reference: its stored profile (by label) or, the first time, its
-    training features' snapshot (whose profile the drift report then stores)."""
-    from ..registry.evaldata import read_snapshot
-
-    for key, role in (("train_fingerprint", "training"), ("eval_fingerprint", "evaluation")):
-        label = f"{name}.v{row['version']}.{role}"
-        if st.find_drift_profile(label) is not None:
-            return label, label
-        snap = st.find_eval_dataset(row.get(key))
-        if snap is not None:
-            X = read_snapshot(st, snap).X
-            if not hasattr(X, "columns"):
-                import pandas as pd
-
-                X = pd.DataFrame(X, columns=[str(c) for c in snap["feature_columns"]])
-            return X, label
-    return None
-
-
-def _triggers(
-    policy: dict[str, Any],
-    drift_report: Any,
-    checked: Any,
-    metric: str,
-    metrics: dict[str, float],
-    reference: dict[str, Any],
-    est: Any,
-) -> list[Trigger]:
-    trig = policy["triggers"]
-    out = []
-    if drift_report is not None:
-        out.append(
-            Trigger(
-                "drift",
-                bool(drift_report.drifted),
-                f"{drift_report.n_drifted} of {drift_report.n_tested} columns "
-                f"({drift_report.share:.0%})",
-                f"share >= {trig['drift_share']:.0%}",
-                ", ".join(drift_report.drifted_columns[:6]) or "no column drifted",
-            )
-        )
-    limit = trig["metric_drop"]
-    ref = reference.get(metric)
-    if metric in metrics and ref is not None:
-        drop = drop_of(metric, float(ref), metrics[metric])
-        out.append(
-            Trigger(
-                "metric_drop",
-                drop > limit,
-                f"{metric} {metrics[metric]:.4g} (registered {float(ref):.4g})",
-                f"drop > {limit:g}",
-                f"{'down' if drop > 0 else 'up'} {abs(drop):.4g} on the batch's labels",
-            )
-        )
-    elif not metrics and est.value is not None:
-        ref_acc = reference.get("accuracy")
-        if est.trust == UNTRUSTED:
-            out.append(
-                Trigger(
-                    "estimate_untrusted",
-                    True,
-                    f"accuracy ~{est.value:.4g}",
-                    "labels agree",
-                    est.reason,
-                )
-            )
-        elif ref_acc is not None:
-            drop = float(ref_acc) - est.value
-            out.append(
-                Trigger(
-                    "estimated_drop",
-                    drop > limit,
-                    f"accuracy ~{est.value:.4g} (registered {float(ref_acc):.4g})",
-                    f"drop > {limit:g}",
-                    f"estimated, {est.trust}: {est.reason}",
-                )
-            )
-    if checked is not None and trig["data_tests"]:
-        out.append(
-            Trigger(
-                "data_tests",
-                not checked.passed,
-                f"{checked.n_failed_rules} of {len(checked.rules)} rules failed",
-                "all rules pass",
-                checked.summary(),
-            )
-        )
-    return out
+    instrument = sys.modules.get("mlops_jupyter.capture.instrument")
+    return instrument.unrecorded() if instrument is not None else contextlib.nullcontext()
 
 
 def monitor(
@@ -224,6 +70,34 @@ def monitor(
     stored. Returns a
     :class:`MonitorResult` (``.status``, ``.triggers``, ``.exit_code`` 0 healthy / 1 action).
     """
+    with _unrecorded():
+        return _monitor(
+            model,
+            batch,
+            labels=labels,
+            bundle=bundle,
+            policy=policy,
+            retrain=retrain,
+            by=by,
+            store=store,
+            progress=progress,
+            name=name,
+        )
+
+
+def _monitor(
+    model: str,
+    batch: Any,
+    *,
+    labels: str | None,
+    bundle: str | None,
+    policy: Any,
+    retrain: bool,
+    by: str | None,
+    store: Any,
+    progress: bool,
+    name: str | None,
+) -> MonitorResult:
     from ..analysis.checks import check_frame
     from ..analysis.drift import drift as run_drift
     from ..analysis.suites import record_result
@@ -252,17 +126,17 @@ def monitor(
         )
     row = st.get_model_version(name, held)
     champion = load_version(st, row)
-    features = _features(st, row, champion)
+    features = features_of(st, row, champion)
     frame, label = read_batch(st, batch, label_given)
     if labels is None and pol["labels"] and pol["labels"] in frame.columns:
         labels = pol["labels"]
-    suite = _suite(st, row, pol["suite"])
+    suite = find_suite(st, row, pol["suite"])
     try:
         b = prepare_batch(frame, label, features, labels, champion)
     except InvalidInput as exc:
-        raise InvalidInput(_with_tests(str(exc), frame, suite, label)) from None
+        raise InvalidInput(with_tests(str(exc), frame, suite, label)) from None
     if suite is not None and b.labels is None:
-        suite = _without_labels(suite, features)
+        suite = without_labels(suite, features)
     who = current_user(by)
     if pol["gates"] is not None and st.find_model_policy(name) != pol["gates"]:
         from ..registry.actions import set_policy
@@ -283,12 +157,12 @@ def monitor(
     checked = None
     if suite is not None:
         checked = check_frame(
-            _checked_columns(b, suite), suite, dataset=label, fingerprint=b.fingerprint
+            checked_columns(b, suite), suite, dataset=label, fingerprint=b.fingerprint
         )
         record_result(st, checked, name=None, version=None)
     else:
         notes.append("no data-test suite for the training data: data tests skipped")
-    ref = _reference(st, name, row)
+    ref = drift_reference(st, name, row)
     report = None
     if ref is None:
         notes.append(f"v{held} has no stored training or evaluation features: drift skipped")
@@ -310,7 +184,7 @@ def monitor(
     calibrator, why_not = calibrator_for(st, row, champion)
     earlier = [r for r in st.list_monitor_batches(name) if r["version"] == held]
     est = estimate(calibrator, why_not, outputs, b.y, earlier)
-    triggers = _triggers(pol, report, checked, metric, metrics, reference, est)
+    triggers = triggers_of(pol, report, checked, metric, metrics, reference, est)
     fired = [t.trigger for t in triggers if t.fired]
     status = HEALTHY if not fired else ACTION_NEEDED
     batch_row = st.record_monitor_batch(
@@ -388,27 +262,10 @@ def monitor(
     return _act(st, result, row, b, pol, who, retrain=retrain, progress=progress)
 
 
-# Rules about the distribution (ranges, row counts) are expected to fail on drifted data, which
-# is what retraining adapts to; the others (columns, types, nulls, categories, keys) mean the
-# data is broken and must not be trained on.
-DISTRIBUTION_RULES = frozenset({"between", "rows"})
-
-
-def _integrity_failures(checked: Any) -> list[str]:
-    if checked is None or checked.passed:
-        return []
-    failed = checked.failed
-    return [
-        str(text)
-        for rid, text in zip(failed["id"], failed["rule"])
-        if str(rid).rpartition(":")[2] not in DISTRIBUTION_RULES
-    ]
-
-
 def _why_not_retrain(result: MonitorResult, b: Batch, pol: dict[str, Any], retrain: bool) -> str:
     if not retrain:
         return "Retraining was not asked for (--no-retrain)."
-    broken = _integrity_failures(result.data_tests)
+    broken = integrity_failures(result.data_tests)
     if broken:
         return (
             f"Not retrained: the batch breaks data tests it must pass to be trained on "

@@ -75,8 +75,9 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
 
 def prepare_data(
     bundle: Path, batch: Batch, holdout: Any, rule: str, wanted: str | None
-) -> tuple[Path, pd.DataFrame]:
-    """The retrain data root (a copy with the batch in the input) and the training table."""
+) -> tuple[Path, pd.DataFrame, Path]:
+    """The retrain data root (a copy with the batch in the input), the training table and the
+    input file written."""
     from ..analysis.datadiff import read_table
     from ..export.bundle import load_manifest
     from ..export.execute import data_root
@@ -104,7 +105,7 @@ def prepare_data(
     target = bundle / RETRAINS_DIR / f"{stamp}-{batch.fingerprint[:12]}"
     shutil.copytree(root, target, ignore=shutil.ignore_patterns(RETRAINS_DIR, ".mlops"))
     _write_table(table.reset_index(drop=True), target / name)
-    return target, table
+    return target, table, target / name
 
 
 def same_class(row: dict[str, Any], class_name: str) -> bool:
@@ -134,8 +135,9 @@ def _fitted_model(st: Any, run_id: str, holder: dict[str, Any]) -> dict[str, Any
             break
         time.sleep(0.2)
     raise ExportError(
-        f"The retrain run {run_id} fitted no {holder['class_name']} with a stored model file. "
-        "Check that the bundle's notebook fits the model it was exported with."
+        f"The retrain run {run_id} fitted no new {holder['class_name']} with a stored model "
+        "file (a model identical to one already recorded is not recorded again). Check that "
+        "the bundle's notebook fits its model on the input file the batch went into."
     )
 
 
@@ -153,14 +155,22 @@ def retrain(
 ) -> Retrained:
     """Run the bundle on the batch and register what it fitted (see the module docstring)."""
     from ..export.execute import run_bundle
+    from ..export.inputs import file_hash
     from ..registry.files import load_bytes
     from ..registry.versions import register_model
 
     rule = policy["retrain"]["data"]
-    root, table = prepare_data(bundle, batch, holdout, rule, policy["retrain"]["input"])
+    root, table, written = prepare_data(bundle, batch, holdout, rule, policy["retrain"]["input"])
+    digest = file_hash(written)
     run = run_bundle(
         bundle, store=st, data_root_dir=str(root), progress=progress, verify_inputs=False
     )
+    if not written.is_file() or file_hash(written) != digest:
+        raise ExportError(
+            f"The bundle's notebook rewrote its own input {written.name} while it ran (a kept "
+            "cell writes that file), so it did not train on the batch. Mark that cell "
+            "`# mlops: skip` (or move it out of the notebook) and export the bundle again."
+        )
     if not run.run_id:
         raise ExportError(
             f"The retrain of {bundle} recorded no run, so its model cannot be found. Check that "

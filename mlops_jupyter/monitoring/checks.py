@@ -1,0 +1,204 @@
+"""What a monitor pass checks a batch with: the holder's features, its data-test suite, its drift
+reference, and the triggers each finding fires."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..errors import InvalidInput
+from .batch import Batch
+from .performance import UNTRUSTED, drop_of
+from .result import Trigger
+
+
+def features_of(st: Any, row: dict[str, Any], model: Any) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    for key in ("train_fingerprint", "eval_fingerprint"):
+        snap = st.find_eval_dataset(row.get(key))
+        if snap is not None and snap["x_kind"] == "dataframe":
+            return [str(c) for c in snap["feature_columns"]]
+    raise InvalidInput(
+        f"Cannot tell which columns {row['name']!r} v{row['version']} predicts from: it was "
+        "fitted without feature names and registered without a DataFrame of training data. "
+        "Register it with train_data=X (a DataFrame) to monitor it."
+    )
+
+
+def _trained_on_names(st: Any, row: dict[str, Any]) -> list[str]:
+    """Names of the datasets the version's captured model was fitted on (lineage)."""
+    from ..registry import lineage
+    from .retrain import captured_models
+
+    fps: list[str] = []
+    for model in captured_models(st, row):
+        fps += lineage.training_fingerprints(st, model["fingerprint"])
+    return [str(r["name"]) for r in st.find_dataset_versions(fps) if r.get("name")]
+
+
+def find_suite(st: Any, row: dict[str, Any], wanted: str | None) -> Any:
+    """The data tests for the batch: the policy's suite, else the first training dataset's
+    (None when there is none)."""
+    from ..analysis.expectations import suite_from_row
+
+    if wanted:
+        found = st.find_suite(wanted)
+        if found is None:
+            raise InvalidInput(
+                f"No data-test suite {wanted!r}, which the policy names. Draft it with "
+                f"`mlops-jupyter expect {wanted}`, or fix the policy's suite."
+            )
+    else:
+        names = [d.get("name") for d in row.get("training_datasets") or [] if d.get("name")]
+        names += _trained_on_names(st, row)
+        found = next((s for s in (st.find_suite(n) for n in names) if s is not None), None)
+        if found is None:
+            return None
+    return suite_from_row(found)
+
+
+def without_labels(suite: Any, features: list[str]) -> Any:
+    """The suite's rules about the features (and the row count) only: a batch without labels
+    is not failed for lacking its label column."""
+    keep = set(features)
+    rules = []
+    for rule in suite.rules:
+        if rule.kind == "columns":
+            rules.append(
+                dataclasses.replace(rule, columns=tuple(c for c in rule.columns if c in keep))
+            )
+        elif rule.column is None or rule.column in keep:
+            rules.append(rule)
+    return dataclasses.replace(suite, rules=tuple(rules))
+
+
+def with_tests(message: str, frame: Any, suite: Any, label: str) -> str:
+    """A refusal that also says which data tests the batch fails (nothing is recorded)."""
+    if suite is None or "cannot score" not in message:
+        return message
+    from ..analysis.checks import check_frame
+
+    try:
+        checked = check_frame(frame, suite, dataset=label)
+    except Exception:
+        return message
+    return message if checked.passed else f"{message} {checked.summary()}"
+
+
+def checked_columns(b: Batch, suite: Any) -> Any:
+    """The batch as its suite sees it: without the label column when the suite was drafted for
+    the features alone (``X_train``), so the labels are not an unexpected column."""
+    mentioned = {r.column for r in suite.rules} | {c for r in suite.rules for c in r.columns}
+    if b.labels is not None and b.labels not in mentioned:
+        return b.frame.drop(columns=[b.labels])
+    return b.frame
+
+
+def drift_reference(st: Any, name: str, row: dict[str, Any]) -> tuple[Any, str] | None:
+    """The holder's drift reference: its stored profile (by label) or, the first time, its
+    training features' snapshot (whose profile the drift report then stores)."""
+    from ..registry.evaldata import read_snapshot
+
+    for key, role in (("train_fingerprint", "training"), ("eval_fingerprint", "evaluation")):
+        label = f"{name}.v{row['version']}.{role}"
+        if st.find_drift_profile(label) is not None:
+            return label, label
+        snap = st.find_eval_dataset(row.get(key))
+        if snap is not None:
+            X = read_snapshot(st, snap).X
+            if not hasattr(X, "columns"):
+                import pandas as pd
+
+                X = pd.DataFrame(X, columns=[str(c) for c in snap["feature_columns"]])
+            return X, label
+    return None
+
+
+def triggers_of(
+    policy: dict[str, Any],
+    drift_report: Any,
+    checked: Any,
+    metric: str,
+    metrics: dict[str, float],
+    reference: dict[str, Any],
+    est: Any,
+) -> list[Trigger]:
+    trig = policy["triggers"]
+    out = []
+    if drift_report is not None:
+        out.append(
+            Trigger(
+                "drift",
+                bool(drift_report.drifted),
+                f"{drift_report.n_drifted} of {drift_report.n_tested} columns "
+                f"({drift_report.share:.0%})",
+                f"share >= {trig['drift_share']:.0%}",
+                ", ".join(drift_report.drifted_columns[:6]) or "no column drifted",
+            )
+        )
+    limit = trig["metric_drop"]
+    ref = reference.get(metric)
+    if metric in metrics and ref is not None:
+        drop = drop_of(metric, float(ref), metrics[metric])
+        out.append(
+            Trigger(
+                "metric_drop",
+                drop > limit,
+                f"{metric} {metrics[metric]:.4g} (registered {float(ref):.4g})",
+                f"drop > {limit:g}",
+                f"{'down' if drop > 0 else 'up'} {abs(drop):.4g} on the batch's labels",
+            )
+        )
+    elif not metrics and est.value is not None:
+        ref_acc = reference.get("accuracy")
+        if est.trust == UNTRUSTED:
+            out.append(
+                Trigger(
+                    "estimate_untrusted",
+                    True,
+                    f"accuracy ~{est.value:.4g}",
+                    "labels agree",
+                    est.reason,
+                )
+            )
+        elif ref_acc is not None:
+            drop = float(ref_acc) - est.value
+            out.append(
+                Trigger(
+                    "estimated_drop",
+                    drop > limit,
+                    f"accuracy ~{est.value:.4g} (registered {float(ref_acc):.4g})",
+                    f"drop > {limit:g}",
+                    f"estimated, {est.trust}: {est.reason}",
+                )
+            )
+    if checked is not None and trig["data_tests"]:
+        out.append(
+            Trigger(
+                "data_tests",
+                not checked.passed,
+                f"{checked.n_failed_rules} of {len(checked.rules)} rules failed",
+                "all rules pass",
+                checked.summary(),
+            )
+        )
+    return out
+
+
+# Rules about the distribution (ranges, row counts) are expected to fail on drifted data, which
+# is what retraining adapts to; the others (columns, types, nulls, categories, keys) mean the
+# data is broken and must not be trained on.
+DISTRIBUTION_RULES = frozenset({"between", "rows"})
+
+
+def integrity_failures(checked: Any) -> list[str]:
+    if checked is None or checked.passed:
+        return []
+    failed = checked.failed
+    return [
+        str(text)
+        for rid, text in zip(failed["id"], failed["rule"])
+        if str(rid).rpartition(":")[2] not in DISTRIBUTION_RULES
+    ]
