@@ -322,3 +322,49 @@ def test_history_panel_marks_retrains_and_promotions() -> None:
     assert page.count('stroke="#d97a00"') == 1 and page.count('stroke="#1b7f3b"') == 1
     assert "b0&lt;x&gt;" in page and "<x>" not in page  # user data escaped
     assert "1 retrained, 1 promoted" in page and "&#10007;" in page
+
+
+def test_the_scheduled_workflow_monitors_new_batches_in_order(
+    champion: Any, workdir: Path
+) -> None:
+    """The copy-ready cron workflow's monitoring step, run by bash on real batches."""
+    import os
+    import subprocess
+    import sys
+
+    yaml = pytest.importorskip("yaml")
+    from .conftest import ROOT
+
+    workflow = yaml.safe_load((ROOT / ".github/workflows/monitor.example.yml").read_text())
+    steps = {s.get("name"): s for s in workflow["jobs"]["monitor"]["steps"]}
+    script = steps["Monitor each new batch"]["run"]
+    incoming = workdir / "incoming"
+    incoming.mkdir()
+    batch(500, 11).to_csv(incoming / "2026-01-01.csv", index=False)
+    batch(500, 12).drop(columns="x1").to_csv(incoming / "2026-01-02.csv", index=False)
+    (workdir / "policy.toml").write_text('labels = "label"\n')
+    state = workdir / "state"
+    state.mkdir()
+    (state / "processed.txt").write_text("2025-12-31.csv\n")
+    summary, output = workdir / "summary.md", workdir / "output.txt"
+    env = {
+        **os.environ,
+        "MODEL": "churn",
+        "POLICY": str(workdir / "policy.toml"),
+        "STATE": str(state),
+        "MLOPS_JUPYTER_STORE": str(champion.path),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-c", script], cwd=workdir, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert output.read_text().strip() == "worst=2"
+    lines = summary.read_text()
+    assert "`2026-01-01.csv` (exit 0): churn v1 (production) on 2026-01-01.csv: healthy" in lines
+    assert "`2026-01-02.csv` (exit 2): bad input" in lines
+    # the bad batch stays to be fixed and sent again; the good one is not monitored twice
+    assert (state / "processed.txt").read_text().split() == ["2025-12-31.csv", "2026-01-01.csv"]
+    assert [b["batch_name"] for b in champion.list_monitor_batches("churn")] == ["2026-01-01.csv"]
