@@ -161,6 +161,8 @@ def _help_text() -> str:
         "of that dataset is checked off the cell's critical path (one line when a rule fails).",
         'Rules: "age between 0 and 120", "age >= 0", "age not null", "age nulls at most 5%",',
         '"age is integer", "city in [a, b]", "id unique", "rows >= 100", "columns are a, b".',
+        "A production model is monitored batch by batch (%mlops monitor): drift, data tests,",
+        "metrics or an estimate; triggers retrain it from its bundle, gate it and propose it.",
         "",
         "Subcommands:",
     ]
