@@ -242,3 +242,37 @@ def test_batch3_malformed_exits_2_and_changes_nothing(loop: dict[str, Any]) -> N
     assert len(result.output.strip().splitlines()) == 1
     assert "x3" in result.output
     assert _counts(store) == before
+
+
+def test_policy_auto_promotes_a_retrain_that_passes_the_gates(loop: dict[str, Any]) -> None:
+    """After batch 2, v2 holds production; customers shift back, so v2 drops, and with
+    ``mode = "auto"`` the retrained v3 takes the alias with no proposal."""
+    work, store = loop["work"], loop["store"]
+    assert store.find_alias_holder("churn", "production") == 2
+    auto = work / "auto.toml"
+    auto.write_text(POLICY.replace('mode = "proposal"', 'mode = "auto"'))
+    batch(1000, 4).to_csv(work / "batch4.csv", index=False)
+    n_proposals = len(store.list_proposals())
+    result = CliRunner().invoke(
+        _cli(),
+        [
+            "monitor",
+            "--model",
+            "churn",
+            "--batch",
+            str(work / "batch4.csv"),
+            "--policy",
+            str(auto),
+            "--json",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1, result.output
+    out = json.loads(result.output)
+    assert out["version"] == 2 and out["status"] == "promoted", out["actions"]
+    assert out["retrained_version"] == 3 and out["promotion"]["moved"]
+    assert store.find_alias_holder("churn", "production") == 3
+    assert len(store.list_proposals()) == n_proposals
+    last = store.list_audit_records("churn")[-1]
+    assert last["action"] == "promote" and last["to_version"] == 3
+    assert json.loads(last["details"])["batch_fingerprint"] == out["fingerprint"]
