@@ -487,14 +487,16 @@ def _same_tables(store: Any, experiment: str) -> None:
     """compare_frame (summaries) holds the same values as runs_frame (row by row)."""
     import math
 
+    import pandas as pd
+
     fast = store.compare_frame(experiment).set_index("run_id").sort_index()
     exact = store.runs_frame(experiment).set_index("run_id").sort_index()
     assert sorted(fast.columns) == sorted(exact.columns)
     for column in exact.columns:
         for run in exact.index:
             a, b = fast.loc[run, column], exact.loc[run, column]
-            missing_a = a is None or (isinstance(a, float) and math.isnan(a))
-            missing_b = b is None or (isinstance(b, float) and math.isnan(b))
+            missing_a = a is None or a is pd.NA or (isinstance(a, float) and math.isnan(a))
+            missing_b = b is None or b is pd.NA or (isinstance(b, float) and math.isnan(b))
             assert missing_a == missing_b, (column, run, a, b)
             if not missing_a:
                 assert a == b or str(a) == str(b), (column, run, a, b)
@@ -532,6 +534,102 @@ def test_fast_table_matches_the_exact_query_through_updates(store, store_file) -
     store.log_metrics(ids["r5"], [("auc", 0.5, 21, None)])  # may reuse the deleted id
     _same_tables(store, "churn")
     assert store.refresh_summaries() == 0  # nothing new: nothing rewritten
+
+
+def test_writes_keep_the_summaries_current_and_reads_fold_what_others_left(store) -> None:
+    """Each param and metric write folds itself into the summaries in its own transaction, so
+    the first read has nothing to do; points inserted behind its back (an older writer) are
+    folded on read, in id order, and the next write does not skip them."""
+    populate(store)
+    store.compare_frame("churn")
+    run = store.create_run("churn", name="w")["id"]
+    store.log_params(run, {"depth": 3, "C": 0.5})
+    store.log_metrics(run, [("auc", 0.5, 0, None), ("auc", 0.6, 1, None)])
+    store.log_params_many([(run, "gamma", "scale", "default")])
+    store.log_metrics_many([(run, "loss", 0.25, None)])
+    store.log_params(run, {"depth": 4})
+    assert store.refresh_summaries() == 0  # the writes kept them current
+    _same_tables(store, "churn")
+    with store.write():  # an older writer: a raw point the summaries did not see
+        store.conn.execute(
+            "INSERT INTO metrics (run_id, key, step, value, logged_at) VALUES (?, 'auc', 2, 0.7,"
+            " '2026-01-01T00:00:00')",
+            (run,),
+        )
+    store.log_metrics(run, [("auc", 0.8, 3, None)])  # must not move the watermark past 0.7
+    store.log_metrics(run, [("f1", 0.1, 0, None)])
+    assert store.refresh_summaries() == 1
+    _same_tables(store, "churn")
+    row = store.compare_frame("churn").set_index("run_name").loc["w"]
+    assert (row["metrics.auc"], row["params.depth"], row["metrics.f1"]) == (0.8, 4, 0.1)
+    assert store.default_params([run]) == {run: {"gamma"}}
+
+
+def test_the_kept_runs_table_equals_a_fresh_read_through_every_kind_of_change(
+    store, store_file
+) -> None:
+    """compare_frame keeps the last table and re-reads only runs whose summary moved; after
+    each change it must equal the table a new connection (nothing kept) reads."""
+    from pandas.testing import assert_frame_equal
+
+    from mlops_jupyter.store import open_store
+
+    def check() -> None:
+        fresh_store = open_store(store_file, shared=False)
+        try:
+            for experiment in ("churn", None):
+                kept = store.compare_frame(experiment).sort_values("run_id", ignore_index=True)
+                fresh = fresh_store.compare_frame(experiment)
+                fresh = fresh.sort_values("run_id", ignore_index=True)
+                assert_frame_equal(kept, fresh)
+        finally:
+            fresh_store.close()
+
+    ids = populate(store)
+    for r in ids.values():  # columns of every dtype, which the new runs below lack
+        store.log_params(r, {"flag": True, "mixed": 1 if r == ids["r0"] else "a", "rate": 0.5})
+    check()
+    run = store.create_run("churn", name="late")["id"]  # a new run, no params yet
+    check()
+    store.log_params(run, {"depth": 7, "kernel": "rbf"})  # depth now missing in no run...
+    store.log_metrics(run, [("auc", 0.5, 0, None), ("brand_new", 1.0, 0, None)])
+    check()
+    bare = store.create_run("churn", name="bare")["id"]  # ...and missing in one: Int64
+    store.log_params(bare, {"note": "x"})
+    check()
+    store.end_run(run)
+    store.log_params(ids["r1"], {"depth": "deep"})  # an int column turns to text
+    check()
+    other = open_store(store_file, shared=False)  # another kernel writes
+    try:
+        other.log_metrics(ids["r2"], [("auc", 0.01, 99, None)])
+        other.create_run("other-exp", name="elsewhere")
+    finally:
+        other.close()
+    check()
+    with store.write():  # a deleted run, a renamed experiment: start afresh
+        store.conn.execute("DELETE FROM params WHERE run_id = ?", (bare,))
+        store.conn.execute("DELETE FROM runs WHERE id = ?", (bare,))
+    check()
+    assert bare not in set(store.compare_frame("churn")["run_id"])
+    frame = store.compare_frame("churn").set_index("run_name")
+    assert frame.loc["r2", "metrics.auc"] == 0.01 and frame.loc["late", "status"] == "finished"
+
+
+def test_stepped_metrics_and_last_step_agree_with_the_curves(store) -> None:
+    """The panel's defaults come from one aggregate query; they match what the curves show."""
+    a = store.create_run("steps", name="a")["id"]
+    b = store.create_run("steps", name="b")["id"]
+    store.log_metrics(a, [("loss", v, None, None) for v in (0.9, 0.5, 0.4)])  # steps 0, 1, 2
+    store.log_metrics(b, [("auc", v, s, None) for v, s in ((0.6, 0), (0.7, 5), (0.8, 10))])
+    store.log_metrics(b, [("loss", 0.3, None, None), ("f1", 0.5, None, None)])
+    store.log_metrics(a, [("f1", 0.4, None, None)])
+    cmp = compare(experiment="steps", store=store)
+    assert cmp.stepped_metrics() == ["metrics.auc", "metrics.loss"]  # f1: one point per run
+    curves = cmp.curves()
+    for metric in ("auc", "loss", "f1"):
+        assert cmp.last_step(metric) == curves[curves["metric"] == metric]["step"].max()
+    assert cmp.last_step() == 10
 
 
 def test_integer_params_stay_integers_when_some_runs_lack_them(store, runs) -> None:

@@ -224,8 +224,12 @@ class Comparison:
     def user_params(self) -> list[str]:
         """Param columns the user set in at least one run: any source but an estimator's
         default value (``params.source = 'default'``)."""
+        return list(self._user_params)
+
+    @cached_property
+    def _user_params(self) -> tuple[str, ...]:  # a frozen comparison: computed once
         if not self.defaults:
-            return self.params
+            return tuple(self.params)
         ids = self.run_ids
         out = []
         for column in self.params:
@@ -234,12 +238,16 @@ class Comparison:
                 has and column not in self.defaults.get(rid, ()) for rid, has in zip(ids, present)
             ):
                 out.append(column)
-        return out
+        return tuple(out)
 
     def varying_params(self) -> list[str]:
         """Param columns whose value differs across the runs (missing counts as a value)."""
+        return list(self._varying_params)
+
+    @cached_property
+    def _varying_params(self) -> tuple[str, ...]:
         constant = set(constant_params(self.runs))
-        return [p for p in self.params if p not in constant]
+        return tuple(p for p in self.params if p not in constant)
 
     def shown_params(self) -> list[str]:
         """The param columns of :attr:`table`: every param with :meth:`all_params`, else those
@@ -485,17 +493,21 @@ class Comparison:
 
     def last_step(self, metric: str | None = None) -> int | None:
         """The largest step any run logged (for ``metric``, else any metric); None if none."""
-        curves = self.curves(metric)
-        return None if curves.empty else int(curves["step"].max())
+        keys = [self.metric_column(metric)] if metric is not None else self.metrics
+        steps = [last for key, (_, last) in self._metric_shapes.items() if "metrics." + key in keys]
+        return max(steps) if steps else None
 
     def stepped_metrics(self) -> list[str]:
         """Metric columns that some run logged at more than one step (those have curves)."""
-        curves = self.curves()
-        if curves.empty:
-            return []
-        counts = curves.groupby(["run_id", "metric"]).size()
-        keys = {m for (_, m), n in counts.items() if n > 1}
+        keys = {key for key, (most, _) in self._metric_shapes.items() if most > 1}
         return [c for c in self.metrics if c.removeprefix("metrics.") in keys]
+
+    @cached_property
+    def _metric_shapes(self) -> dict[str, tuple[int, int]]:
+        if self.store is None or not len(self.runs):
+            return {}
+        shapes: dict[str, tuple[int, int]] = self.store.metric_shapes(self.run_ids)
+        return shapes
 
     def default_pair(self) -> tuple[str, str] | None:
         """The two runs a diff shows first, as (baseline, challenger): the best run by the
@@ -571,7 +583,10 @@ def constant_params(frame: pd.DataFrame) -> list[str]:
     out = []
     for column in _name_columns(frame.columns, "params."):
         values = frame[column]
-        if values.astype(str).where(values.notna(), "\0missing").nunique() <= 1:
+        if values.dtype != object:  # one dtype: equal values are equal text
+            if values.nunique(dropna=False) <= 1:
+                out.append(column)
+        elif values.astype(str).where(values.notna(), "\0missing").nunique() <= 1:
             out.append(column)
     return out
 

@@ -136,7 +136,8 @@ def runs_table(cmp: Any, frame: Any, best: Mapping[str, Any] | None = None) -> s
 
 def shown_note(cmp: Any) -> str:
     """Which params the table leaves out, in one muted line ('' when none)."""
-    hidden = [p for p in cmp.params if p not in cmp.shown_params()]
+    shown = set(cmp.shown_params())
+    hidden = [p for p in cmp.params if p not in shown]
     if not hidden:
         return ""
     if cmp.only_diff:

@@ -23,6 +23,9 @@ from .html import esc, panel
 PAGE_SIZE = 25
 
 
+MAX_DIFF_CHOICES = 1000  # runs offered in the diff tab's dropdowns (plus any ticked)
+
+
 class ComparePanel:
     """The interactive comparison. ``display(panel)`` shows the widget and, for viewers
     without a kernel, its static HTML.
@@ -343,9 +346,16 @@ class ComparePanel:
 
     def _update_diff_choices(self) -> None:
         scope = self.scope()
-        options = [(f"{n} ({r})", r) for r, n in zip(scope.run_ids, scope.runs["run_name"])]
-        values = [r for _, r in options]
         a, b = self.diff_a.value, self.diff_b.value
+        # The table's first runs, and the ones ticked or chosen: 50,000 runs would otherwise
+        # ship 100,000 labels to the browser for two dropdowns.
+        keep = set(self.selected) | {a, b}
+        options = [
+            (f"{n} ({r})", r)
+            for i, (r, n) in enumerate(zip(scope.run_ids, scope.runs["run_name"]))
+            if i < MAX_DIFF_CHOICES or r in keep
+        ]
+        values = [r for _, r in options]
         chosen = [r for r in self.selected if r in values]
         if len(chosen) >= 2:  # the two latest ticks, baseline first
             a, b = scope.ordered_pair(chosen[-2], chosen[-1])

@@ -15,6 +15,7 @@ defined (state from before capture). Otherwise it is **reproducible**. A headles
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,9 +51,10 @@ def normalize_code(code: str) -> str:
 
 
 def read_notebook_cells(notebook: Any) -> list[tuple[str | None, str]] | None:
-    """``(cell id, source)`` of the code cells of a notebook (a path or a NotebookNode)."""
-    import nbformat
+    """``(cell id, source)`` of the code cells of a notebook (a path or a NotebookNode).
 
+    A v4 file is read as the JSON it is: importing nbformat costs seconds on first use (its
+    schema validator compiles grammars), which the first ``mj.compare`` of a session paid."""
     if notebook is None:
         return None
     if isinstance(notebook, (str, os.PathLike)):
@@ -60,10 +62,24 @@ def read_notebook_cells(notebook: Any) -> list[tuple[str | None, str]] | None:
         if not path.is_file():
             return None
         try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("nbformat") == 4:
+                return [
+                    (c.get("id"), _source(c.get("source", "")))
+                    for c in data.get("cells", [])
+                    if c.get("cell_type") == "code"
+                ]
+            import nbformat
+
             notebook = nbformat.read(path, as_version=4)
         except Exception:
             return None
     return [(c.get("id"), str(c.source)) for c in notebook.cells if c.cell_type == "code"]
+
+
+def _source(source: Any) -> str:
+    """A cell's source as nbformat gives it: a list of lines is joined."""
+    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def reproducibility(store: Any, run_id: str, notebook: Any = None) -> ReproStatus:

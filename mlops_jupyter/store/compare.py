@@ -3,13 +3,17 @@ each metric came from.
 
 The runs table reads one summary row per run (``compare_summaries``: params and latest metrics
 as JSON) instead of every param and metric row, so 10,000 runs load in a fraction of a second.
-The summaries are a derived cache, refreshed at read time and rebuildable from ``params`` and
-``metrics`` at any moment:
+The summaries are a derived cache, rebuildable from ``params`` and ``metrics`` at any moment,
+kept current by the write that changes them (in its transaction, from the rows it inserted:
+the first read after 50,000 new runs has nothing left to fold) and refreshed at read time for
+whatever another writer left behind:
 
-- metric inserts are picked up by id: ``compare_state.metric_watermark`` is the last metrics id
-  folded in (ids only grow; a delete lowers the watermark), so the write path pays nothing;
-- param writes and metric deletes mark their run in ``compare_stale`` (small triggers), and
-  stale runs are recomputed in full.
+- ``compare_state.metric_watermark`` is the last metrics id folded in (ids only grow; a delete
+  lowers the watermark). A write folds its own points only when the watermark stood just below
+  them, so points of an older writer are folded on read, in id order, never skipped;
+- param writes and metric deletes mark their run in ``compare_stale`` (small triggers); a param
+  write merges its values into a run that was current and clears the mark, and the read
+  recomputes the runs still marked in full.
 
 A store that cannot be written (read-only file) falls back to the exact row-by-row query.
 Owns its own migration set; add migrations as `m00N_...` functions, never edit released ones.
@@ -25,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import Migrations, SqlDb, StoreBase
+from .summary_frame import RUN_FIELDS, FrameCache, frame_from_rows, merge
 
 migrations = Migrations("mlops_jupyter.compare")
 _Summary = tuple[dict[str, Any], dict[str, Any], set[str]]  # params, latest metrics, defaults
@@ -77,20 +82,41 @@ def m002_add_default_params(db: SqlDb) -> None:
     )
 
 
-# (SQL expression, column) of the run attributes in the runs table, as in ``runs_frame``.
-_RUN_FIELDS = (
-    ("r.id", "run_id"),
-    ("e.name", "experiment"),
-    ("r.name", "run_name"),
-    ("r.status", "status"),
-    ("r.started_at", "started_at"),
-    ("r.ended_at", "ended_at"),
-    ("r.parent_run_id", "parent_run_id"),
-    ("r.source", "source"),
-    ("r.notebook_path", "notebook_path"),
-    ("r.git_commit", "git_commit"),
-    ("r.environment_id", "environment_id"),
-)
+@migrations()
+def m003_add_summary_versions(db: SqlDb) -> None:
+    """Which summaries changed since a reader's last look (#18): every saved summary, and every
+    run created or updated, takes the next ``compare_state.version``, so a process that keeps
+    its runs table re-reads only those runs. Deleting a run or renaming an experiment counts a
+    reset (``resets``): readers start afresh."""
+    db.executescript(
+        """
+        ALTER TABLE compare_summaries ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX idx_compare_summaries_version ON compare_summaries(version);
+        INSERT INTO compare_state (name, value) VALUES ('version', 0);
+        INSERT INTO compare_state (name, value) VALUES ('resets', 0);
+        INSERT OR IGNORE INTO compare_summaries (run_id) SELECT id FROM runs;
+        CREATE TRIGGER compare_runs_insert AFTER INSERT ON runs BEGIN
+            UPDATE compare_state SET value = value + 1 WHERE name = 'version';
+            INSERT OR IGNORE INTO compare_summaries (run_id, version)
+                VALUES (NEW.id, (SELECT value FROM compare_state WHERE name = 'version'));
+        END;
+        CREATE TRIGGER compare_runs_update AFTER UPDATE ON runs BEGIN
+            UPDATE compare_state SET value = value + 1 WHERE name = 'version';
+            UPDATE compare_summaries SET version =
+                (SELECT value FROM compare_state WHERE name = 'version') WHERE run_id = NEW.id;
+        END;
+        CREATE TRIGGER compare_runs_delete AFTER DELETE ON runs BEGIN
+            DELETE FROM compare_summaries WHERE run_id = OLD.id;
+            UPDATE compare_state SET value = value + 1 WHERE name = 'resets';
+        END;
+        CREATE TRIGGER compare_experiments_update AFTER UPDATE ON experiments BEGIN
+            UPDATE compare_state SET value = value + 1 WHERE name = 'resets';
+        END;
+        """
+    )
+
+
+_RUN_FIELDS = RUN_FIELDS
 
 
 class CompareMixin(StoreBase):
@@ -101,8 +127,6 @@ class CompareMixin(StoreBase):
     ) -> Any:
         """The runs table (as ``runs_frame``: run columns, ``params.*``, latest ``metrics.*``;
         newest first), read from the per-run summaries."""
-        import pandas as pd
-
         from .runs import RunsFrameMixin
 
         assert isinstance(self, RunsFrameMixin)
@@ -111,39 +135,55 @@ class CompareMixin(StoreBase):
             self.refresh_summaries()
         except sqlite3.OperationalError:  # read-only store: the exact, slower query
             return self.runs_frame(experiment, run_ids)
-        fields = ", ".join(expr for expr, _ in _RUN_FIELDS)
         with self._lock:
-            rows = self.conn.execute(
-                f"""SELECT {fields}, s.params, s.metrics
-                    FROM runs r JOIN experiments e ON e.id = r.experiment_id
-                    LEFT JOIN compare_summaries s ON s.run_id = r.id {where}
-                    ORDER BY r.started_at DESC""",
-                args,
-            ).fetchall()
-        n_run_cols = len(_RUN_FIELDS)
-        data: dict[str, Any] = {
-            name: [row[i] for row in rows] for i, (_, name) in enumerate(_RUN_FIELDS)
-        }
+            frame = self._summary_frame(where, args, cache_key=experiment if not run_ids else None)
         crashed = self.crashed_runs()  # running, but its process is gone
         if crashed:
-            data["status"] = [
-                "crashed" if r in crashed else s for r, s in zip(data["run_id"], data["status"])
+            frame["status"] = [
+                "crashed" if r in crashed else s for r, s in zip(frame["run_id"], frame["status"])
             ]
-        # One json.loads over all runs: parsing is C speed, the per-call overhead is not.
-        params = json.loads("[" + ",".join(row[n_run_cols] or "{}" for row in rows) + "]")
-        metrics = json.loads("[" + ",".join(row[n_run_cols + 1] or "{}" for row in rows) + "]")
-        for prefix, dicts in (("params.", params), ("metrics.", metrics)):
-            keys: set[str] = set()
-            for d in dicts:
-                keys.update(d)
-            for key in sorted(keys):
-                values = [d.get(key) for d in dicts]
-                data[prefix + key] = _typed(values, pd) if prefix == "params." else values
-        frame = pd.DataFrame(data)
-        for column in frame.columns:
-            if column.startswith("metrics."):
-                frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
         return frame
+
+    def _summary_frame(self, where: str, args: list[Any], cache_key: Any) -> Any:
+        """The runs table from the summaries; with a ``cache_key`` (a whole experiment, or all
+        runs) the last table is kept and only runs whose summary version moved are re-read."""
+        fields = ", ".join(expr for expr, _ in _RUN_FIELDS)
+        sql = f"""SELECT {fields}, s.params, s.metrics
+                  FROM runs r JOIN experiments e ON e.id = r.experiment_id
+                  LEFT JOIN compare_summaries s ON s.run_id = r.id {where}"""
+        if cache_key is None:
+            return frame_from_rows(
+                self.conn.execute(sql + " ORDER BY r.started_at DESC", args).fetchall()
+            )
+        cache: FrameCache = self.__dict__.setdefault("_frame_cache", FrameCache())
+        own = not self.conn.in_transaction  # else inside the caller's transaction already
+        try:
+            if own:  # one snapshot: the versions and the rows agree
+                self.conn.execute("BEGIN")
+            state = dict(
+                self.conn.execute(
+                    "SELECT name, value FROM compare_state WHERE name IN ('version', 'resets')"
+                ).fetchall()
+            )
+            version, resets = int(state.get("version", 0)), int(state.get("resets", 0))
+            kept = cache.get(self.conn, cache_key)
+            if kept is not None and kept[1] == resets and "version" in state:
+                if kept[0] == version:
+                    frame = kept[2]
+                else:
+                    clause = ("AND" if where else "WHERE") + " s.version > ?"
+                    rows = self.conn.execute(
+                        f"{sql} {clause} ORDER BY r.started_at DESC", [*args, kept[0]]
+                    ).fetchall()
+                    frame = merge(kept[2], frame_from_rows(rows))
+            else:
+                rows = self.conn.execute(sql + " ORDER BY r.started_at DESC", args).fetchall()
+                frame = frame_from_rows(rows)
+        finally:
+            if own and self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+        cache.put(cache_key, version, resets, frame)
+        return frame.copy()
 
     def refresh_summaries(self) -> int:
         """Fold new metric points and stale runs into ``compare_summaries``; returns how many
@@ -173,13 +213,7 @@ class CompareMixin(StoreBase):
             current.update(fresh)
             if points:
                 watermark = max(watermark, points[-1][0])
-            self.conn.executemany(
-                """INSERT INTO compare_summaries (run_id, params, metrics, defaults)
-                   VALUES (?, ?, ?, ?)
-                   ON CONFLICT(run_id) DO UPDATE SET params = excluded.params,
-                   metrics = excluded.metrics, defaults = excluded.defaults""",
-                [(run, _dump(p), _dump(m), _dump(sorted(d))) for run, (p, m, d) in current.items()],
-            )
+            self._save_summaries(current)
             self.conn.execute(
                 "UPDATE compare_state SET value = ? WHERE name = 'metric_watermark'",
                 (watermark,),
@@ -187,6 +221,68 @@ class CompareMixin(StoreBase):
             if stale:
                 self.conn.execute("DELETE FROM compare_stale")
         return len(current)
+
+    # -- kept current at write time (inside the caller's write transaction) ------------------
+
+    def _summarize_points(self, first_id: int, points: Sequence[tuple[str, str, Any]]) -> None:
+        """Fold metric points ``(run_id, key, value)`` just inserted with ids ``first_id``.. (in
+        that order) into the summaries, when every earlier point is folded already."""
+        state = self.conn.execute(
+            "SELECT value FROM compare_state WHERE name = 'metric_watermark'"
+        ).fetchone()
+        if not points or state is None or int(state[0]) != first_id - 1:
+            return  # another writer's points come first: the next read folds all in order
+        latest: dict[str, dict[str, Any]] = {}
+        for run, key, value in points:
+            latest.setdefault(run, {})[key] = value
+        current = self._load_summaries(set(latest))
+        for run, values in latest.items():
+            current[run][1].update(values)
+        self._save_summaries(current)
+        self.conn.execute(
+            "UPDATE compare_state SET value = ? WHERE name = 'metric_watermark'",
+            (first_id + len(points) - 1,),
+        )
+
+    def _stale_among(self, run_ids: set[str]) -> set[str]:
+        """The runs of ``run_ids`` whose summary is marked stale (call before writing params)."""
+        rows = self.conn.execute(
+            "SELECT run_id FROM compare_stale WHERE run_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(run_ids)),),
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _summarize_params(
+        self, rows: Sequence[tuple[str, str, Any, str]], stale_before: set[str]
+    ) -> None:
+        """Merge params ``(run_id, key, value, source)`` just written (last write wins) into the
+        summaries of runs that were current before (``stale_before`` are rebuilt on read)."""
+        runs = {r for r, _, _, _ in rows} - stale_before
+        if not runs:
+            return
+        current = self._load_summaries(runs)
+        for run, key, value, source in rows:
+            if run in runs:
+                current[run][0][key] = value
+                (current[run][2].add if source == "default" else current[run][2].discard)(key)
+        self._save_summaries(current)
+        self.conn.execute(
+            "DELETE FROM compare_stale WHERE run_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(runs)),),
+        )
+
+    def _save_summaries(self, current: dict[str, _Summary]) -> None:
+        if not current:
+            return
+        self.conn.execute("UPDATE compare_state SET value = value + 1 WHERE name = 'version'")
+        self.conn.executemany(
+            """INSERT INTO compare_summaries (run_id, params, metrics, defaults, version)
+               VALUES (?, ?, ?, ?, (SELECT value FROM compare_state WHERE name = 'version'))
+               ON CONFLICT(run_id) DO UPDATE SET params = excluded.params,
+               metrics = excluded.metrics, defaults = excluded.defaults,
+               version = excluded.version""",
+            [(run, _dump(p), _dump(m), _dump(sorted(d))) for run, (p, m, d) in current.items()],
+        )
 
     def _load_summaries(self, run_ids: set[str]) -> dict[str, _Summary]:
         if not run_ids:
@@ -269,6 +365,27 @@ class CompareMixin(StoreBase):
             args.append(json.dumps(list(keys)))
         return self.query(sql + " ORDER BY run_id, key, id", args)
 
+    def metric_shapes(self, run_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """key -> (the most points one run logged of it, its last step) over ``run_ids``, in
+        one aggregate query (no points read). Steps are numbered as the curves number them: a
+        point without a step counts as its position, so the last step of points without
+        steps is their count - 1."""
+        with self._lock:
+            rows = self._metric_shapes_rows(run_ids)
+        return {str(k): (int(n), int(last if last is not None else 0)) for k, n, last in rows}
+
+    def _metric_shapes_rows(self, run_ids: Sequence[str]) -> list[Any]:
+        return self.conn.execute(
+            """SELECT key, MAX(n), MAX(CASE WHEN unstepped > 0 AND n - 1 > COALESCE(top, -1)
+                                          THEN n - 1 ELSE top END)
+               FROM (SELECT key, COUNT(*) AS n, MAX(step) AS top,
+                            SUM(CASE WHEN step IS NULL THEN 1 ELSE 0 END) AS unstepped
+                     FROM metrics WHERE run_id IN (SELECT value FROM json_each(?))
+                     GROUP BY run_id, key)
+               GROUP BY key""",
+            (json.dumps(list(run_ids)),),
+        ).fetchall()
+
     def metric_sources(self, run_id: str) -> list[dict[str, Any]]:
         """The latest point of each metric of a run with the cell execution that logged it.
 
@@ -305,14 +422,6 @@ class CompareMixin(StoreBase):
             (json.dumps(list(run_ids)),),
         )
         return {str(r["run_id"]) for r in rows}
-
-
-def _typed(values: list[Any], pd: Any) -> Any:
-    """Integer params stay integers when some runs lack them (nullable Int64, not 4.0)."""
-    present = [v for v in values if v is not None]
-    if present and len(present) < len(values) and all(type(v) is int for v in present):
-        return pd.array(values, dtype="Int64")
-    return values
 
 
 def _dump(values: Any) -> str:

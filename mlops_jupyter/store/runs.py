@@ -16,6 +16,14 @@ RUN_STATUSES = ("running", "finished", "failed")  # stored; "crashed" is read (l
 
 
 class RunsMixin(StoreBase):
+    def _summaries(self) -> Any:
+        """This store as its :class:`~.compare.CompareMixin`, which keeps the runs table's
+        summaries current in the same transaction as each param and metric write."""
+        from .compare import CompareMixin
+
+        assert isinstance(self, CompareMixin)
+        return self
+
     # -- experiments ----------------------------------------------------------------------
 
     def ensure_experiment(self, name: str) -> str:
@@ -153,10 +161,14 @@ class RunsMixin(StoreBase):
         data = [(r, str(k), dumps(_scalar(v)), execution_id, src, now) for r, k, v, src in rows]
         if data:
             with self.write():
+                stale = self._summaries()._stale_among({d[0] for d in data})
                 self.conn.executemany(
                     """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
                        logged_at) VALUES (?, ?, ?, ?, ?, ?)""",
                     data,
+                )
+                self._summaries()._summarize_params(
+                    [(r, k, loads(v), src) for r, k, v, _, src, _ in data], stale
                 )
 
     def log_metrics_many(
@@ -173,10 +185,14 @@ class RunsMixin(StoreBase):
         ]
         if data:
             with self.write():
+                first = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()
                 self.conn.executemany(
                     """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id)
                        VALUES (?, ?, ?, ?, ?, ?)""",
                     data,
+                )
+                self._summaries()._summarize_points(
+                    int(first[0]) + 1, [(r, k, v) for r, k, _, v, _, _ in data]
                 )
 
     def record_metric_origins(
@@ -423,6 +439,7 @@ class RunsMixin(StoreBase):
         if not rows:
             return
         with self.write():
+            stale = self._summaries()._stale_among({run_id})
             # Not an UPSERT: SQLite makes a trigger's INSERT OR IGNORE (compare_stale) fail
             # under ON CONFLICT DO UPDATE. Unchanged values are left alone (no trigger fires).
             self.conn.executemany(
@@ -434,6 +451,9 @@ class RunsMixin(StoreBase):
                 """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
                    logged_at) VALUES (?, ?, ?, ?, ?, ?)""",
                 rows,
+            )
+            self._summaries()._summarize_params(
+                [(r, k, loads(v), src) for r, k, v, _, src, _ in rows], stale
             )
 
     def attach_explicit_params(self, run_id: str, execution_id: int, since: str) -> None:
@@ -492,6 +512,9 @@ class RunsMixin(StoreBase):
                 """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id)
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 rows,
+            )
+            self._summaries()._summarize_points(
+                int(before) + 1, [(r, k, v) for r, k, _, v, _, _ in rows]
             )
         return int(before) + 1, int(before) + len(rows)  # ids only grow, inside one transaction
 
