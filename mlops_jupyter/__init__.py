@@ -10,7 +10,7 @@ features work without magics through this module, ``import mlops_jupyter as mj``
                 mj.set_policy, mj.audit_verify, mj.audit_head
     export      mj.export, mj.run_bundle, mj.verify
     data        mj.expect, mj.expectations, mj.check (data tests), mj.tag, mj.resources
-    monitoring  mj.monitor, mj.monitor_history, mj.proposals, mj.approve, mj.reject
+    monitoring  mj.monitor, mj.monitor_history, mj.proposals, mj.approve, mj.reject, mj.propose
     store       mj.open_store, mj.MlopsError
 
 Importing is cheap: each name is imported on first use (no jupyter_server, tornado, click,
@@ -74,6 +74,7 @@ _LAZY: dict[str, str] = {
     "proposals": "mlops_jupyter.monitoring:proposals",
     "approve": "mlops_jupyter.monitoring:approve",
     "reject": "mlops_jupyter.monitoring:reject",
+    "propose": "mlops_jupyter.monitoring:propose",
 }
 
 __all__ = ["MlopsError", "__version__", *sorted(_LAZY)]

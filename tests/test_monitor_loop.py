@@ -276,3 +276,48 @@ def test_policy_auto_promotes_a_retrain_that_passes_the_gates(loop: dict[str, An
     last = store.list_audit_records("churn")[-1]
     assert last["action"] == "promote" and last["to_version"] == 3
     assert json.loads(last["details"])["batch_fingerprint"] == out["fingerprint"]
+
+
+def test_a_changed_bundle_is_proposed_against_the_champion(loop: dict[str, Any]) -> None:
+    """Code updates count too: the bundle's training cell changes, `propose` re-runs it on its
+    own data, registers the model and gates it on the champion's evaluation rows."""
+    work, store = loop["work"], loop["store"]
+    champion = store.find_alias_holder("churn", "production")
+    path = work / "bundle" / "run.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "LogisticRegression().fit" in c.source]
+    assert len(cells) == 1
+    cells[0].source = cells[0].source.replace("LogisticRegression()", "LogisticRegression(C=0.5)")
+    nbformat.write(nb, path)
+    policy = work / "code.toml"
+    policy.write_text(
+        POLICY.replace('mode = "better", margin = 0.0', 'mode = "not_worse", margin = 0.05')
+    )
+    result = CliRunner().invoke(
+        _cli(),
+        [
+            "propose",
+            "--model",
+            "churn",
+            "--bundle",
+            str(work / "bundle"),
+            "--policy",
+            str(policy),
+            "--json",
+            "--by",
+            "ci",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["status"] == "proposed" and out["champion"] == champion
+    new = store.get_model_version("churn", out["version"])
+    assert new["run_id"] == out["run_id"] and new["card"]["params"]["C"] == 0.5
+    # compared on the champion's own evaluation rows
+    assert new["eval_fingerprint"] == store.get_model_version("churn", champion)["eval_fingerprint"]
+    actions = [r["action"] for r in store.list_audit_records("churn")[-3:]]
+    assert actions == ["register", "code_update", "propose"]
+    assert store.find_alias_holder("churn", "production") == champion  # proposed only
+    proposal = store.get_proposal(out["proposal_id"])
+    assert proposal["status"] == "open" and proposal["approvers"] == ["ana"]

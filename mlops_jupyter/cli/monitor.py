@@ -183,3 +183,54 @@ def reject(ctx: click.Context, proposal_id: str, reason: str, by: str | None) ->
         f"Proposal {row['id']} rejected: {row['model_name']} v{row['version']} does not take "
         f"{row['alias']}."
     )
+
+
+@click.command("propose")
+@click.option("--model", "model", required=True, help="The registered model the bundle trains.")
+@click.option("--bundle", default=None, metavar="DIR", help="The changed bundle.")
+@click.option("--policy", default=None, metavar="FILE", help="The policy file (TOML or YAML).")
+@click.option("--by", default=None, metavar="WHO", help="Who proposes (audit trail).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def propose(
+    ctx: click.Context,
+    model: str,
+    bundle: str | None,
+    policy: str | None,
+    by: str | None,
+    as_json: bool,
+) -> None:
+    """A code update: re-run a changed bundle, register what it fits, gate it against the
+    champion on the champion's evaluation rows, then promote (policy auto) or propose it.
+
+    Exit code 0 proposed or promoted, 1 the gates failed, 2 bad input (an input file changed).
+    """
+    from ..monitoring import propose as run_propose
+
+    result = run_propose(
+        model, bundle, policy=policy, by=by, store=store_option(ctx), progress=not as_json
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "model": result.model,
+                    "alias": result.alias,
+                    "champion": result.champion,
+                    "version": result.version,
+                    "run_id": result.run_id,
+                    "status": result.status,
+                    "proposal_id": result.proposal_id,
+                    "summary": result.summary(),
+                    "gates": result.promotion.gate_records(),
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        from ._text import table
+
+        click.echo(result.summary())
+        click.echo(table(result.promotion.gates, columns=["gate", "figure", "verdict", "detail"]))
+    ctx.exit(result.exit_code)

@@ -241,3 +241,11 @@ def proposals_html(found: Any) -> str:
         return panel("Promotion proposals", '<div class="mlops-muted">No proposals.</div>')
     cols = ["id", "created_at", "model_name", "alias", "version", "from_version", "status"]
     return panel("Promotion proposals", table(found.frame, columns=[*cols, "summary"]))
+
+
+def code_proposal_html(proposal: Any) -> str:
+    cls = "mlops-bad" if proposal.status == "retrained" else "mlops-good"
+    body = f'<div class="{cls}">{esc(proposal.summary())}</div>'
+    if proposal.promotion is not None:
+        body += "<h3>Gates against the champion</h3>" + table(proposal.promotion.gates)
+    return panel(f"Code update: {proposal.model}", body)

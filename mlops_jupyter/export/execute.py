@@ -27,10 +27,14 @@ from .parameterize import inject_parameters
 
 RUN_ID_MARK = "MLOPS_JUPYTER_RUN_ID="
 _REEXPORT = "Re-export the bundle with `mlops-jupyter export RUN_ID --to DIR`."
-# Never captured ("# mlops: skip"): ends the headless run and tells us its id.
+# Never captured ("# mlops: skip"): waits for the model files (a kernel shut down under load
+# could be killed before its background thread wrote them), ends the headless run and tells us
+# its id.
 _REPORT_CELL = f"""# mlops: skip
 import json as _mj_json
 try:
+    from mlops_jupyter.capture import artifacts as _mj_artifacts
+    _mj_artifacts.flush(timeout=120)  # model files before the kernel is asked to shut down
     from mlops_jupyter.capture.session import get_session as _mj_session
     _mj_s = _mj_session()
     _mj_rid = _mj_s.run_id

@@ -140,6 +140,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         '%mlops approve ID --reason "..." [--by WHO]',
         "carry out a proposal: the gates run again, the alias moves when they pass",
     ),
+    "propose": (
+        "mlops_jupyter.magics.monitor:propose",
+        "%mlops propose --model NAME --bundle DIR [--policy FILE]",
+        "a code update: re-run a changed bundle, gate its model against the champion, propose it",
+    ),
     "reject": (
         "mlops_jupyter.magics.monitor:reject",
         '%mlops reject ID --reason "..." [--by WHO]',

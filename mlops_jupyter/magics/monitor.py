@@ -84,6 +84,18 @@ def approve(shell: Any, args: list[str]) -> Any:
     return run_approve(ns.proposal_id, ns.reason, by=ns.by)
 
 
+def propose(shell: Any, args: list[str]) -> Any:
+    from ..monitoring import propose as run_propose
+
+    parser = _parser("propose")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--bundle", default=None)
+    parser.add_argument("--policy", default=None)
+    parser.add_argument("--by", default=None)
+    ns = parser.parse(args)
+    return run_propose(ns.model, ns.bundle, policy=ns.policy, by=ns.by)
+
+
 def reject(shell: Any, args: list[str]) -> Any:
     from ..monitoring import reject as run_reject
 

@@ -12,6 +12,17 @@ from .performance import UNTRUSTED, drop_of
 from .result import Trigger
 
 
+def unrecorded() -> Any:
+    """Capture's :func:`~mlops_jupyter.capture.instrument.unrecorded` when capture runs in
+    this process (a notebook), else nothing: the pass's own fits and predictions are not the
+    user's cells' models and datasets."""
+    import contextlib
+    import sys
+
+    instrument = sys.modules.get("mlops_jupyter.capture.instrument")
+    return instrument.unrecorded() if instrument is not None else contextlib.nullcontext()
+
+
 def features_of(st: Any, row: dict[str, Any], model: Any) -> list[str]:
     names = getattr(model, "feature_names_in_", None)
     if names is not None:

@@ -29,23 +29,14 @@ from .checks import (
     find_suite,
     integrity_failures,
     triggers_of,
+    unrecorded,
     with_tests,
     without_labels,
 )
+from .decide import sync_gates
 from .performance import calibrator_for, estimate, watched_metric
 from .policy import load_policy
-from .result import ACTION_NEEDED, HEALTHY, PROMOTED, PROPOSED, RETRAINED, MonitorResult
-
-
-def _unrecorded() -> Any:
-    """Capture's :func:`~mlops_jupyter.capture.instrument.unrecorded` when capture runs in
-    this process (a notebook), else nothing: the pass's own fits and predictions are not the
-    user's cells' models and datasets."""
-    import contextlib
-    import sys
-
-    instrument = sys.modules.get("mlops_jupyter.capture.instrument")
-    return instrument.unrecorded() if instrument is not None else contextlib.nullcontext()
+from .result import ACTION_NEEDED, HEALTHY, MonitorResult
 
 
 def monitor(
@@ -70,7 +61,7 @@ def monitor(
     stored. Returns a
     :class:`MonitorResult` (``.status``, ``.triggers``, ``.exit_code`` 0 healthy / 1 action).
     """
-    with _unrecorded():
+    with unrecorded():
         return _monitor(
             model,
             batch,
@@ -138,19 +129,7 @@ def _monitor(
     if suite is not None and b.labels is None:
         suite = without_labels(suite, features)
     who = current_user(by)
-    if pol["gates"] is not None and st.find_model_policy(name) != pol["gates"]:
-        from ..registry.actions import set_policy
-
-        g = pol["gates"]
-        set_policy(
-            name,
-            metrics=g["metrics"],
-            compare=g["compare"],
-            drift=g["drift"],
-            lineage=g["lineage"],
-            by=who,
-            store=st,
-        )
+    sync_gates(st, name, pol, who)
 
     # -- checks (nothing below refuses the batch) -----------------------------------------
     notes: list[str] = []
@@ -290,8 +269,7 @@ def _act(
     progress: bool,
 ) -> MonitorResult:
     """Retrain, gate, then promote or propose; each step audited, the batch row updated."""
-    from ..registry.actions import promote
-    from ..registry.gates import check_gates
+    from .decide import decide
     from .retrain import retrain as run_retrain
 
     why = _why_not_retrain(result, b, pol, retrain)
@@ -352,54 +330,20 @@ def _act(
     actions = [
         f"Retrained v{done.version} (run {done.run_id}, {done.rule}, {done.n_train} training rows)."
     ]
-    gates = check_gates(name, done.version, alias, store=st)
-    status, proposal_id, promotion = RETRAINED, None, gates
-    if not gates.passed:
-        actions.append(f"Gates failed, v{result.version} stays: {gates.summary()}")
-    elif pol["promotion"]["mode"] == "auto":
-        promotion = promote(
-            name,
-            done.version,
-            alias,
-            reason=f"monitor: retrained on {result.batch}",
-            by=who,
-            store=st,
-            details=base,
-        )
-        status = PROMOTED if promotion.moved else RETRAINED
-        actions.append(promotion.summary())
-    else:
-        proposal = st.create_proposal(
-            {
-                "model_name": name,
-                "alias": alias,
-                "version": done.version,
-                "from_version": result.version,
-                "batch_id": result.batch_id,
-                "batch_fingerprint": fp,
-                "gates": gates.gate_records(),
-                "summary": gates.summary(),
-                "approvers": pol["promotion"]["approvers"],
-                "created_by": who,
-            },
-            audit={
-                "action": "propose",
-                "who": who,
-                "name": name,
-                "from_version": result.version,
-                "to_version": done.version,
-                "alias": alias,
-                "reason": gates.summary(),
-                "gates": dumps({"passed": True, "gates": gates.gate_records()}),
-                "details": dumps(base),
-            },
-        )
-        proposal_id = int(proposal["id"])
-        status = PROPOSED
-        actions.append(
-            f"Gates passed; proposal {proposal_id} awaits approval: "
-            f"mlops-jupyter approve {proposal_id} --reason TEXT."
-        )
+    decision = decide(
+        st,
+        name=name,
+        alias=alias,
+        version=done.version,
+        from_version=result.version,
+        policy=pol,
+        who=who,
+        reason=f"monitor: retrained on {result.batch}",
+        details=base,
+        batch_id=result.batch_id,
+    )
+    actions.append(decision.action)
+    status, promotion, proposal_id = decision.status, decision.promotion, decision.proposal_id
     st.update_monitor_batch(
         int(result.batch_id or 0),
         status=status,

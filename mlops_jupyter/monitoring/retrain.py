@@ -141,6 +141,21 @@ def _fitted_model(st: Any, run_id: str, holder: dict[str, Any]) -> dict[str, Any
     )
 
 
+def load_fitted(st: Any, run_id: str, holder: dict[str, Any]) -> Any:
+    """The model ``run_id`` fitted in place of ``holder``, loaded through the allow-list."""
+    from ..registry.files import load_bytes
+
+    row = _fitted_model(st, run_id, holder)
+    return load_bytes(
+        st.read_artifact(row["artifact_hash"]),
+        "skops",
+        what=f"the model fitted by run {run_id}",
+        trusted=None,
+        allow_pickle=False,
+        hint="register it by hand with mj.register_model",
+    )
+
+
 def retrain(
     st: Any,
     *,
@@ -156,7 +171,6 @@ def retrain(
     """Run the bundle on the batch and register what it fitted (see the module docstring)."""
     from ..export.execute import run_bundle
     from ..export.inputs import file_hash
-    from ..registry.files import load_bytes
     from ..registry.versions import register_model
 
     rule = policy["retrain"]["data"]
@@ -176,15 +190,7 @@ def retrain(
             f"The retrain of {bundle} recorded no run, so its model cannot be found. Check that "
             "the bundle's first cell is %load_ext mlops_jupyter."
         )
-    row = _fitted_model(st, run.run_id, holder)
-    model = load_bytes(
-        st.read_artifact(row["artifact_hash"]),
-        "skops",
-        what=f"the model retrained by run {run.run_id}",
-        trusted=None,
-        allow_pickle=False,
-        hint="register it by hand with mj.register_model",
-    )
+    model = load_fitted(st, run.run_id, holder)
     features = list(batch.features)
     train_X = table[features] if all(c in table.columns for c in features) else None
     registered = register_model(
