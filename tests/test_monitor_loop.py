@@ -104,6 +104,14 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         send_cell_ids(client)
         for index in range(len(nb.cells)):
             client.execute_cell(nb.cells[index], index)
+        # model files are written between cells by a background thread: wait for them before
+        # the kernel is shut down (as run_bundle's last cell does)
+        flush = nbformat.v4.new_code_cell(
+            "# mlops: skip\nfrom mlops_jupyter.capture import artifacts\nartifacts.flush(timeout=120)"
+        )
+        nb.cells.append(flush)
+        client.execute_cell(flush, len(nb.cells) - 1)
+        nb.cells.pop()
     nbformat.write(nb, path)
 
     store = open_store(store_file)
@@ -321,3 +329,26 @@ def test_a_changed_bundle_is_proposed_against_the_champion(loop: dict[str, Any])
     assert store.find_alias_holder("churn", "production") == champion  # proposed only
     proposal = store.get_proposal(out["proposal_id"])
     assert proposal["status"] == "open" and proposal["approvers"] == ["ana"]
+
+
+def test_the_suite_follows_the_model_not_a_name_other_data_used(loop: dict[str, Any]) -> None:
+    """After retrains the holder's data tests are still the suite drafted from the first
+    version's training data; a suite of the same name drafted from other data is not used."""
+    work, store = loop["work"], loop["store"]
+    from mlops_jupyter.monitoring.checks import find_suite
+
+    holder = store.get_model_version("churn", store.find_alias_holder("churn", "production"))
+    assert holder["version"] > 1
+    suite, note = find_suite(store, holder, None)
+    assert suite is not None and suite.name == "X_train" and note is None
+    foreign = {**holder, "name": "other", "version": 1, "run_id": None}
+    foreign["training_datasets"] = [{"name": "X_train", "version": 9, "fingerprint": "f" * 32}]
+    store.record_dataset_content("f" * 32, kind="dataframe", n_rows=3, n_cols=1)
+    store.record_dataset_version("X_train", "f" * 32)
+    store.create_model_version(
+        "other", model_fingerprint="m" * 32, class_name="X", task="classification",
+        artifact_hash=store.put_artifact(b"x"), format="skops",
+        training_datasets=foreign["training_datasets"],
+    )  # fmt: skip
+    suite, note = find_suite(store, foreign, None)
+    assert suite is None and "drafted from other data" in (note or "")

@@ -38,20 +38,42 @@ def features_of(st: Any, row: dict[str, Any], model: Any) -> list[str]:
     )
 
 
-def _trained_on_names(st: Any, row: dict[str, Any]) -> list[str]:
-    """Names of the datasets the version's captured model was fitted on (lineage)."""
+def _training_refs(st: Any, row: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(name, fingerprint)`` of the datasets the version was trained on: its registered
+    training data, and what lineage says its captured model was fitted on."""
     from ..registry import lineage
     from .retrain import captured_models
 
-    fps: list[str] = []
+    fps = [
+        str(d["fingerprint"]) for d in row.get("training_datasets") or [] if d.get("fingerprint")
+    ]
     for model in captured_models(st, row):
         fps += lineage.training_fingerprints(st, model["fingerprint"])
-    return [str(r["name"]) for r in st.find_dataset_versions(fps) if r.get("name")]
+    return [
+        (str(r["name"]), str(r["fingerprint"]))
+        for r in st.find_dataset_versions(list(dict.fromkeys(fps)))
+        if r.get("name")
+    ]
 
 
-def find_suite(st: Any, row: dict[str, Any], wanted: str | None) -> Any:
-    """The data tests for the batch: the policy's suite, else the first training dataset's
-    (None when there is none)."""
+def _drafted_from(st: Any, name: str, fingerprints: set[str]) -> dict[str, Any] | None:
+    """The latest version of suite ``name`` when one of its versions was drafted from one of
+    ``fingerprints``; a suite is named after a dataset name, which other notebooks sharing the
+    store may use for other data (``X_train``)."""
+    latest = st.find_suite(name)
+    if latest is None:
+        return None
+    for version in range(int(latest["version"]), 0, -1):
+        found = st.find_suite(name, version)
+        if found is not None and found.get("based_on") in fingerprints:
+            return latest
+    return None
+
+
+def find_suite(st: Any, row: dict[str, Any], wanted: str | None) -> tuple[Any, str | None]:
+    """``(suite or None, note)``: the policy's suite, else the suite of a dataset the version was
+    trained on, drafted from data the model (this version or an earlier one) was trained on; a
+    suite of the same name drafted from other data is not used, and the note says so."""
     from ..analysis.expectations import suite_from_row
 
     if wanted:
@@ -61,13 +83,26 @@ def find_suite(st: Any, row: dict[str, Any], wanted: str | None) -> Any:
                 f"No data-test suite {wanted!r}, which the policy names. Draft it with "
                 f"`mlops-jupyter expect {wanted}`, or fix the policy's suite."
             )
-    else:
-        names = [d.get("name") for d in row.get("training_datasets") or [] if d.get("name")]
-        names += _trained_on_names(st, row)
-        found = next((s for s in (st.find_suite(n) for n in names) if s is not None), None)
-        if found is None:
-            return None
-    return suite_from_row(found)
+        return suite_from_row(found), None
+    refs = _training_refs(st, row)
+    names = list(dict.fromkeys(n for n, _ in refs))
+    # drafted from data this model was trained on, in this version or an earlier one (a retrain
+    # keeps the suite its first version's training data drafted)
+    fps = {fp for _, fp in refs}
+    for version in st.list_model_versions(row["name"]):
+        if int(version["version"]) < int(row["version"]):
+            fps |= {fp for _, fp in _training_refs(st, version)}
+    for name in names:
+        found = _drafted_from(st, name, fps)
+        if found is not None:
+            return suite_from_row(found), None
+    others = [n for n in names if st.find_suite(n) is not None]
+    if others:
+        return None, (
+            f"the suite {others[0]!r} was drafted from other data than v{row['version']} was "
+            "trained on, so it was not used; name the suite in the policy (suite = ...) to use it"
+        )
+    return None, None
 
 
 def without_labels(suite: Any, features: list[str]) -> Any:

@@ -121,7 +121,7 @@ def _monitor(
     frame, label = read_batch(st, batch, label_given)
     if labels is None and pol["labels"] and pol["labels"] in frame.columns:
         labels = pol["labels"]
-    suite = find_suite(st, row, pol["suite"])
+    suite, suite_note = find_suite(st, row, pol["suite"])
     try:
         b = prepare_batch(frame, label, features, labels, champion)
     except InvalidInput as exc:
@@ -140,7 +140,7 @@ def _monitor(
         )
         record_result(st, checked, name=None, version=None)
     else:
-        notes.append("no data-test suite for the training data: data tests skipped")
+        notes.append(suite_note or "no data-test suite for the training data: data tests skipped")
     ref = drift_reference(st, name, row)
     report = None
     if ref is None:
