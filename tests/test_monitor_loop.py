@@ -334,7 +334,7 @@ def test_a_changed_bundle_is_proposed_against_the_champion(loop: dict[str, Any])
 def test_the_suite_follows_the_model_not_a_name_other_data_used(loop: dict[str, Any]) -> None:
     """After retrains the holder's data tests are still the suite drafted from the first
     version's training data; a suite of the same name drafted from other data is not used."""
-    work, store = loop["work"], loop["store"]
+    store = loop["store"]
     from mlops_jupyter.monitoring.checks import find_suite
 
     holder = store.get_model_version("churn", store.find_alias_holder("churn", "production"))
