@@ -113,6 +113,39 @@ def test_datasets_are_tagged_by_source_type_and_quality(
     )
 
 
+def test_large_data_fingerprinted_after_the_cell_is_tagged_and_checked_the_same(
+    shell: Any, store: Any, workdir: Path
+) -> None:
+    """Data over 1 MB gets its fingerprint on the writer thread (#18); tags, lineage and data
+    tests must see the computed text, with no capture warning."""
+    import warnings
+
+    from mlops_jupyter.capture import quality
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a CaptureWarning fails the test
+        run(shell, "import numpy as np, pandas as pd")
+        frame = "pd.DataFrame(np.arange(400_000.0).reshape(-1, 5), columns=list('abcde'))"
+        run(shell, f"{frame}.to_csv('big.csv', index=False)", check=True)
+        run(shell, "big = pd.read_csv('big.csv')")  # 3.2 MB: fingerprinted after the cell
+        run(shell, "%mlops expect big")
+        run(shell, "bigger = big * 2")  # derived from it
+        run(shell, "big.iloc[0, 0] = -1.0")  # a new version, checked against the suite
+        store.wait_for_writes()
+        assert quality.wait(30)
+        import mlops_jupyter as mj
+
+        tags = {(r["name"], r["version"]): r["tags"] for r in mj.datasets().to_dict("records")}
+    assert tags[("big", 1)]["type"] == "tabular"
+    assert tags[("bigger", 1)]["source.derived_from"] == "big@1"
+    assert ("big", 2) in tags
+    fps = [r["fingerprint"] for r in store.query("SELECT fingerprint FROM datasets")]
+    ends = [r["dst_id"] for r in store.query("SELECT dst_id FROM lineage")]
+    assert fps and all(isinstance(fp, str) and "Lazy" not in fp for fp in fps + ends)
+    checks = store.query("SELECT * FROM dataset_checks")
+    assert [c["version"] for c in checks if c["name"] == "big"] == [2]
+
+
 def test_user_tags_filters_and_pii_is_never_snapshotted(
     shell: Any, store: Any, store_file: Path
 ) -> None:

@@ -607,6 +607,14 @@ def test_the_kept_runs_table_equals_a_fresh_read_through_every_kind_of_change(
     finally:
         other.close()
     check()
+    with store.write():  # a run moved to another experiment: start afresh
+        store.conn.execute(
+            "UPDATE runs SET experiment_id = (SELECT id FROM experiments WHERE name = 'other-exp')"
+            " WHERE id = ?",
+            (ids["r3"],),
+        )
+    check()
+    assert ids["r3"] not in set(store.compare_frame("churn")["run_id"])
     with store.write():  # a deleted run, a renamed experiment: start afresh
         store.conn.execute("DELETE FROM params WHERE run_id = ?", (bare,))
         store.conn.execute("DELETE FROM runs WHERE id = ?", (bare,))

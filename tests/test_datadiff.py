@@ -311,3 +311,33 @@ def test_complex_columns_compare_their_imaginary_part() -> None:
     b = pd.DataFrame({"id": [1, 2, 3], "c": np.array([1 + 2j, 2 + 3j, 3 + 3j + 1e-9j])})
     assert diff(a, b, key="id").summary["changed"] == 3
     assert diff(a, b, key="id", atol=1e-6).summary["changed"] == 2
+
+
+def test_rows_only_diff_and_distinct_integers_counted_exactly() -> None:
+    """summaries=False gives the same rows and counts without the column summaries; the
+    distinct count of integer columns (counted, not sorted) equals pandas' nunique."""
+    import numpy as np
+    import pandas as pd
+
+    from mlops_jupyter.analysis.datadiff import diff
+
+    rng = np.random.default_rng(3)
+    a = pd.DataFrame(
+        {
+            "id": np.arange(2000),
+            "small": rng.integers(-50, 50, 2000),
+            "wide": rng.integers(-(2**40), 2**40, 2000),
+            "holes": pd.array(rng.integers(0, 9, 2000), dtype="Int64"),
+        }
+    )
+    a.loc[::7, "holes"] = pd.NA
+    b = a.copy()
+    b.loc[5, "small"] = 99
+    full = diff(a, b, key="id", store=False)
+    rows = diff(a, b, key="id", store=False, summaries=False)
+    assert rows.summary == full.summary and rows.changed.equals(full.changed)
+    assert rows.values.empty and not rows.distributions and not full.values.empty
+    distinct = full.values[full.values["stat"] == "distinct"].set_index("column")
+    for column in ("small", "wide", "holes"):
+        assert distinct.loc[column, "before"] == a[column].nunique()
+        assert distinct.loc[column, "after"] == b[column].nunique()

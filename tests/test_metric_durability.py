@@ -135,3 +135,18 @@ def test_points_flushed_while_a_cell_runs_belong_to_that_cell(shell, store_file)
     (cell,) = [e for e in store.list_executions(child) if "n_estimators = 200" in e["code"]]
     rows = store.query("SELECT run_id, execution_id FROM metrics WHERE key = 'b'")
     assert rows == [{"run_id": child, "execution_id": cell["id"]}] * 5
+
+
+def test_a_large_flush_stores_the_times_as_one_point_at_a_time_would() -> None:
+    """metric_rows formats 100,000 times with numpy; each must equal iso_utc's text, across
+    second boundaries and at the last microsecond of a second."""
+    import time
+
+    from mlops_jupyter.capture.session import iso_utc, metric_rows
+
+    now = time.time()
+    batch = [("loss", i * 0.5, i, now + i * 3.7e-6) for i in range(5000)]
+    batch += [("auc", 0.9, None, 1_700_000_000.9999999), ("auc", 0.8, None, 1_700_000_001.0)]
+    rows = metric_rows("run", batch)
+    assert rows == [("run", k, s, v, iso_utc(t), None) for k, v, s, t in batch]
+    assert len({r[4][:19] for r in rows}) > 1  # the batch spans seconds

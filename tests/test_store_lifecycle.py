@@ -29,31 +29,40 @@ def _remove(store_file: Path) -> None:
         Path(str(store_file) + suffix).unlink(missing_ok=True)
 
 
+@pytest.mark.parametrize("pause", [False, True], ids=["back-to-back", "after-a-pause"])
 @pytest.mark.parametrize("how", ["deleted", "replaced"])
 def test_a_store_file_gone_under_a_kernel_is_reopened_with_one_warning(
-    shell, store_file: Path, tmp_path: Path, how: str
+    shell, store_file: Path, tmp_path: Path, how: str, pause: bool
 ) -> None:
+    """Back to back the writer thread notices (the cell's thread looks once a second, #18);
+    after a pause the cell's thread does. Either way the run goes on in the new file."""
     run(shell, "import mlops_jupyter as mj\nmj.start_run('long-session')")
     run(shell, "lr = 0.1\nx = 1")
+    get_session().store.wait_for_writes()  # these are in the old file
     if how == "deleted":
         _remove(store_file)
     else:
         other = tmp_path / "other.db"
         open_store(other, shared=False).close()
         other.replace(store_file)
+    if pause:
+        import time
+
+        time.sleep(1.1)  # a person reading the output
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore")  # shown even to notebooks that silence warnings
-        run(shell, "y = 2")
+        run(shell, "y = 2")  # back to back: the writer thread notices, puts the run back...
         run(shell, "z = 3")
-    get_session().store.wait_for_writes()  # cells are written on the store's writer thread
-    assert [w for w in caught if issubclass(w.category, StoreReplacedWarning)] != []
+        get_session().store.wait_for_writes()  # cells are written on the writer thread
+        run(shell, "w = 4")  # ...and the next cell shows its warning
+    get_session().store.wait_for_writes()
     assert len([w for w in caught if issubclass(w.category, StoreReplacedWarning)]) == 1
     check = open_store(store_file, shared=False)
     rows = check.list_runs()
     (row,) = rows
     assert row["name"] == "long-session" and check.get_params(row["id"])["lr"] == 0.1
     codes = [e["code"] for e in check.list_executions(row["id"])]
-    assert codes == ["y = 2", "z = 3"]  # nothing after the deletion was lost
+    assert codes == ["y = 2", "z = 3", "w = 4"]  # nothing after the deletion was lost
     check.close()
     assert get_session().run_id == row["id"]
 

@@ -39,8 +39,13 @@ def diff(
     *,
     snapshot: bool | None = None,
     labels: tuple[str, str] | None = None,
+    summaries: bool = True,
 ) -> DatasetDiff:
     """What changed from ``a`` to ``b`` (DataFrames or stored versions such as ``"df@2"``).
+
+    ``summaries=False`` leaves out the per-column summaries and distribution plots of the
+    report (about half the time on 1M rows) when only the rows and cells that changed matter,
+    e.g. in a pipeline that checks counts.
 
     ``store``: the lineage store (default: the session's); ``False`` for none (no lookup, no
     snapshot, nothing recorded). ``snapshot``: write the rows of a DataFrame input into the
@@ -53,7 +58,15 @@ def diff(
     frame_a, ref_a = _resolve(a, st, snapshot)
     frame_b, ref_b = _resolve(b, st, snapshot)
     label_a, label_b = labels or (_label(a, ref_a, "A"), _label(b, ref_b, "B"))
-    result = compute_diff(frame_a, frame_b, keys, atol=atol, rtol=rtol, labels=(label_a, label_b))
+    result = compute_diff(
+        frame_a,
+        frame_b,
+        keys,
+        atol=atol,
+        rtol=rtol,
+        labels=(label_a, label_b),
+        summaries=summaries,
+    )
     result = _replace(result, a_ref=ref_a, b_ref=ref_b)
     if st is not None and ref_a and ref_b:
         _record(st, ref_a, ref_b, result)

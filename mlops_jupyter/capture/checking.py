@@ -19,6 +19,8 @@ def handle(after: CellAfter) -> None:
     html: list[str] = []
     text: list[str] = []
     for note in after.datasets:
+        if note.gone:
+            continue
         row = store.find_suite(note.name)
         if row is None:
             continue
@@ -40,7 +42,7 @@ def handle(after: CellAfter) -> None:
             html.append(check_line_html(result, command))
             text.append("✗ " + result.summary())
     for name in sorted(after.trained):
-        note = next((n for n in after.datasets if n.name == name), None)
+        note = next((n for n in after.datasets if n.name == name and not n.gone), None)
         if note is None or store.find_suite(name) is not None:
             continue
         suite = draft_suite(store, name, fingerprint=note.fingerprint)

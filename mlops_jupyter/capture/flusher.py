@@ -32,7 +32,7 @@ def hand_over(session: Any) -> tuple[Any, dict[str, BaseException]] | None:
     Returns ``(store, outcome)``: ``outcome["error"]`` is set if that group failed (its points
     are then back in the buffer); None when there was nothing to write.
     """
-    from .session import iso_utc
+    from .session import metric_rows
 
     if not session.pending_metrics or not session.is_open():
         return None
@@ -44,12 +44,12 @@ def hand_over(session: Any) -> tuple[Any, dict[str, BaseException]] | None:
         del session.pending_metrics[:n]
     if not batch:
         return None
-    points = [(k, v, s, iso_utc(t)) for k, v, s, t in batch]
+    rows = metric_rows(run_id, batch)
     outcome: dict[str, BaseException] = {}
     interactive = session.interactive
 
     def write(st: Any) -> None:  # on the writer thread
-        span = st.log_metrics(run_id, points)
+        span = st.insert_metric_rows(rows)  # log_metric made the values floats already
         if interactive and span is not None:
             session.flushed.note(run_id, span)
 

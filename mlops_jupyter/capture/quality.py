@@ -36,11 +36,12 @@ _SPLITS = ("train_test_split",)
 class DatasetNote:
     name: str
     obj: Any
-    fingerprint: str
+    fingerprint: Any  # text; for large data a LazyFingerprint until the writer resolves it
     facts: Any
     tags: dict[str, str]
-    derived_from: frozenset[str] = frozenset()  # upstream dataset fingerprints
+    derived_from: frozenset[Any] = frozenset()  # upstream dataset fingerprints (maybe lazy)
     snapshot: bool = False  # obj is a copy-on-write snapshot taken by the cell
+    gone: bool = False  # the data changed before its fingerprint was taken: not recorded
 
     def freeze(self) -> None:
         """Keep the content as the cell left it (pandas with copy-on-write: free)."""
@@ -80,7 +81,14 @@ class CellAfter:
                     store.record_resources(execution_id, self.run_id, self.usage.as_row())
             except Exception as exc:
                 self.session.quality_failures.append(("record the cell's resources", exc))
+        from .fingerprint import resolve
+
         for note in self.datasets:
+            fp = resolve(note.fingerprint)  # computed once, shared with the cell's record
+            if fp is None:
+                note.gone = True
+                continue
+            note.fingerprint = fp
             try:
                 with store.write():
                     _write_tags(store, note, execution_id)
@@ -169,10 +177,11 @@ def infer_type(obj: Any) -> str:
         dtypes = [obj.dtype] if isinstance(obj, pd.Series) else list(obj.dtypes)
         if any(pd.api.types.is_datetime64_any_dtype(d) for d in dtypes):
             return "timeseries"
-        texts = [obj] if isinstance(obj, pd.Series) else [obj[c] for c in list(obj.columns)[:50]]
-        strings = [s for s in texts if s.dtype == object or str(s.dtype) in ("str", "string")]
-        if strings and len(strings) == len(dtypes) and _long_text(strings[0].iloc[:50].tolist()):
-            return "text"
+        textual = [getattr(d, "kind", "") == "O" or str(d) in ("str", "string") for d in dtypes]
+        if textual and all(textual):  # every column holds text: long text is "text"
+            first = obj if isinstance(obj, pd.Series) else obj.iloc[:, 0]
+            if _long_text(first.iloc[:50].tolist()):
+                return "text"
         return "tabular"
     ndim = getattr(obj, "ndim", 1)
     if ndim >= 3:
@@ -241,11 +250,11 @@ def _write_tags(store: Any, note: DatasetNote, execution_id: int) -> None:
     tags = dict(note.tags)
     if tags.get("source") in ("cell", "split"):
         tags["source.cell"] = str(execution_id)
-        if note.derived_from:
-            names = [
-                f"{r['name']}@{r['version']}"
-                for r in store.find_dataset_versions(sorted(note.derived_from))
-            ]
+        from .fingerprint import resolve
+
+        upstream = sorted(f for f in map(resolve, note.derived_from) if f is not None)
+        if upstream:
+            names = [f"{r['name']}@{r['version']}" for r in store.find_dataset_versions(upstream)]
             if names:
                 tags["source.derived_from"] = ", ".join(sorted(set(names))[:10])
     profile = note.facts.profile

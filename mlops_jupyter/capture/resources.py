@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 INTERVAL_S = 0.025
+FRESH_S = 1.0  # a cell begun within this of the last one's end starts from its memory
 LONG_CELL_S = 0.2  # past this, end() looks for new child processes itself (about 0.1 ms)
 CHILDREN_EVERY = 20  # refresh the list of child processes every 20 samples (0.5 s)
 _MB = 1024 * 1024
@@ -61,32 +62,69 @@ class Usage:
     exact_peak: int
     sampler_cpu_s: float = 0.0  # the sampling thread's own CPU during the cell
 
+    def finish(self) -> None:
+        """Read what the cell's thread left for later (its memory at the end); once."""
+        finish, self._finish = getattr(self, "_finish", None), None
+        if finish is not None:
+            finish(self)
+
     def as_row(self) -> dict[str, Any]:
+        self.finish()
         return asdict(self)
 
 
 class _Self:
-    """The kernel process's own counters: (rss_kb, hwm_kb)."""
+    """The kernel process's own counters: (rss_kb, hwm_kb).
+
+    Read twice per cell, so on Linux the cheapest sources: ``/proc/self/statm`` (resident
+    pages) and ``getrusage`` (``ru_maxrss`` is ``VmHWM``, in kB), the boot clock from
+    ``clock_gettime`` (the clock of ``/proc/uptime``) instead of three ``/proc`` reads."""
 
     def __init__(self) -> None:
         self.fd: int | None = None
+        self.statm: int | None = None
         self.uptime_fd: int | None = None
+        self.page_kb = 4.0
         if sys.platform.startswith("linux"):
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 self.fd = os.open("/proc/self/status", os.O_RDONLY)
                 self.uptime_fd = os.open("/proc/uptime", os.O_RDONLY)
+                self.page_kb = os.sysconf("SC_PAGE_SIZE") / 1024.0
+                self.statm = os.open("/proc/self/statm", os.O_RDONLY)
         self.proc: Any = None
 
     def uptime(self) -> float | None:
         """Seconds since boot: the clock /proc gives process start times in."""
         if self.uptime_fd is None:
             return None
+        boottime = getattr(time, "CLOCK_BOOTTIME", None)
+        if boottime is not None:
+            return time.clock_gettime(boottime)
         try:
             return float(os.pread(self.uptime_fd, 64, 0).split()[0])
         except (OSError, ValueError, IndexError):
             return None
 
+    def hwm_kb(self) -> float | None:
+        """The high-water mark of resident memory, from ``getrusage``: a call that keeps the
+        GIL, unlike a ``/proc`` read (see :meth:`Monitor.begin`)."""
+        try:
+            import resource
+
+            peak = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        except (ImportError, OSError):
+            return None
+        return peak / 1024.0 if sys.platform == "darwin" else peak  # bytes there, kB here
+
     def memory_kb(self) -> tuple[float, float | None]:
+        if self.statm is not None:
+            try:
+                import resource
+
+                rss = int(os.pread(self.statm, 128, 0).split()[1]) * self.page_kb
+                return rss, float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+            except (OSError, ValueError, IndexError, ImportError):
+                self.statm = None
         if self.fd is not None:
             try:
                 raw = os.pread(self.fd, 8192, 0)
@@ -237,6 +275,8 @@ class Monitor:
         self._active = False
         self._thread: threading.Thread | None = None
         self.children: dict[int, _Child] = {}
+        self.last_rss_kb: float | None = None  # read after the last cell (Usage.finish)...
+        self.last_rss_at = 0.0  # ...at this perf_counter()
         self._reset()
 
     def _reset(self) -> None:
@@ -257,13 +297,19 @@ class Monitor:
     # -- the cell's thread ---------------------------------------------------------------------
 
     def begin(self) -> None:
+        """Note the cell's start. Nothing here lets go of the GIL (no ``/proc`` read, unless
+        workers are alive): a release on every cell woke IPython's history thread into a
+        commit per cell (+1.3 ms a trivial cell with history on). A cell begun within a second
+        of the previous one's end (Run All) starts from the memory read after it; others read
+        it here (a person's pause leaves the history thread time anyway)."""
         with self._lock:
             self._reset()
             self.t0 = time.perf_counter()
             self.times0 = os.times()
             self.boot0 = self.me.uptime()
-            rss, hwm = self.me.memory_kb()
-            self.rss0, self.hwm0 = rss, hwm or 0.0
+            fresh = self.last_rss_kb is not None and self.t0 - self.last_rss_at < FRESH_S
+            rss = self.last_rss_kb if fresh else self.me.memory_kb()[0]
+            self.rss0, self.hwm0 = rss, self.me.hwm_kb() or 0.0
             self.peak_self_kb = self.peak_total_kb = rss
             self._active = True
             for child in self.children.values():  # workers alive already: CPU from now on
@@ -282,7 +328,8 @@ class Monitor:
             return None
         wall = time.perf_counter() - self.t0
         times = os.times()
-        rss, hwm = self.me.memory_kb()
+        hwm = self.me.hwm_kb()
+        rss = self.rss0  # until :meth:`Usage.finish` reads it, off the cell's thread
         with self._lock:
             if wall > LONG_CELL_S:  # workers a short-lived sampler may not have seen yet
                 with contextlib.suppress(Exception):
@@ -303,7 +350,7 @@ class Monitor:
             peak_self = max(self.peak_self_kb, rss, hwm if exact and hwm else 0.0)
             peak_total = max(self.peak_total_kb, peak_self)
             gpu_util = sum(self.gpu_util) / len(self.gpu_util) if self.gpu_util else None
-            return Usage(
+            usage = Usage(
                 wall_s=wall,
                 cpu_s=cpu_self + workers,
                 cpu_self_s=cpu_self,
@@ -322,6 +369,23 @@ class Monitor:
                 exact_peak=int(exact),
                 sampler_cpu_s=self.sampler_cpu,
             )
+            usage._finish = self._finisher(peak_self, peak_total)
+            return usage
+
+    def _finisher(self, peak_self: float, peak_total: float) -> Any:
+        """What :meth:`Usage.finish` runs (on the store's writer thread): the resident memory
+        after the cell, which also becomes the next cell's start."""
+        me, rss0 = self.me, self.rss0
+
+        def finish(usage: Usage) -> None:
+            rss = me.memory_kb()[0]
+            self.last_rss_kb, self.last_rss_at = rss, time.perf_counter()
+            usage.rss_end_mb = rss / _KB_MB
+            usage.retained_mb = (rss - rss0) / _KB_MB
+            usage.peak_self_rss_mb = max(peak_self, rss) / _KB_MB
+            usage.peak_rss_mb = max(peak_total, rss) / _KB_MB
+
+        return finish
 
     # -- the sampling thread -------------------------------------------------------------------
 
@@ -336,6 +400,12 @@ class Monitor:
                 if self._active:  # begun between the check and the clear
                     self._wake.set()
                 continue
+            # The first sample comes one interval into the cell: a short cell is never sampled
+            # (begin and end read what it needs), and the cell's first ms keep the GIL: a
+            # sample at begin made a trivial cell wait ~1 ms for it on 2 shared cores.
+            time.sleep(self.interval)
+            if not self._active:
+                continue
             spent = time.thread_time()
             try:
                 found = self._discover() if refresh % CHILDREN_EVERY == 0 else None
@@ -349,7 +419,6 @@ class Monitor:
                         self.sampler_cpu += time.thread_time() - spent
             except Exception:  # a sample lost is not worth a warning
                 pass
-            time.sleep(self.interval)
 
     def _discover(self) -> tuple[set[int], dict[int, tuple[_Child, tuple[float, float]]]]:
         """The child processes now, and the new ones opened and read once."""

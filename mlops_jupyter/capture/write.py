@@ -263,7 +263,9 @@ def _edges(
         node = f"{run_id}:{point.key}"
         models = used_models or ({session.last_model} if session.last_model else set())
         edges.extend(("model", m, "evaluated", "metric", node) for m in sorted(models))
-        edges.extend(("dataset", d, "evaluated", "metric", node) for d in sorted(used_data))
+        edges.extend(  # (large data's fingerprints are resolved when the edges are written)
+            ("dataset", d, "evaluated", "metric", node) for d in sorted(used_data, key=str)
+        )
     for name in written:
         session.derived[name] = (frozenset(used_data), frozenset(used_models))
     return edges

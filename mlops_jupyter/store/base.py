@@ -194,6 +194,13 @@ class StoreReplacedWarning(UserWarning):
 _replaced_warned: set[tuple[str, Any]] = set()
 
 
+def warn_replaced(message: str, stacklevel: int = 2) -> None:
+    """A :class:`StoreReplacedWarning`, shown even where warnings are silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", StoreReplacedWarning)
+        warnings.warn(message, StoreReplacedWarning, stacklevel=stacklevel)
+
+
 class StoreBase:
     """Owns the SQLite connection. Subclass mixins add the queries for each area.
 
@@ -208,6 +215,10 @@ class StoreBase:
         self._lock = threading.RLock()
         self._savepoints = 0
         self.generation = 0  # bumped each time the file is reopened (see ensure_current)
+        # Called (with the store) right after a reopen, on whichever thread noticed it, before
+        # anything is written to the new file: a session puts its current run back there.
+        self.reopen_hooks: list[Callable[[Any], None]] = []
+        self.deferred_warnings: list[str] = []  # noticed on the writer thread, shown later
         self._jobs: queue.Queue[tuple[Callable[[Any], None], Callable[[BaseException], None]]] = (
             queue.Queue()
         )
@@ -270,18 +281,23 @@ class StoreBase:
             self.conn.close()
             self._connect()
             self.generation += 1
+            for hook in list(self.reopen_hooks):
+                try:
+                    hook(self)
+                except Exception as exc:  # the next write reports what is missing
+                    self.deferred_warnings.append(f"Could not restore the run there ({exc}).")
         if (str(self.path), self._identity) not in _replaced_warned:
             _replaced_warned.add((str(self.path), self._identity))
             what = "replaced" if now is not None else "deleted (a new, empty one was created)"
-            with warnings.catch_warnings():
-                warnings.simplefilter("always", StoreReplacedWarning)
-                warnings.warn(
-                    f"The lineage store at {self.path} was {what} while it was open; it was "
-                    "reopened and what follows is recorded there. Keep the store file in place "
-                    "while kernels use it (restore the old one from a backup if needed).",
-                    StoreReplacedWarning,
-                    stacklevel=3,
-                )
+            message = (
+                f"The lineage store at {self.path} was {what} while it was open; it was "
+                "reopened and what follows is recorded there. Keep the store file in place "
+                "while kernels use it (restore the old one from a backup if needed)."
+            )
+            if threading.current_thread() is self._writer:
+                self.deferred_warnings.append(message)  # a notebook shows it with a cell
+            else:
+                warn_replaced(message, stacklevel=4)
         return True
 
     # -- transactions ---------------------------------------------------------------------

@@ -86,8 +86,8 @@ def m002_add_default_params(db: SqlDb) -> None:
 def m003_add_summary_versions(db: SqlDb) -> None:
     """Which summaries changed since a reader's last look (#18): every saved summary, and every
     run created or updated, takes the next ``compare_state.version``, so a process that keeps
-    its runs table re-reads only those runs. Deleting a run or renaming an experiment counts a
-    reset (``resets``): readers start afresh."""
+    its runs table re-reads only those runs. Deleting a run, moving it to another experiment or
+    renaming an experiment counts a reset (``resets``): readers start afresh."""
     db.executescript(
         """
         ALTER TABLE compare_summaries ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
@@ -107,6 +107,9 @@ def m003_add_summary_versions(db: SqlDb) -> None:
         END;
         CREATE TRIGGER compare_runs_delete AFTER DELETE ON runs BEGIN
             DELETE FROM compare_summaries WHERE run_id = OLD.id;
+            UPDATE compare_state SET value = value + 1 WHERE name = 'resets';
+        END;
+        CREATE TRIGGER compare_runs_move AFTER UPDATE OF experiment_id ON runs BEGIN
             UPDATE compare_state SET value = value + 1 WHERE name = 'resets';
         END;
         CREATE TRIGGER compare_experiments_update AFTER UPDATE ON experiments BEGIN
@@ -224,16 +227,18 @@ class CompareMixin(StoreBase):
 
     # -- kept current at write time (inside the caller's write transaction) ------------------
 
-    def _summarize_points(self, first_id: int, points: Sequence[tuple[str, str, Any]]) -> None:
-        """Fold metric points ``(run_id, key, value)`` just inserted with ids ``first_id``.. (in
-        that order) into the summaries, when every earlier point is folded already."""
+    def _summarize_points(self, first_id: int, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Fold metric rows ``(run_id, key, step, value, ...)`` just inserted with ids
+        ``first_id``.. (in that order) into the summaries, when every earlier point is folded
+        already."""
         state = self.conn.execute(
             "SELECT value FROM compare_state WHERE name = 'metric_watermark'"
         ).fetchone()
-        if not points or state is None or int(state[0]) != first_id - 1:
+        if not rows or state is None or int(state[0]) != first_id - 1:
             return  # another writer's points come first: the next read folds all in order
+        last = {(row[0], row[1]): row[3] for row in rows}  # the latest point of each key wins
         latest: dict[str, dict[str, Any]] = {}
-        for run, key, value in points:
+        for (run, key), value in last.items():
             latest.setdefault(run, {})[key] = value
         current = self._load_summaries(set(latest))
         for run, values in latest.items():
@@ -241,7 +246,7 @@ class CompareMixin(StoreBase):
         self._save_summaries(current)
         self.conn.execute(
             "UPDATE compare_state SET value = ? WHERE name = 'metric_watermark'",
-            (first_id + len(points) - 1,),
+            (first_id + len(rows) - 1,),
         )
 
     def _stale_among(self, run_ids: set[str]) -> set[str]:

@@ -116,6 +116,41 @@ class RunsMixin(StoreBase):
             )
         return self.get_run(run_id)
 
+    def restore_run(self, row: Mapping[str, Any], params: Mapping[str, tuple[Any, str]]) -> None:
+        """Put a run back, same id, into a store file that lacks it (the file was replaced
+        under a kernel that goes on recording it), with its params ``key -> (value, source)``.
+        Its parent and environment are not in the new file: they are left out."""
+        if self.query_one("SELECT 1 AS x FROM runs WHERE id = ?", (row["id"],)) is not None:
+            return
+        experiment_id = self.ensure_experiment(str(row["experiment"]))
+        with self.write():
+            self.conn.execute(
+                """INSERT INTO runs (id, experiment_id, name, status, started_at, notebook_path,
+                   kernel_id, source, git_commit, git_dirty, user, host, tags, pid, process)
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    row["id"],
+                    experiment_id,
+                    row["name"],
+                    row["started_at"],
+                    row.get("notebook_path"),
+                    row.get("kernel_id"),
+                    row.get("source") or "interactive",
+                    row.get("git_commit"),
+                    row.get("git_dirty"),
+                    row.get("user"),
+                    row.get("host") or this_host(),
+                    dumps(dict(row.get("tags") or {})),
+                    os.getpid(),
+                    process_token(),
+                ),
+            )
+            by_source: dict[str, dict[str, Any]] = {}
+            for key, (value, source) in params.items():
+                by_source.setdefault(source, {})[key] = value
+            for source, values in by_source.items():
+                self.log_params(str(row["id"]), values, source=source)
+
     def create_child_runs(
         self,
         parent_run_id: str,
@@ -191,9 +226,7 @@ class RunsMixin(StoreBase):
                        VALUES (?, ?, ?, ?, ?, ?)""",
                     data,
                 )
-                self._summaries()._summarize_points(
-                    int(first[0]) + 1, [(r, k, v) for r, k, _, v, _, _ in data]
-                )
+                self._summaries()._summarize_points(int(first[0]) + 1, data)
 
     def record_metric_origins(
         self,
@@ -504,6 +537,12 @@ class RunsMixin(StoreBase):
             )
             for key, value, step, at in metrics
         ]
+        return self.insert_metric_rows(rows)
+
+    def insert_metric_rows(self, rows: list[tuple[Any, ...]]) -> tuple[int, int] | None:
+        """Append metric rows as they are stored: ``(run_id, key, step, value, logged_at,
+        execution_id)``, values already floats or None (the flusher builds them so, in one
+        pass). Returns the ids given to them (first, last), or None when there were none."""
         if not rows:
             return None
         with self.write():
@@ -513,9 +552,7 @@ class RunsMixin(StoreBase):
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 rows,
             )
-            self._summaries()._summarize_points(
-                int(before) + 1, [(r, k, v) for r, k, _, v, _, _ in rows]
-            )
+            self._summaries()._summarize_points(int(before) + 1, rows)
         return int(before) + 1, int(before) + len(rows)  # ids only grow, inside one transaction
 
     def adopt_metrics(

@@ -28,6 +28,7 @@ RUN_FIELDS = (
     ("r.environment_id", "environment_id"),
 )
 RUN_COLUMNS = [name for _, name in RUN_FIELDS]
+KEEP = 4  # runs tables kept per store (experiments, or all runs)
 
 
 def frame_from_rows(rows: list[Any]) -> Any:
@@ -124,4 +125,7 @@ class FrameCache:
         return self.frames.get(key)
 
     def put(self, key: Any, version: int, resets: int, frame: Any) -> None:
+        self.frames.pop(key, None)
         self.frames[key] = (version, resets, frame)
+        while len(self.frames) > KEEP:  # the least recently read goes first
+            del self.frames[next(iter(self.frames))]
