@@ -466,7 +466,8 @@ def bench_elsewhere(no_peer: bool) -> None:
     here = Path(__file__).resolve().parent
     peer = ["--no-peer"] if no_peer else []
     for script, extra, keep in (
-        ("compare.py", ["--runs", "50000", *peer], ("runs:", "ratio")),
+        # MLflow fills 10,000 runs beside ours (50,000 would take it most of an hour)
+        ("compare.py", ["--runs", "50000", "--peer-runs", "10000", *peer], ("runs:", "ratio")),
         ("datadiff.py", peer, ("mlops-jupyter", "of which", "polars", "ratio")),
     ):
         print(f"\n7. bench/{script} {' '.join(extra)}", flush=True)

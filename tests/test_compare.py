@@ -624,6 +624,42 @@ def test_the_kept_runs_table_equals_a_fresh_read_through_every_kind_of_change(
     assert frame.loc["r2", "metrics.auc"] == 0.01 and frame.loc["late", "status"] == "finished"
 
 
+def test_the_kept_runs_table_equals_a_fresh_read_through_random_writes(store, store_file) -> None:
+    """200 random writes (runs, children sharing a start time, params changing type, metrics,
+    ends); every 10 the kept table must equal a new connection's, in order and dtype."""
+    import random
+
+    from pandas.testing import assert_frame_equal
+
+    from mlops_jupyter.store import open_store
+
+    rng = random.Random(7)
+    runs = [store.create_run("rand", name="first")["id"]]
+    values = ["a", 0.74, 3, True, None, 12, "b"]
+    for step in range(200):
+        action = rng.random()
+        run = rng.choice(runs)
+        if action < 0.15:
+            runs.append(store.create_run("rand")["id"])
+        elif action < 0.2:
+            runs += store.create_child_runs(runs[0], [f"c{step}a", f"c{step}b"])
+        elif action < 0.55:
+            store.log_params(run, {rng.choice("pqrs"): rng.choice(values)})
+        elif action < 0.9:
+            store.log_metrics(run, [(rng.choice("mn"), rng.random(), step, None)])
+        else:
+            store.end_run(run)
+        if step % 10 == 9:
+            other = open_store(store_file, shared=False)
+            try:
+                for experiment in ("rand", None):
+                    assert_frame_equal(
+                        store.compare_frame(experiment), other.compare_frame(experiment)
+                    )
+            finally:
+                other.close()
+
+
 def test_stepped_metrics_and_last_step_agree_with_the_curves(store) -> None:
     """The panel's defaults come from one aggregate query; they match what the curves show."""
     a = store.create_run("steps", name="a")["id"]

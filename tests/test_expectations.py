@@ -266,6 +266,26 @@ def test_mj_check_of_a_recorded_frame_finds_its_suite_and_records_quality(store:
         mj.check(frame(seed=5), store=store)
 
 
+def test_checks_of_pii_data_keep_counts_but_no_values(store: Any) -> None:
+    """A failing value of data tagged pii is not written into the store's check results."""
+    import mlops_jupyter as mj
+
+    df = frame()
+    record_dataset(store, "people", df)
+    mj.expect("people", store=store)
+    bad = df.assign(age=df["age"] + 200)
+    record_dataset(store, "people", bad)
+    mj.tag("people", {"pii": "true"}, store=store)
+    with pytest.warns(UserWarning, match="Did you mean 'people'"):  # a typo is not silent
+        mj.tag("peple", {"pii": "true"}, store=store)
+    result = mj.check(bad, store=store)
+    assert not result.passed and any(len(e) for e in result.rules["examples"])  # shown to you
+    (stored,) = store.list_checks(name="people")
+    failing = [r for r in stored["result"]["rules"] if not r["passed"]]
+    assert [r["id"] for r in failing] == ["age:between"] and failing[0]["failed_rows"] > 0
+    assert failing[0]["examples"] == []
+
+
 # -- the magic and the CLI -----------------------------------------------------------------------
 
 
@@ -300,7 +320,11 @@ def test_cli_check_exit_codes_and_json(store: Any, store_file: Path, tmp_path: P
     assert ok.exit_code == 0 and ok.output.startswith("Data tests passed")
     failed = _cli(["check", str(bad), "--suite", "train", "--json"], store_file)
     assert failed.exit_code == 1
-    payload = json.loads(failed.output)
+
+    def strict(token: str) -> None:
+        raise AssertionError(f"{token} is not JSON")
+
+    payload = json.loads(failed.output, parse_constant=strict)  # no NaN for strict parsers
     assert payload["passed"] is False and payload["n_failed_rules"] == 1
     assert [r["id"] for r in payload["rules"] if not r["passed"]] == ["age:between"]
     for args, needle in [

@@ -48,6 +48,11 @@ def test_a_cell_allocating_500_mb_peaks_above_that_and_retains_what_it_keeps(
     kept = _cell(store, "kept =")
     assert 95 <= kept["retained_mb"] <= 130
     assert kept["wall_s"] > 0 and kept["cpu_s"] >= 0
+    run(shell, "after = 2")  # back to back: retains nothing of the cell before it
+    run(shell, "del kept")
+    get_session().store.wait_for_writes()
+    assert abs(_cell(store, "after =")["retained_mb"]) < 20
+    assert _cell(store, "del kept")["retained_mb"] < -80
 
 
 def test_a_two_process_joblib_cell_counts_its_workers_cpu(shell: Any, store: Any) -> None:

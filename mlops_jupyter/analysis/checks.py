@@ -80,11 +80,15 @@ class CheckResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON values (no NaN: strict parsers refuse it)."""
         rules = []
         for row in self.rules.to_dict("records"):
             rules.append(
                 {
-                    **row,
+                    **{
+                        k: _plain(v) if not isinstance(v, (list, tuple, dict)) else v
+                        for k, v in row.items()
+                    },
                     "passed": bool(row["passed"]),
                     "failed_rows": None if pd.isna(row["failed_rows"]) else int(row["failed_rows"]),
                     "examples": [_plain(v) for v in row["examples"]],

@@ -113,7 +113,24 @@ def tag(
     shown = version
     if shown is None:
         shown = st.find_latest_version(name)
+        if shown is None:  # allowed (tag pii before the data is captured), but maybe a typo
+            _warn_unrecorded(st, name)
     return st.dataset_tags(name, shown)
+
+
+def _warn_unrecorded(st: Any, name: str) -> None:
+    import difflib
+    import warnings
+
+    known = sorted({str(r["name"]) for r in st.list_datasets()})
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    warnings.warn(
+        f"No dataset {name!r} is recorded yet: its tags apply to the versions recorded later."
+        + hint,
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _resolve(st: Any, dataset: Any) -> tuple[str, int | None]:

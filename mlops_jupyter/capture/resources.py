@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 INTERVAL_S = 0.025
-FRESH_S = 1.0  # a cell begun within this of the last one's end starts from its memory
 LONG_CELL_S = 0.2  # past this, end() looks for new child processes itself (about 0.1 ms)
 CHILDREN_EVERY = 20  # refresh the list of child processes every 20 samples (0.5 s)
 _MB = 1024 * 1024
@@ -62,15 +61,32 @@ class Usage:
     exact_peak: int
     sampler_cpu_s: float = 0.0  # the sampling thread's own CPU during the cell
 
-    def finish(self) -> None:
-        """Read what the cell's thread left for later (its memory at the end); once."""
-        finish, self._finish = getattr(self, "_finish", None), None
-        if finish is not None:
-            finish(self)
-
     def as_row(self) -> dict[str, Any]:
-        self.finish()
         return asdict(self)
+
+
+def _gil_holding_pread() -> Any:
+    """``pread`` called through ctypes.PyDLL, which keeps the GIL: ``os.pread`` lets go of it,
+    and any release on the cell's thread lets IPython's history thread commit after every cell
+    (see :meth:`Monitor.begin`). None where libc cannot be loaded so."""
+    try:
+        import ctypes
+
+        libc = ctypes.PyDLL(None)
+        pread = libc.pread
+    except (OSError, AttributeError, ImportError):
+        return None
+    pread.restype = ctypes.c_ssize_t
+    pread.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_long]
+    buffer = ctypes.create_string_buffer(128)
+
+    def read(fd: int) -> bytes:
+        n = pread(fd, buffer, 128, 0)
+        if n < 0:
+            raise OSError("pread failed")
+        return buffer.raw[:n]
+
+    return read
 
 
 class _Self:
@@ -91,6 +107,7 @@ class _Self:
                 self.uptime_fd = os.open("/proc/uptime", os.O_RDONLY)
                 self.page_kb = os.sysconf("SC_PAGE_SIZE") / 1024.0
                 self.statm = os.open("/proc/self/statm", os.O_RDONLY)
+        self.read_statm = _gil_holding_pread() if self.statm is not None else None
         self.proc: Any = None
 
     def uptime(self) -> float | None:
@@ -121,7 +138,8 @@ class _Self:
             try:
                 import resource
 
-                rss = int(os.pread(self.statm, 128, 0).split()[1]) * self.page_kb
+                read = self.read_statm or (lambda fd: os.pread(fd, 128, 0))
+                rss = int(read(self.statm).split()[1]) * self.page_kb
                 return rss, float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
             except (OSError, ValueError, IndexError, ImportError):
                 self.statm = None
@@ -275,8 +293,6 @@ class Monitor:
         self._active = False
         self._thread: threading.Thread | None = None
         self.children: dict[int, _Child] = {}
-        self.last_rss_kb: float | None = None  # read after the last cell (Usage.finish)...
-        self.last_rss_at = 0.0  # ...at this perf_counter()
         self._reset()
 
     def _reset(self) -> None:
@@ -297,18 +313,16 @@ class Monitor:
     # -- the cell's thread ---------------------------------------------------------------------
 
     def begin(self) -> None:
-        """Note the cell's start. Nothing here lets go of the GIL (no ``/proc`` read, unless
-        workers are alive): a release on every cell woke IPython's history thread into a
-        commit per cell (+1.3 ms a trivial cell with history on). A cell begun within a second
-        of the previous one's end (Run All) starts from the memory read after it; others read
-        it here (a person's pause leaves the history thread time anyway)."""
+        """Note the cell's start. Nothing here lets go of the GIL (``/proc/self/statm`` is read
+        through a GIL-holding ``pread``; workers' files only when workers are alive): a release
+        on every cell woke IPython's history thread into a commit per cell (+1.3 ms a trivial
+        cell with history on)."""
         with self._lock:
             self._reset()
             self.t0 = time.perf_counter()
             self.times0 = os.times()
             self.boot0 = self.me.uptime()
-            fresh = self.last_rss_kb is not None and self.t0 - self.last_rss_at < FRESH_S
-            rss = self.last_rss_kb if fresh else self.me.memory_kb()[0]
+            rss = self.me.memory_kb()[0]
             self.rss0, self.hwm0 = rss, self.me.hwm_kb() or 0.0
             self.peak_self_kb = self.peak_total_kb = rss
             self._active = True
@@ -329,7 +343,7 @@ class Monitor:
         wall = time.perf_counter() - self.t0
         times = os.times()
         hwm = self.me.hwm_kb()
-        rss = self.rss0  # until :meth:`Usage.finish` reads it, off the cell's thread
+        rss = self.me.memory_kb()[0]
         with self._lock:
             if wall > LONG_CELL_S:  # workers a short-lived sampler may not have seen yet
                 with contextlib.suppress(Exception):
@@ -369,23 +383,7 @@ class Monitor:
                 exact_peak=int(exact),
                 sampler_cpu_s=self.sampler_cpu,
             )
-            usage._finish = self._finisher(peak_self, peak_total)
             return usage
-
-    def _finisher(self, peak_self: float, peak_total: float) -> Any:
-        """What :meth:`Usage.finish` runs (on the store's writer thread): the resident memory
-        after the cell, which also becomes the next cell's start."""
-        me, rss0 = self.me, self.rss0
-
-        def finish(usage: Usage) -> None:
-            rss = me.memory_kb()[0]
-            self.last_rss_kb, self.last_rss_at = rss, time.perf_counter()
-            usage.rss_end_mb = rss / _KB_MB
-            usage.retained_mb = (rss - rss0) / _KB_MB
-            usage.peak_self_rss_mb = max(peak_self, rss) / _KB_MB
-            usage.peak_rss_mb = max(peak_total, rss) / _KB_MB
-
-        return finish
 
     # -- the sampling thread -------------------------------------------------------------------
 

@@ -151,7 +151,7 @@ class Session:
             if now - self._checked_at >= CHECK_EVERY_S:
                 self._checked_at = now
                 store.ensure_current()
-            if store.generation != self._run_generation:
+            if store.generation != self._run_generation and self._still_stale(store):
                 with self._lock:
                     self.run_id = None  # that run is in the old file
                     self.start_run(self.run_name, inherit=True)
@@ -252,6 +252,15 @@ class Session:
         parent = self.run_id
         return self.start_run(parent_run_id=parent, inherit=True)
 
+    def _still_stale(self, store: Any) -> bool:
+        """Whether the run is not in the store's current file, once a reopen on another thread
+        (which holds the store's lock while it puts the run back) is done."""
+        lock = getattr(store, "_lock", None)
+        if lock is None:
+            return True
+        with lock:
+            return bool(store.generation != self._run_generation)
+
     def _hook(self, store: Any) -> None:
         """Have ``store`` put the current run back (same id, same params) into a file that
         replaced its own, before anything of the run is written there (see ensure_current)."""
@@ -286,9 +295,8 @@ class Session:
         if store is not None and getattr(store, "deferred_warnings", None):
             from ..store.base import warn_replaced
 
-            notes, store.deferred_warnings = store.deferred_warnings, []
-            for note in notes:
-                warn_replaced(note, stacklevel=3)
+            while store.deferred_warnings:  # the writer may append meanwhile: pop, not swap
+                warn_replaced(store.deferred_warnings.pop(0), stacklevel=3)
         if not self.write_failures:
             return
         from ._warn import warn_once

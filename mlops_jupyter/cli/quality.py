@@ -43,7 +43,7 @@ def check(ctx: click.Context, data: str, suite: str | None, as_json: bool) -> No
 
     result = run_check(data, suite, store=store_option(ctx))
     if as_json:
-        click.echo(json.dumps(result.to_dict(), default=str, indent=2))
+        click.echo(json.dumps(result.to_dict(), default=str, indent=2, allow_nan=False))
     else:
         _print_check(result)
     ctx.exit(0 if result.passed else 1)
@@ -139,7 +139,7 @@ def resources(ctx: click.Context, run: str | None, as_json: bool) -> None:
 
     result = report(run, store=store_option(ctx))
     if as_json:
-        click.echo(json.dumps(result.to_dict(), default=str, indent=2))
+        click.echo(json.dumps(result.to_dict(), default=str, indent=2, allow_nan=False))
         return
     click.echo(result.summary())
     if len(result.cells):

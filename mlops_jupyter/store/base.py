@@ -274,6 +274,10 @@ class StoreBase:
         with self._lock:
             if self.conn.in_transaction:
                 return False
+            from .connect import identity
+
+            if identity(self.path) == self._identity:  # another thread reopened it meanwhile
+                return False
             # Empty our -wal first (into the old inode): SQLite finds the log by name, and a
             # new connection would replay the old file's pages onto the new one.
             with contextlib.suppress(sqlite3.Error):
@@ -281,8 +285,8 @@ class StoreBase:
             self.conn.close()
             self._connect()
             self.generation += 1
-            for hook in list(self.reopen_hooks):
-                try:
+            for hook in list(self.reopen_hooks):  # still under the lock: a session that sees
+                try:  # the new generation waits for it before it decides anything
                     hook(self)
                 except Exception as exc:  # the next write reports what is missing
                     self.deferred_warnings.append(f"Could not restore the run there ({exc}).")

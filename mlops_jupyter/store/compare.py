@@ -139,7 +139,8 @@ class CompareMixin(StoreBase):
         except sqlite3.OperationalError:  # read-only store: the exact, slower query
             return self.runs_frame(experiment, run_ids)
         with self._lock:
-            frame = self._summary_frame(where, args, cache_key=experiment if not run_ids else None)
+            key = None if run_ids else ("experiment", experiment)  # (None: every run)
+            frame = self._summary_frame(where, args, cache_key=key)
         crashed = self.crashed_runs()  # running, but its process is gone
         if crashed:
             frame["status"] = [
@@ -154,37 +155,29 @@ class CompareMixin(StoreBase):
         sql = f"""SELECT {fields}, s.params, s.metrics
                   FROM runs r JOIN experiments e ON e.id = r.experiment_id
                   LEFT JOIN compare_summaries s ON s.run_id = r.id {where}"""
+        order = " ORDER BY r.started_at DESC, r.id DESC"  # ties (a search's children) too
         if cache_key is None:
-            return frame_from_rows(
-                self.conn.execute(sql + " ORDER BY r.started_at DESC", args).fetchall()
-            )
+            return frame_from_rows(self.conn.execute(sql + order, args).fetchall())
         cache: FrameCache = self.__dict__.setdefault("_frame_cache", FrameCache())
-        own = not self.conn.in_transaction  # else inside the caller's transaction already
-        try:
-            if own:  # one snapshot: the versions and the rows agree
-                self.conn.execute("BEGIN")
-            state = dict(
-                self.conn.execute(
-                    "SELECT name, value FROM compare_state WHERE name IN ('version', 'resets')"
-                ).fetchall()
-            )
-            version, resets = int(state.get("version", 0)), int(state.get("resets", 0))
-            kept = cache.get(self.conn, cache_key)
-            if kept is not None and kept[1] == resets and "version" in state:
-                if kept[0] == version:
-                    frame = kept[2]
-                else:
-                    clause = ("AND" if where else "WHERE") + " s.version > ?"
-                    rows = self.conn.execute(
-                        f"{sql} {clause} ORDER BY r.started_at DESC", [*args, kept[0]]
-                    ).fetchall()
-                    frame = merge(kept[2], frame_from_rows(rows))
+        # The versions are read before the rows (no snapshot needed, nor a transaction, which
+        # a PostgreSQL store would take its write lock for): a change committed in between
+        # has a newer version and is simply read again next time.
+        state = dict(
+            self.conn.execute(
+                "SELECT name, value FROM compare_state WHERE name IN ('version', 'resets')"
+            ).fetchall()
+        )
+        version, resets = int(state.get("version", 0)), int(state.get("resets", 0))
+        kept = cache.get(self.conn, cache_key)
+        if kept is not None and kept[1] == resets and "version" in state:
+            if kept[0] == version:
+                frame = kept[2]
             else:
-                rows = self.conn.execute(sql + " ORDER BY r.started_at DESC", args).fetchall()
-                frame = frame_from_rows(rows)
-        finally:
-            if own and self.conn.in_transaction:
-                self.conn.execute("COMMIT")
+                clause = ("AND" if where else "WHERE") + " s.version > ?"
+                rows = self.conn.execute(f"{sql} {clause}{order}", [*args, kept[0]]).fetchall()
+                frame = merge(kept[2], frame_from_rows(rows))
+        else:
+            frame = frame_from_rows(self.conn.execute(sql + order, args).fetchall())
         cache.put(cache_key, version, resets, frame)
         return frame.copy()
 

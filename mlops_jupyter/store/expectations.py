@@ -196,6 +196,11 @@ class ExpectationsMixin(StoreBase):
         run_id: str | None = None,
         execution_id: int | None = None,
     ) -> int:
+        """Store a check's outcome. For data tagged ``pii`` (or derived from such data) the
+        failing values shown as examples are left out: only counts are kept (#16)."""
+        is_pii = getattr(self, "is_pii", None)
+        if is_pii is not None and is_pii(fingerprint):
+            result = _without_examples(result)
         with self.write():
             cur = self.conn.execute(
                 """INSERT INTO dataset_checks (fingerprint, name, version, suite, suite_version,
@@ -252,3 +257,12 @@ class ExpectationsMixin(StoreBase):
             f"SELECT * FROM dataset_checks{where} ORDER BY id DESC LIMIT ?", [*args, int(limit)]
         )
         return [_decode_check(r) for r in rows]
+
+
+def _without_examples(value: Any) -> Any:
+    """``value`` (a check's JSON) with every ``examples`` list emptied."""
+    if isinstance(value, dict):
+        return {k: ([] if k == "examples" else _without_examples(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_examples(v) for v in value]
+    return value

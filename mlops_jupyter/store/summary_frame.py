@@ -56,41 +56,40 @@ def frame_from_rows(rows: list[Any]) -> Any:
 
 
 def merge(base: Any, delta: Any) -> Any:
-    """``base`` with the runs of ``delta`` replaced or added, newest first, columns in the
-    order :func:`frame_from_rows` gives; param columns typed as it types them."""
+    """``base`` with the runs of ``delta`` replaced or added, newest first (ties by id, as the
+    query orders them), columns in the order :func:`frame_from_rows` gives and of the dtypes it
+    gives: a column that one side lacks or holds with another dtype is built again from its
+    values the way a fresh read builds it."""
     import pandas as pd
 
     if not len(delta):
         return base
     kept = base[~base["run_id"].isin(set(delta["run_id"]))]
     out = pd.concat([delta, kept], ignore_index=True, sort=False)
-    out = out.sort_values("started_at", ascending=False, kind="stable", ignore_index=True)
+    out = out.sort_values(
+        ["started_at", "run_id"], ascending=False, kind="stable", ignore_index=True
+    )
     params = sorted(c for c in out.columns if c.startswith("params."))
     metrics = sorted(c for c in out.columns if c.startswith("metrics."))
     out = out[RUN_COLUMNS + params + metrics]
     sides = [f for f in (delta, kept) if len(f)]
+    rebuilt: dict[str, Any] = {}
+    order = out["run_id"].tolist()
     for column in RUN_COLUMNS + params:
-        # A column one side lacks, or holds with another dtype, is built again as a fresh read
-        # builds it (None for missing, integers as Int64), so both reads give the same frame.
         dtypes = {str(f[column].dtype) if column in f.columns else None for f in sides}
-        if len(dtypes) > 1 and column not in delta.columns and len(kept):
-            # Only the few new rows lack it: the fast, vectorised equivalent of a fresh read.
-            kind = str(kept[column].dtype)
-            if kind in ("int64", "Int64"):  # integers with gaps: Int64 (exact below 2**53)
-                out[column] = out[column].astype("Int64")
-            elif kind == "object" or kind == "bool":  # None where missing, as a fresh read
-                values = out[column].astype(object)
-                out[column] = values.where(values.notna(), None)
-            elif kind not in ("float64", "str"):
-                out[column] = typed([None if _missing(v) else v for v in out[column].tolist()])
-        elif len(dtypes) > 1:
-            by_run: dict[Any, Any] = {}
-            for f in sides:  # each side's own values (a concat made 4 out of int 4)
-                if column in f.columns:
-                    by_run.update(zip(f["run_id"].tolist(), f[column].tolist()))
-            values = [by_run.get(r) for r in out["run_id"].tolist()]
-            values = [None if _missing(v) else v for v in values]
-            out[column] = typed(values) if column.startswith("params.") else values
+        if len(dtypes) < 2:
+            continue
+        by_run: dict[Any, Any] = {}
+        for f in sides:  # each side's own values (a concat made 4.0 of int 4)
+            if column in f.columns:
+                by_run.update(zip(f["run_id"].tolist(), f[column].tolist()))
+        values = [by_run.get(r) for r in order]
+        values = [None if _missing(v) else v for v in values]
+        rebuilt[column] = typed(values) if column.startswith("params.") else values
+    if rebuilt:
+        fresh = pd.DataFrame(rebuilt)  # the constructor a fresh read uses: the same dtypes
+        for column in rebuilt:
+            out[column] = fresh[column]
     for column in metrics:
         out[column] = out[column].astype("float64")
     return out
