@@ -17,6 +17,7 @@ from .datasets import DatasetsMixin
 from .drift import DriftMixin
 from .expectations import ExpectationsMixin
 from .export import ExportMixin
+from .monitor import MonitorMixin
 from .registry import RegistryMixin
 from .resources import ResourcesMixin
 from .runs import RunsFrameMixin
@@ -34,6 +35,7 @@ class Store(
     ExpectationsMixin,
     TagsMixin,
     ResourcesMixin,
+    MonitorMixin,
 ):
     """A lineage store on one SQLite file (see :mod:`mlops_jupyter.store.base`)."""
 

@@ -183,7 +183,17 @@ def m003_record_run_process(db: Database) -> None:
 
 
 def _area_sets() -> list[Any]:
-    from . import compare, datadiff, drift, expectations, export, registry, resources, tags
+    from . import (
+        compare,
+        datadiff,
+        drift,
+        expectations,
+        export,
+        monitor,
+        registry,
+        resources,
+        tags,
+    )
 
     return [
         compare.migrations,
@@ -194,6 +204,7 @@ def _area_sets() -> list[Any]:
         expectations.migrations,
         tags.migrations,
         resources.migrations,
+        monitor.migrations,
     ]
 
 
