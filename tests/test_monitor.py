@@ -324,9 +324,7 @@ def test_history_panel_marks_retrains_and_promotions() -> None:
     assert "1 retrained, 1 promoted" in page and "&#10007;" in page
 
 
-def test_the_scheduled_workflow_monitors_new_batches_in_order(
-    champion: Any, workdir: Path
-) -> None:
+def test_the_scheduled_workflow_monitors_new_batches_in_order(champion: Any, workdir: Path) -> None:
     """The copy-ready cron workflow's monitoring step, run by bash on real batches."""
     import os
     import subprocess
