@@ -32,6 +32,7 @@ Timings on a shared 2-core machine are pessimistic.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import sys
@@ -73,16 +74,11 @@ def per_cell(shell: Any, n: int) -> float:
     return best
 
 
-def cell_costs(shell: Any, n: int) -> tuple[float, float, float]:
-    """(plain, with extension, inside capture's hooks) seconds per ``x = 1`` cell."""
+@contextlib.contextmanager
+def hooks_timed(shell: Any) -> Any:
+    """Capture's pre/post cell hooks, wrapped to add their time to the yielded ``[seconds]``."""
     from mlops_jupyter.capture import hooks
 
-    shell.run_cell("x = 0", store_history=True)
-    base1 = per_cell(shell, n)
-    shell.run_line_magic("load_ext", "mlops_jupyter")
-    shell.run_cell("x = 1", store_history=True)  # first captured cell creates the run
-    ours = per_cell(shell, n)
-    # The same again, timing only what runs inside the capture hooks.
     installed = hooks._installed[id(shell)]
     spent = [0.0]
 
@@ -96,15 +92,27 @@ def cell_costs(shell: Any, n: int) -> tuple[float, float, float]:
 
     wrappers = {}
     for event in ("pre_run_cell", "post_run_cell"):
-        original = getattr(installed, event)
-        shell.events.unregister(event, original)
-        wrappers[event] = timed(original)
+        shell.events.unregister(event, getattr(installed, event))
+        wrappers[event] = timed(getattr(installed, event))
         shell.events.register(event, wrappers[event])
-    for _ in range(n):
-        shell.run_cell("x = 1", store_history=True)
-    for event, wrapper in wrappers.items():
-        shell.events.unregister(event, wrapper)
-        shell.events.register(event, getattr(installed, event))
+    try:
+        yield spent
+    finally:
+        for event, wrapper in wrappers.items():
+            shell.events.unregister(event, wrapper)
+            shell.events.register(event, getattr(installed, event))
+
+
+def cell_costs(shell: Any, n: int) -> tuple[float, float, float]:
+    """(plain, with extension, inside capture's hooks) seconds per ``x = 1`` cell."""
+    shell.run_cell("x = 0", store_history=True)
+    base1 = per_cell(shell, n)
+    shell.run_line_magic("load_ext", "mlops_jupyter")
+    shell.run_cell("x = 1", store_history=True)  # first captured cell creates the run
+    ours = per_cell(shell, n)
+    with hooks_timed(shell) as spent:  # the same again, timing only capture's hooks
+        for _ in range(n):
+            shell.run_cell("x = 1", store_history=True)
     shell.run_line_magic("unload_ext", "mlops_jupyter")
     base2 = per_cell(shell, n)
     return min(base1, base2), ours, spent[0] / n
@@ -359,25 +367,18 @@ def bench_data_cells(reps: int) -> None:
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "mlops_jupyter")
     shell.run_cell(DATA_SETUP, store_history=True)
-    from mlops_jupyter.capture import hooks
-
     session = get_session()
-    installed = hooks._installed[id(shell)]
-    spent = [0.0]
+    with hooks_timed(shell) as spent:
+        _data_cells(shell, session, spent, reps)
+    session.enabled = True
+    shell.run_line_magic("unload_ext", "mlops_jupyter")
+    shell.history_manager.end_session()
+    from mlops_jupyter.capture.session import reset_session
 
-    def timed(fn: Any) -> Any:
-        def wrapper(arg: Any) -> None:
-            t0 = time.perf_counter()
-            fn(arg)
-            spent[0] += time.perf_counter() - t0
+    reset_session()  # the store goes with the temporary folder
 
-        return wrapper
 
-    wrappers = {}
-    for event in ("pre_run_cell", "post_run_cell"):
-        shell.events.unregister(event, getattr(installed, event))
-        wrappers[event] = timed(getattr(installed, event))
-        shell.events.register(event, wrappers[event])
+def _data_cells(shell: Any, session: Any, spent: list[float], reps: int) -> None:
     print(f"\n5. Data-heavy cells (ms, best of {reps}, capture off / on alternating)")
     print("                                   off          on     added   in hooks   goal <= 5 %")
     for label, code in DATA_CELLS.items():
@@ -402,15 +403,6 @@ def bench_data_cells(reps: int) -> None:
         "   'in hooks' is capture's own time on the cell's thread, beside the plain cell: the\n"
         "   wall ratio also holds what the writer and checker threads take from 2 shared cores."
     )
-    for event, wrapper in wrappers.items():
-        shell.events.unregister(event, wrapper)
-        shell.events.register(event, getattr(installed, event))
-    session.enabled = True
-    shell.run_line_magic("unload_ext", "mlops_jupyter")
-    shell.history_manager.end_session()
-    from mlops_jupyter.capture.session import reset_session
-
-    reset_session()  # the store goes with the temporary folder
 
 
 FIRST_USE_CODE = """

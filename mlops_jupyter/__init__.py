@@ -11,6 +11,7 @@ PostgreSQL team store). The same features work without magics through this modul
                 mj.set_policy, mj.audit_verify, mj.audit_head
     export      mj.export, mj.run_bundle, mj.sweep (a param grid, any executor), mj.verify
     data        mj.expect, mj.expectations, mj.check (data tests), mj.tag, mj.resources
+    monitoring  mj.monitor, mj.monitor_history, mj.proposals, mj.approve, mj.reject, mj.propose
     store       mj.open_store, mj.MlopsError
 
 Importing is cheap: each name is imported on first use (no jupyter_server, tornado, click,
@@ -70,6 +71,13 @@ _LAZY: dict[str, str] = {
     "check": "mlops_jupyter.analysis.suites:check",
     "tag": "mlops_jupyter.analysis.tags:tag",
     "resources": "mlops_jupyter.analysis.resources:resources",
+    # monitoring and continuous training (issue #17)
+    "monitor": "mlops_jupyter.monitoring:monitor",
+    "monitor_history": "mlops_jupyter.monitoring:monitor_history",
+    "proposals": "mlops_jupyter.monitoring:proposals",
+    "approve": "mlops_jupyter.monitoring:approve",
+    "reject": "mlops_jupyter.monitoring:reject",
+    "propose": "mlops_jupyter.monitoring:propose",
 }
 
 __all__ = ["MlopsError", "__version__", *sorted(_LAZY)]

@@ -204,7 +204,8 @@ def test_selecting_two_runs_opens_their_comparison(page: Any, lab: dict[str, Any
         sidebar.locator("tr.mlops-run", has_text=name).locator("input[type=checkbox]").check()
     sidebar.locator(".mlops-compare-button").click()
     body = page.locator(".jp-MainAreaWidget .mlops-compare-body")
-    expect(body).to_be_visible()
+    # the first comparison imports the analysis stack in the server: seconds on a busy machine
+    expect(body).to_be_visible(timeout=30_000)
     expect(body).to_contain_text("run-1")
     expect(body).to_contain_text("run-2")
     expect(body).to_contain_text("accuracy")

@@ -69,8 +69,16 @@ def test_examples_run_after_each_other_in_one_store(
         "registry-demo",
         "loan-quality",
         "team-demo",
+        "churn-monitoring",
     ):
         assert name in experiments, experiments
+    # the monitoring loop (#17): three batches, the third retrained by a headless re-run of
+    # the bundle and promoted on approval
+    with open_store(store, shared=False) as s:
+        batches = s.list_monitor_batches("churn-monitor")
+        assert [b["status"] for b in batches] == ["healthy", "healthy", "promoted"], batches
+        assert s.find_run(batches[-1]["retrain_run_id"])["source"] == "headless"
+        assert s.find_alias_holder("churn-monitor", "production") == 2
     # the team store holds the pushed run; the second push and the round trip added nothing
     pushes = [
         "".join(o.get("text", "") for o in c.get("outputs", []))

@@ -327,7 +327,12 @@ def test_cli_check_exit_codes_and_json(store: Any, store_file: Path, tmp_path: P
     payload = json.loads(failed.output, parse_constant=strict)  # no NaN for strict parsers
     assert payload["passed"] is False and payload["n_failed_rules"] == 1
     assert [r["id"] for r in payload["rules"] if not r["passed"]] == ["age:between"]
+    garbage, image = tmp_path / "garbage.csv", tmp_path / "other.csv"
+    garbage.write_bytes(bytes(range(256)) * 40)  # not even csv: a parse error, on one line
+    image.write_text("x,y\n1,2\n3,4\n")  # a table, but not this one: bad input too
     for args, needle in [
+        (["check", str(garbage), "--suite", "train"], "Cannot read"),
+        (["check", str(image), "--suite", "train"], "none of the columns"),
         (["check", str(good), "--suite", "nope"], "No expectation suite 'nope'"),
         (["check", str(tmp_path / "missing.csv"), "--suite", "train"], "No file"),
         (["check", "train@9", "--suite", "train"], "train@9"),

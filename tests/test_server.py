@@ -354,6 +354,47 @@ def test_drift_reports_filtered_by_model(get: Any, seeded: dict[str, Any]) -> No
     assert get("drift", params={"model": "x' OR '1'='1"}) == []
 
 
+def test_monitor_returns_batches_proposals_and_the_panel(get: Any, seeded: dict[str, Any]) -> None:
+    s = open_store(seeded["path"], shared=False)
+    artifact = s.put_artifact(b"model bytes")
+    s.create_model_version(
+        "churn-model",
+        model_fingerprint=FP_MODEL,
+        class_name="LogisticRegression",
+        task="classification",
+        artifact_hash=artifact,
+        format="skops",
+    )
+    for i, status in enumerate(["healthy", "proposed"]):
+        s.record_monitor_batch(
+            {
+                "model_name": "churn-model",
+                "alias": "production",
+                "version": 1,
+                "batch_name": f"week{i}.csv",
+                "batch_fingerprint": f"{i}" * 32,
+                "n_rows": 100,
+                "labelled": True,
+                "drift_share": 0.2 * i,
+                "drift_threshold": 0.5,
+                "drifted": False,
+                "metrics": {"accuracy": 0.9 - 0.2 * i},
+                "reference_metrics": {"accuracy": 0.9},
+                "triggers": [],
+                "status": status,
+                "retrained_version": 2 if i else None,
+            }
+        )
+    s.close()
+    body = get("monitor", "churn-model")
+    assert [b["status"] for b in body["batches"]] == ["healthy", "proposed"]
+    assert body["batches"][1]["measured"] == pytest.approx(0.7)
+    assert body["proposals"] == [] and "Monitoring of churn-model" in body["html"]
+    assert "<svg" in body["html"] and "<script" not in body["html"]
+    code, err = _error(get, "monitor", "nope")
+    assert code == 404 and err["error"] == "ModelNotFound"
+
+
 @pytest.mark.sqlite_only  # about the file itself
 def test_a_file_that_is_not_a_store_is_a_json_error(
     get: Any, seeded: dict[str, Any], jp_serverapp: Any

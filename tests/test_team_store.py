@@ -208,6 +208,15 @@ def test_push_copies_everything_once_and_pull_brings_it_back(
                        suite_version=1, passed=False, n_rows=150, n_rules=1, n_failed_rules=1,
                        n_failed_rows=3, result={"rules": []}, run_id=first_run,
                        execution_id=execution)  # fmt: skip
+    # the monitoring history (#17) travels with the registry: a batch linked to its proposal
+    batch = local.record_monitor_batch({"model_name": "iris", "alias": "production",
+        "version": 2, "batch_name": "week1.csv", "batch_fingerprint": "b" * 32, "n_rows": 10,
+        "labelled": True, "status": "proposed", "retrained_version": 2})  # fmt: skip
+    proposal = local.create_proposal({"model_name": "iris", "alias": "production",
+        "version": 2, "from_version": 1, "batch_id": batch["id"]},
+        audit={"action": "propose", "name": "iris", "who": "ann", "to_version": 2,
+               "alias": "production"})  # fmt: skip
+    local.update_monitor_batch(batch["id"], proposal_id=proposal["id"])
     first = mj_push(local.location, team_url)
     assert first.exit_code == 0, first.output
     assert "runs" in first.output and "audit_records" in first.output
@@ -230,6 +239,12 @@ def test_push_copies_everything_once_and_pull_brings_it_back(
     checks = team.list_checks(name="iris")
     assert len(checks) == 1 and checks[0]["suite_version"] == 2  # points at its renumbered suite
     assert team.run_resources([run["id"]])[run["id"]]["wall_s"] == 0.5
+    [pushed_batch] = team.list_monitor_batches("iris")
+    [pushed_proposal] = team.list_proposals("iris")
+    assert pushed_batch["version"] == team_versions + 2  # renumbered as the registry's
+    assert pushed_proposal["batch_id"] == pushed_batch["id"]
+    assert pushed_batch["proposal_id"] == pushed_proposal["id"]
+    assert pushed_proposal["from_version"] == team_versions + 1
     # offline: pull the team store into a new local one, then push it back: nothing new
     offline = tmp_path / "bob" / "lineage.db"
     pulled = CliRunner().invoke(cli, ["--store", str(offline), "pull", "--from", team_url])

@@ -137,7 +137,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return pd.read_csv(p)
     except (OSError, ValueError, ImportError) as exc:
         raise InvalidInput(
-            f"Cannot read {p} as a table ({exc}). Give a csv or parquet file."
+            f"Cannot read {p} as a table ({' '.join(str(exc).split())}). Give a csv or "
+            "parquet file."
         ) from None
 
 

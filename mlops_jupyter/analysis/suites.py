@@ -282,6 +282,7 @@ def check(
     if suite is None:
         suite = _default_suite(st, data, ref)
     resolved = resolve_suite(st, suite)
+    _readable(frame, resolved, label)
     fp = ref["fingerprint"] if ref else _fingerprint(frame)
     result = check_frame(frame, resolved, dataset=label, fingerprint=fp)
     if save is None:
@@ -300,6 +301,19 @@ def _fingerprint(frame: Any) -> str | None:
         return fingerprint(frame)
     except Exception:
         return None
+
+
+def _readable(frame: Any, suite: Any, label: str | None) -> None:
+    """Bad input, not a failed check: data with none of the columns the suite's rules name (a
+    binary file read as csv, the wrong file)."""
+    wanted = {str(r.column) for r in suite.rules if r.column is not None}
+    present = {str(c) for c in getattr(frame, "columns", [])}
+    if wanted and present and not wanted & present:
+        shown = ", ".join(sorted(wanted)[:5])
+        raise InvalidInput(
+            f"{label or 'The data'} has none of the columns the suite checks ({shown}). Is it "
+            "the right file, and a readable csv or parquet?"
+        )
 
 
 def load_data(st: Any, data: Any) -> tuple[Any, dict[str, Any] | None, str | None]:

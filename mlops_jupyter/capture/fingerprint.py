@@ -114,7 +114,7 @@ def fingerprint_soon(obj: Any) -> str | LazyFingerprint | None:
         return LazyFingerprint(obj, _sample_token(obj))
     if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
         cells = obj.shape[0] * (obj.shape[1] if obj.ndim == 2 else 1)
-        if _pandas_cow(pd) and cells * 8 >= EAGER_BYTES:
+        if copy_on_write(pd) and cells * 8 >= EAGER_BYTES:
             return LazyFingerprint(obj.copy(deep=False))
         return fingerprint(obj)
     return fingerprint(obj)
@@ -131,7 +131,8 @@ def _sample_token(arr: Any) -> str:
     return h.hexdigest()
 
 
-def _pandas_cow(pd: Any) -> bool:
+def copy_on_write(pd: Any) -> bool:
+    """pandas copies on write (3.x, or the 2.x option): a shallow copy is a snapshot."""
     if int(pd.__version__.split(".")[0]) >= 3:
         return True
     try:

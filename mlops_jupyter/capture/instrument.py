@@ -122,6 +122,22 @@ def _wrap(original: Callable[..., Any], kind: str, name: str) -> Callable[..., A
     return wrapper
 
 
+@contextlib.contextmanager
+def unrecorded() -> Any:
+    """Calls made inside are the library's, not the user's: no capture events (the monitor's
+    own predictions on a batch, the calibration it fits). As for calls inside an outer call,
+    the recorder is marked busy on the cell's thread."""
+    rec = STATE.recorder
+    if rec is None or rec.busy or rec.thread != threading.get_ident():
+        yield
+        return
+    rec.busy = True
+    try:
+        yield
+    finally:
+        rec.busy = False
+
+
 def wait_until_idle(at_most: float = 30.0, quiet: float = 0.2) -> None:
     """Block (a background thread) until no cell has run for ``quiet`` seconds, at most
     ``at_most`` seconds: work that can wait (model files, the package scan) then uses the time

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .fingerprint import EAGER_BYTES, _sample_token
+from .fingerprint import EAGER_BYTES, _sample_token, copy_on_write
 
 SAMPLE_ROWS = 20_000
 MAX_COLUMNS = 200
@@ -54,7 +54,7 @@ def deferred(obj: Any) -> Any:
     import numpy as np
 
     pd = sys.modules.get("pandas")  # an object can only be a DataFrame if pandas is loaded
-    if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)) and _copy_on_write(pd):
+    if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)) and copy_on_write(pd):
         snapshot = obj.copy(deep=False)  # copy-on-write: the original's later edits copy
         return lambda: profile(snapshot)
     if isinstance(obj, np.ndarray) and obj.ndim >= 1 and obj.nbytes >= EAGER_BYTES:
@@ -78,15 +78,6 @@ def deferred(obj: Any) -> Any:
 
 class DataChanged(Exception):
     """The data changed between the end of its cell and its (deferred) profile."""
-
-
-def _copy_on_write(pd: Any) -> bool:
-    if int(pd.__version__.split(".")[0]) >= 3:
-        return True
-    try:
-        return bool(pd.options.mode.copy_on_write is True)
-    except AttributeError:
-        return False
 
 
 def profile(obj: Any, *, rows: int | None = None, nulls: list[int] | None = None) -> dict[str, Any]:

@@ -50,9 +50,9 @@ class DatasetNote:
         pd = sys.modules.get("pandas")
         if pd is None or not isinstance(self.obj, (pd.DataFrame, pd.Series)):
             return
-        from .profile import _copy_on_write
+        from .fingerprint import copy_on_write
 
-        if _copy_on_write(pd):
+        if copy_on_write(pd):
             self.obj, self.snapshot = self.obj.copy(deep=False), True
 
 

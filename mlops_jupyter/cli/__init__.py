@@ -72,6 +72,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Show, draft or change a dataset's data tests (expectation suite).",
     ),
     "tag": ("mlops_jupyter.cli.quality:tag", "Tag a dataset, e.g. owner=risk pii=true."),
+    "monitor": (
+        "mlops_jupyter.cli.monitor:monitor",
+        "Check a new batch against a model's production holder; retrain, gate, propose.",
+    ),
+    "proposals": ("mlops_jupyter.cli.monitor:proposals", "List promotion proposals."),
+    "approve": (
+        "mlops_jupyter.cli.monitor:approve",
+        "Carry out a promotion proposal (gates run again).",
+    ),
+    "reject": ("mlops_jupyter.cli.monitor:reject", "Close a promotion proposal."),
+    "propose": (
+        "mlops_jupyter.cli.monitor:propose",
+        "Re-run a changed bundle and propose its model against the champion.",
+    ),
     "resources": (
         "mlops_jupyter.cli.quality:resources",
         "What a run cost: wall, CPU, peak memory, the five costliest cells.",
@@ -143,9 +157,11 @@ def cli(ctx: click.Context, store: str | None) -> None:
 
 
 # Commands that only read: a store path that does not exist is a typo, not a new store.
-READ_ONLY = frozenset({"runs", "compare", "models", "audit", "datasets", "resources", "sql"})
+READ_ONLY = frozenset(
+    {"runs", "compare", "models", "audit", "datasets", "resources", "sql", "proposals"}
+)
 # Commands that write to a store that must already exist (a typo is not a new store).
-EXISTING = READ_ONLY | {"check", "expect", "tag"}
+EXISTING = READ_ONLY | {"check", "expect", "tag", "monitor", "approve", "reject", "propose"}
 
 
 def store_option(ctx: click.Context) -> Any:

@@ -26,10 +26,14 @@ from .parameterize import inject_parameters
 
 RUN_ID_MARK = "MLOPS_JUPYTER_RUN_ID="
 _REEXPORT = "Re-export the bundle with `mlops-jupyter export RUN_ID --to DIR`."
-# Never captured ("# mlops: skip"): ends the headless run and tells us its id.
+# Never captured ("# mlops: skip"): waits for the model files (a kernel shut down under load
+# could be killed before its background thread wrote them), ends the headless run and tells us
+# its id.
 _REPORT_CELL = f"""# mlops: skip
 import json as _mj_json
 try:
+    from mlops_jupyter.capture import artifacts as _mj_artifacts
+    _mj_artifacts.flush(timeout=120)  # model files before the kernel is asked to shut down
     from mlops_jupyter.capture.session import get_session as _mj_session
     _mj_s = _mj_session()
     _mj_rid = _mj_s.run_id
@@ -96,11 +100,13 @@ def run_bundle(
     data_root_dir: str | None = None,
     progress: bool = True,
     timeout: int = 600,
+    verify_inputs: bool = True,
 ) -> BundleRun:
     """Execute a bundle in a fresh kernel (``params`` override its parameters cell).
 
     Raises :class:`InputChanged` before starting a kernel when an input file changed, and
-    :class:`ExportError` naming the failing cell when a cell raises.
+    :class:`ExportError` naming the failing cell when a cell raises. ``verify_inputs=False``
+    runs on new data on purpose (a retrain on a data root holding a new batch, #17).
     """
     import nbformat
 
@@ -112,7 +118,8 @@ def run_bundle(
     manifest = load_manifest(bundle)
     store = store if store is not None else open_store()
     root = data_root(bundle, manifest, data_root_dir)
-    check_inputs(bundle, manifest, root)
+    if verify_inputs:
+        check_inputs(bundle, manifest, root)
     out_dir = bundle / RUNS_DIR
     try:  # before any kernel starts: a read-only bundle fails here, not after the run
         root.mkdir(parents=True, exist_ok=True)

@@ -123,6 +123,33 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "%mlops rollback NAME ALIAS [--reason TEXT] [--by WHO]",
         "move an alias back to its previous holder",
     ),
+    "monitor": (
+        "mlops_jupyter.magics.monitor:monitor",
+        "%mlops monitor --model NAME --batch VAR|PATH|NAME [--labels COL] [--bundle DIR] "
+        "[--policy FILE] [--no-retrain] | %mlops monitor --model NAME --history",
+        "check a new batch against the production holder (data tests, drift, metrics or an "
+        "estimate); retrain, gate, propose or promote as the policy says; or batches over time",
+    ),
+    "proposals": (
+        "mlops_jupyter.magics.monitor:proposals",
+        "%mlops proposals [--model NAME] [--all]",
+        "promotion proposals the monitoring loop recorded",
+    ),
+    "approve": (
+        "mlops_jupyter.magics.monitor:approve",
+        '%mlops approve ID --reason "..." [--by WHO]',
+        "carry out a proposal: the gates run again, the alias moves when they pass",
+    ),
+    "propose": (
+        "mlops_jupyter.magics.monitor:propose",
+        "%mlops propose --model NAME --bundle DIR [--policy FILE]",
+        "a code update: re-run a changed bundle, gate its model against the champion, propose it",
+    ),
+    "reject": (
+        "mlops_jupyter.magics.monitor:reject",
+        '%mlops reject ID --reason "..." [--by WHO]',
+        "close a proposal without promoting (audited)",
+    ),
 }
 
 
@@ -139,6 +166,8 @@ def _help_text() -> str:
         "of that dataset is checked off the cell's critical path (one line when a rule fails).",
         'Rules: "age between 0 and 120", "age >= 0", "age not null", "age nulls at most 5%",',
         '"age is integer", "city in [a, b]", "id unique", "rows >= 100", "columns are a, b".',
+        "A production model is monitored batch by batch (%mlops monitor): drift, data tests,",
+        "metrics or an estimate; triggers retrain it from its bundle, gate it and propose it.",
         "",
         "Subcommands:",
     ]

@@ -53,12 +53,14 @@ def promote(
     by: str | None = None,
     *,
     store: Any = None,
+    details: Mapping[str, Any] | None = None,
 ) -> PromotionResult:
     """Run the gates and move ``alias`` to ``version`` when they pass (or when forced).
 
     Returns a :class:`PromotionResult` (``.passed``, ``.gates``, ``.moved``); a failed attempt
     is recorded in the audit trail and leaves the alias where it was. A version whose model
     file is missing or changed is refused, forced or not: forcing skips gates, not integrity.
+    ``details`` go into the audit record (the monitor passes the batch's fingerprint).
     """
     name, alias = check_name(name), check_name(alias, "alias", new=True)
     if force and not (reason and str(reason).strip()):
@@ -81,8 +83,11 @@ def promote(
         "forced": bool(force) and moved,
     }
     overridden = result.failed_gates() if force else []
+    extra: dict[str, Any] = dict(details or {})
     if overridden:  # the override itself is part of the chained record
-        audit["details"] = dumps({"overridden": overridden, "reason": reason})
+        extra.update({"overridden": overridden, "reason": reason})
+    if extra:
+        audit["details"] = dumps(extra)
     if moved:
         record = st.move_alias(
             result.name, result.alias, result.version, action="promote", audit=audit

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,8 +145,19 @@ def task_of(model: Any) -> str:
     return "other"
 
 
+def _final_step(model: Any, X: Any) -> tuple[Any, Any]:
+    """``(final estimator, X through the other steps)`` for a scikit-learn Pipeline, which is
+    what ``Pipeline.predict`` and ``predict_proba`` do each time: transforming once serves
+    both (on a million rows the transforms are most of the cost). Anything else is as is."""
+    pipeline = sys.modules.get("sklearn.pipeline")
+    if pipeline is not None and isinstance(model, pipeline.Pipeline) and len(model.steps) > 1:
+        return model.steps[-1][1], model[:-1].transform(X)
+    return model, X
+
+
 def predict(model: Any, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """``(predictions, positive-class scores or None)``; scores only for binary classifiers."""
+    model, X = _final_step(model, X)
     pred = np.asarray(model.predict(X))
     score = None
     classes = getattr(model, "classes_", None)
@@ -172,11 +184,14 @@ def binarise(model: Any, y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, n
     return (y == positive).astype(int), (pred == positive).astype(int)
 
 
-def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
-    """The built-in metrics of ``model`` on ``(X, y)``."""
+def evaluate(
+    model: Any, X: Any, y: Any, outputs: tuple[np.ndarray, np.ndarray | None] | None = None
+) -> dict[str, float]:
+    """The built-in metrics of ``model`` on ``(X, y)``; ``outputs`` are :func:`predict`'s, when
+    the caller has them already (a million rows are not predicted twice)."""
     task = task_of(model)
     y = np.asarray(y).reshape(-1)
-    pred, score = predict(model, X)
+    pred, score = outputs if outputs is not None else predict(model, X)
     out: dict[str, float] = {}
     if task == "classification":
         binary = getattr(model, "classes_", None) is not None and len(model.classes_) == 2

@@ -159,3 +159,8 @@ class CompareHandler(MlopsHandler):
                 "Say which runs to compare. Pass ?runs=ID1,ID2 with ids from /mlops-jupyter/runs."
             )
         return queries.compare(store, runs.split(","))
+
+
+class MonitorHandler(MlopsHandler):
+    def read(self, store: Any, name: str) -> Any:
+        return queries.monitor(store, name)

@@ -336,6 +336,14 @@ def drift(store: Store, model: str | None) -> list[dict[str, Any]]:
     return _call(store, "list_drift_reports", model) or []
 
 
+def monitor(store: Store, name: str) -> dict[str, Any]:
+    """A model's monitored batches, proposals and alias moves (#17), and the static panel."""
+    from ..monitoring import monitor_history
+
+    view = monitor_history(name, store=store)
+    return {**view.to_dict(), "html": view.to_html()}
+
+
 def _method(store: Store, name: str) -> Callable[..., Any] | None:
     fn = getattr(store, name, None)
     return fn if callable(fn) else None

@@ -22,4 +22,5 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (r"drift", h.DriftHandler),
     (r"drift/(?P<report_id>[^/]+)", h.DriftReportHandler),
     (r"compare", h.CompareHandler),
+    (r"monitor/(?P<name>[^/]+)", h.MonitorHandler),
 ]

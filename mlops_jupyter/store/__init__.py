@@ -18,6 +18,7 @@ from .datasets import DatasetsMixin
 from .drift import DriftMixin
 from .expectations import ExpectationsMixin
 from .export import ExportMixin
+from .monitor import MonitorMixin
 from .registry import RegistryMixin
 from .resources import ResourcesMixin
 from .runs import RunsFrameMixin
@@ -35,6 +36,7 @@ class Store(
     ExpectationsMixin,
     TagsMixin,
     ResourcesMixin,
+    MonitorMixin,
 ):
     """A lineage store on one SQLite file or a PostgreSQL schema (see :mod:`.base`)."""
 

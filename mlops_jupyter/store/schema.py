@@ -215,7 +215,18 @@ def m004_team_store(db: Database) -> None:
 
 
 def _area_sets() -> list[Any]:
-    from . import browse, compare, datadiff, drift, expectations, export, registry, resources, tags
+    from . import (
+        browse,
+        compare,
+        datadiff,
+        drift,
+        expectations,
+        export,
+        monitor,
+        registry,
+        resources,
+        tags,
+    )
 
     return [
         compare.migrations,
@@ -226,6 +237,7 @@ def _area_sets() -> list[Any]:
         expectations.migrations,
         tags.migrations,
         resources.migrations,
+        monitor.migrations,
         browse.migrations,  # views over the tables above: last
     ]
 

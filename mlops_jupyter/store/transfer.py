@@ -494,6 +494,44 @@ class _Copy:
         self.alias_history(version_of)
         self.aliases(version_of)
         self.insert("policies", self.rows("policies"))
+        self.monitoring(version_of)
+
+    def monitoring(self, version_of: dict[tuple[str, int], int]) -> None:
+        """The monitoring history (#17): batches, then proposals, then the batches' links to
+        their proposals, with versions renumbered as the registry's were."""
+        if "monitor_batches" not in self.src.table_names():
+            return
+
+        def version(name: str, value: Any) -> Any:
+            return None if value is None else version_of.get((name, int(value)), value)
+
+        def fix_batch(row: dict[str, Any]) -> dict[str, Any] | None:
+            row["version"] = version(row["model_name"], row["version"])
+            row["retrained_version"] = version(row["model_name"], row["retrained_version"])
+            row["proposal_id"] = None  # linked below, once the proposals have their ids
+            return row
+
+        def fix_proposal(row: dict[str, Any]) -> dict[str, Any] | None:
+            row["version"] = version(row["model_name"], row["version"])
+            row["from_version"] = version(row["model_name"], row["from_version"])
+            row["batch_id"] = self.mapped("monitor_batches", row.get("batch_id"))
+            row["audit_id"] = self.mapped("audit_records", row.get("audit_id"))
+            return row
+
+        fresh = {
+            int(r["id"]): r["proposal_id"]
+            for r in self.rows("monitor_batches")
+            if str(r["id"]) not in self.load_map("monitor_batches")
+        }
+        self.copy_by_id("monitor_batches", fix_batch)
+        self.copy_by_id("promotion_proposals", fix_proposal)
+        for source_id, proposal in fresh.items():
+            target_proposal = self.mapped("promotion_proposals", proposal)
+            if target_proposal is not None:
+                self.dst.conn.execute(
+                    "UPDATE monitor_batches SET proposal_id = ? WHERE id = ?",
+                    (target_proposal, self.mapped("monitor_batches", source_id)),
+                )
 
     def audit(self, version_of: dict[tuple[str, int], int], digest: Callable[[Any], str]) -> None:
         known = self.load_map("audit_records")

@@ -17,6 +17,7 @@ import {
   IStatus
 } from '../tokens';
 import { fmt, h, plural, rich, shortPath, when } from './dom';
+import { monitoringLink } from './monitoring';
 
 const POLL_MS = 3000;
 const MAX_METRIC_COLUMNS = 3;
@@ -416,6 +417,7 @@ export class MlopsSidebar extends Widget {
     return h(
       'div',
       { className: 'mlops-model-detail' },
+      monitoringLink(this.commands, model.name),
       h('h4', {}, 'Versions'),
       h('ul', { className: 'mlops-list mlops-versions' }, ...versions),
       h('h4', {}, 'Audit trail'),
