@@ -217,6 +217,7 @@ def test_push_copies_everything_once_and_pull_brings_it_back(
         audit={"action": "propose", "name": "iris", "who": "ann", "to_version": 2,
                "alias": "production"})  # fmt: skip
     local.update_monitor_batch(batch["id"], proposal_id=proposal["id"])
+    local.add_monitor_edge("b" * 32, "iris@2", "retrained")
     first = mj_push(local.location, team_url)
     assert first.exit_code == 0, first.output
     assert "runs" in first.output and "audit_records" in first.output
@@ -245,6 +246,8 @@ def test_push_copies_everything_once_and_pull_brings_it_back(
     assert pushed_proposal["batch_id"] == pushed_batch["id"]
     assert pushed_batch["proposal_id"] == pushed_proposal["id"]
     assert pushed_proposal["from_version"] == team_versions + 1
+    edges = team.query("SELECT dst_id FROM lineage WHERE relation = 'retrained'")
+    assert [e["dst_id"] for e in edges] == [f"iris@{team_versions + 2}"]
     # offline: pull the team store into a new local one, then push it back: nothing new
     offline = tmp_path / "bob" / "lineage.db"
     pulled = CliRunner().invoke(cli, ["--store", str(offline), "pull", "--from", team_url])

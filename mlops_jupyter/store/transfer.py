@@ -83,6 +83,7 @@ class _Copy:
         self.dataset_versions: dict[tuple[str, int], int] = {}
         self.suite_versions: dict[tuple[str, int], int] = {}
         self.suite_next: dict[str, int | None] = {}
+        self.version_names: dict[str, str] = {}  # "name@version" here -> there
         self._columns: dict[str, list[str]] = {}
 
     # -- helpers ---------------------------------------------------------------------------
@@ -199,8 +200,8 @@ class _Copy:
         self.upsert_origins()
         self.copy_by_id("datasets", self.fix_dataset)
         self.models()
+        self.registry()  # before lineage: edges to model versions follow their renumbering
         self.copy_by_id("lineage", self.fix_edge)
-        self.registry()
         for table in ("drift_profiles", "drift_reports", "drift_columns"):
             self.insert(table, self.rows(table))
         self.copy_by_id("dataset_diffs", self.fix_diff)
@@ -443,7 +444,6 @@ class _Copy:
     def registry(self) -> None:
         from .registry import version_digest
 
-        self.version_names: dict[str, str] = {}
         if "model_versions" not in self.src.table_names():
             return
         self.insert("registered_models", self.rows("registered_models"))
