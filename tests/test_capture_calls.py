@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from mlops_jupyter.capture import artifacts
+from mlops_jupyter.capture import session as session_mod
 from mlops_jupyter.capture.session import get_session
 
 from .conftest import run
@@ -357,6 +358,29 @@ def test_model_files_are_written_in_the_background(shell) -> None:
     assert (
         loaded.predict(shell.user_ns["X"]) == shell.user_ns["forest"].predict(shell.user_ns["X"])
     ).all()
+
+
+def test_a_cell_waiting_for_background_work_does_not_wait_for_its_own_end(
+    shell, monkeypatch
+) -> None:
+    """Model files and the package scan wait for an idle kernel; a cell that asks for them
+    (``mj.runs()``, ``%mlops expect``, a flush) got them only when that wait timed out: 10-30 s
+    in "Run all" (found in the example notebooks)."""
+    run(shell, DATA)
+    run(
+        shell,
+        "from sklearn.tree import DecisionTreeClassifier\nt = DecisionTreeClassifier().fit(X, y)",
+    )
+    monkeypatch.setattr(session_mod, "_background", None)  # a lookup that starts in the cell
+    run(
+        shell,
+        "from mlops_jupyter.capture import artifacts\n"
+        "from mlops_jupyter.capture.session import background_facts\n"
+        "written = artifacts.flush(timeout=10)  # the fit cell's model file\n"
+        "known = background_facts().wait(10)",
+    )
+    assert shell.user_ns["written"] is True and shell.user_ns["known"] is True
+    assert _store().list_models(get_session().run_id)[0]["artifact_hash"]
 
 
 def test_a_model_refitted_before_its_file_is_written_keeps_no_wrong_file(

@@ -55,25 +55,28 @@ def flush(timeout: float | None = None) -> bool:
     """Wait until every submitted file is written (or ``timeout`` passes); True when done.
 
     Cells queue their models' files once their own rows are written, so the stores' queued
-    writes are waited for first."""
+    writes are waited for first. The writer stops waiting for an idle kernel meanwhile."""
     import sys
+
+    from .instrument import awaited
 
     stores = sys.modules.get("mlops_jupyter.store")
     for store in list(getattr(stores, "_open", {}).values()):
         store.wait_for_writes()
     if _thread is None or not _thread.is_alive():
         return _queue.unfinished_tasks == 0
-    if timeout is None:
-        _queue.join()
-        return True
-    done = threading.Event()
+    with awaited():
+        if timeout is None:
+            _queue.join()
+            return True
+        done = threading.Event()
 
-    def wait() -> None:
-        _queue.join()
-        done.set()
+        def wait() -> None:
+            _queue.join()
+            done.set()
 
-    threading.Thread(target=wait, daemon=True).start()
-    return done.wait(timeout)
+        threading.Thread(target=wait, daemon=True).start()
+        return done.wait(timeout)
 
 
 def pending() -> int:

@@ -142,17 +142,35 @@ def wait_until_idle(at_most: float = 30.0, quiet: float = 0.2) -> None:
     """Block (a background thread) until no cell has run for ``quiet`` seconds, at most
     ``at_most`` seconds: work that can wait (model files, the package scan) then uses the time
     the user reads results instead of slowing cells down ("Run all" leaves gaps of a few ms
-    between cells, which is not idle)."""
+    between cells, which is not idle). It stops waiting at once while someone waits for that
+    work (:func:`awaited`): a cell that asks for it would otherwise wait for itself to end."""
     import time
 
     now = time.monotonic()
     deadline, idle_since = now + at_most, now
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not _awaiting:
         if STATE.recorder is not None:
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since >= quiet:
             return
         time.sleep(0.02)
+
+
+_awaiting: list[int] = []  # one entry per caller waiting for background work now
+_awaiting_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def awaited() -> Any:
+    """Wrap a wait for work done between cells (model files, the environment scan, a flush):
+    that work starts now instead of when the kernel is next idle."""
+    with _awaiting_lock:
+        _awaiting.append(threading.get_ident())
+    try:
+        yield
+    finally:
+        with _awaiting_lock:
+            _awaiting.remove(threading.get_ident())
 
 
 def original_of(func: Any) -> Any:

@@ -91,7 +91,7 @@ class Session:
         """The store, once the writes capture queued are committed (read your own writes)."""
         store = self.store_nowait
         if self._facts_pending is not None:  # the run's environment is still being looked up
-            self._facts_pending.done.wait(10.0)
+            self._facts_pending.wait(10.0)
             self._facts_pending = None
         store.wait_for_writes()
         return store
@@ -356,7 +356,7 @@ class Session:
             return
         self._ended = True
         if _background is not None:
-            _background.done.wait(10.0)  # the environment and git state join the run first
+            _background.wait(10.0)  # the environment and git state join the run first
         try:
             if self.run_id is None and not self.pending_metrics:
                 return
@@ -579,6 +579,15 @@ class BackgroundFacts:
         for callback in callbacks:
             with contextlib.suppress(Exception):
                 callback(self)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for the facts (the lookup starts now if it was waiting for an idle kernel)."""
+        from .instrument import awaited
+
+        if self.done.is_set():
+            return True
+        with awaited():
+            return self.done.wait(timeout)
 
     def then(self, callback: Any) -> None:
         """Call ``callback(self)`` once the facts are known (now, if they are)."""
