@@ -624,6 +624,72 @@ def test_the_kept_runs_table_equals_a_fresh_read_through_every_kind_of_change(
     assert frame.loc["r2", "metrics.auc"] == 0.01 and frame.loc["late", "status"] == "finished"
 
 
+def test_a_new_process_decodes_the_stored_table_and_reads_only_runs_changed_since(
+    store, store_file, monkeypatch
+) -> None:
+    """#18: a runs table of enough runs is kept in the store (``compare_frames``); another
+    store object (a new kernel) decodes it and re-reads only the runs whose summary moved, and
+    gets exactly the table a read of every run gives, through changes, deletes and moves."""
+    from pandas.testing import assert_frame_equal
+
+    from mlops_jupyter.store import compare as compare_mod
+    from mlops_jupyter.store import open_store
+
+    monkeypatch.setattr(compare_mod, "COPY_MIN_RUNS", 5)  # populate makes six runs
+    read: list[int] = []
+    real = compare_mod.frame_from_rows
+
+    def counting(rows: list[Any]) -> Any:
+        read.append(len(rows))
+        return real(rows)
+
+    monkeypatch.setattr(compare_mod, "frame_from_rows", counting)
+
+    def new_kernel() -> tuple[Any, list[int]]:
+        """The table as a new process reads it, the rows it read, and a read of every run."""
+        read.clear()
+        other, plain = open_store(store_file, shared=False), open_store(store_file, shared=False)
+        try:
+            table = other.compare_frame("churn")
+            rows = list(read)
+            other.wait_for_frame_copy()
+            plain.__dict__["_stored_frame"] = lambda key: None  # nothing kept: every run...
+            plain.__dict__["_save_frame"] = lambda *args: None  # ...and nothing left behind
+            full = plain.compare_frame("churn")
+        finally:
+            other.close()
+            plain.close()
+        assert_frame_equal(table, full)
+        return table, rows
+
+    ids = populate(store)
+    store.log_params(ids["r0"], {"mixed": 1, "flag": True})
+    store.log_params(ids["r1"], {"mixed": "a"})
+    store.compare_frame("churn")  # six runs read: a copy is kept
+    store.wait_for_frame_copy()
+    table, rows = new_kernel()
+    assert rows == [] and len(table) == 6  # decoded: no run read
+    store.log_metrics(ids["r2"], [("auc", 0.01, 99, None)])
+    table, rows = new_kernel()
+    assert rows == [1] and table.set_index("run_name").loc["r2", "metrics.auc"] == 0.01
+    late = store.create_run("churn", name="late")["id"]
+    store.log_params(late, {"depth": 9, "kernel": "rbf"})  # a new column, depth turns Int64
+    table, rows = new_kernel()
+    # the copy is still the first one (too few re-read runs to write another): r2 and late
+    assert rows == [2] and table["params.kernel"].notna().sum() == 1
+    with store.write():  # a deleted run: the kept copy is no use, every run is read
+        store.conn.execute("DELETE FROM params WHERE run_id = ?", (late,))
+        store.conn.execute("DELETE FROM runs WHERE id = ?", (late,))
+    table, rows = new_kernel()
+    assert rows == [6] and late not in set(table["run_id"])
+    for i in range(6):  # ... and that read was kept: these six are all a new kernel reads
+        store.create_run("churn", name=f"more-{i}")
+    table, rows = new_kernel()
+    assert rows == [6] and len(table) == 12
+    table, rows = new_kernel()  # the previous new kernel kept its table: nothing to read
+    assert rows == [] and len(table) == 12
+
+
 def test_the_kept_runs_table_equals_a_fresh_read_through_random_writes(store, store_file) -> None:
     """200 random writes (runs, children sharing a start time, params changing type, metrics,
     ends); every 10 the kept table must equal a new connection's, in order and dtype."""

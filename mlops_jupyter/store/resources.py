@@ -83,19 +83,25 @@ class ResourcesMixin(StoreBase):
         ids = [str(r) for r in run_ids]
         if not ids or not has_table(self, "execution_resources"):
             return {}
-        out: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for row in self.query(
-                f"""SELECT run_id, COUNT(*) AS cells, SUM(wall_s) AS wall_s, SUM(cpu_s) AS cpu_s,
+        if self.query_one("SELECT 1 AS x FROM execution_resources LIMIT 1") is None:
+            return {}  # nothing recorded (runs logged by scripts): no per-run queries
+        totals = """SELECT run_id, COUNT(*) AS cells, SUM(wall_s) AS wall_s, SUM(cpu_s) AS cpu_s,
                     SUM(cpu_workers_s) AS cpu_workers_s, MAX(peak_rss_mb) AS peak_rss_mb,
                     MAX(peak_workers_rss_mb) AS peak_workers_rss_mb,
                     SUM(retained_mb) AS retained_mb, MAX(n_workers) AS max_workers,
                     MAX(gpu_mem_peak_mb) AS gpu_mem_peak_mb
-                    FROM execution_resources WHERE run_id IN ({marks}) GROUP BY run_id""",
-                chunk,
-            ):
+                    FROM execution_resources"""
+        out: dict[str, dict[str, Any]] = {}
+        if len(ids) > 2_000:  # a big runs table: one pass over the table, not a query per 500
+            wanted = set(ids)
+            for row in self.query(totals + " GROUP BY run_id"):
+                if row["run_id"] in wanted:
+                    out[row.pop("run_id")] = row
+            return out
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for row in self.query(f"{totals} WHERE run_id IN ({marks}) GROUP BY run_id", chunk):
                 out[row.pop("run_id")] = row
         return out
 

@@ -4,12 +4,14 @@
 table; :class:`FrameCache` keeps the last table of each experiment in the process and, on the
 next read, fetches only the runs whose summary changed since (``compare_summaries.version``),
 so the table of 50,000 runs is not rebuilt because one run was added. The store decides what
-changed; this module only builds and merges frames.
+changed; this module only builds and merges frames, and turns one into bytes and back
+(:func:`encode_frame`, :func:`decode_frame`) for the copy a store keeps for new processes.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,10 @@ RUN_FIELDS = (
 )
 RUN_COLUMNS = [name for _, name in RUN_FIELDS]
 KEEP = 4  # runs tables kept per store (experiments, or all runs)
+# The layout of an encoded frame: bump when the columns a fresh read gives change (RUN_FIELDS,
+# the order or dtypes of frame_from_rows), so a stored copy of the old layout is not used.
+FRAME_FORMAT = 1
+_NUMERIC = ("float64", "int64", "bool")  # stored as their bytes; the rest as a JSON list
 
 
 def frame_from_rows(rows: list[Any]) -> Any:
@@ -75,10 +81,20 @@ def merge(base: Any, delta: Any) -> Any:
     sides = [f for f in (delta, kept) if len(f)]
     rebuilt: dict[str, Any] = {}
     order = out["run_id"].tolist()
+    positions: dict[int, Any] = {}
     for column in RUN_COLUMNS + params:
         dtypes = {str(f[column].dtype) if column in f.columns else None for f in sides}
         if len(dtypes) < 2:
             continue
+        present = [f for f in sides if column in f.columns]
+        if len(present) == 1:  # one side lacks it: the other's values, missing for the rest
+            side = present[0]
+            if id(side) not in positions:  # where each run of ``order`` is in that side
+                positions[id(side)] = pd.Index(side["run_id"]).get_indexer(order)
+            widened = _widened(side, column, positions[id(side)])
+            if widened is not None:
+                out[column] = pd.Series(widened, index=out.index)
+                continue
         by_run: dict[Any, Any] = {}
         for f in sides:  # each side's own values (a concat made 4.0 of int 4)
             if column in f.columns:
@@ -93,6 +109,22 @@ def merge(base: Any, delta: Any) -> Any:
     for column in metrics:
         out[column] = out[column].astype("float64")
     return out
+
+
+def _widened(frame: Any, column: str, positions: Any) -> Any:
+    """``frame[column]`` at ``positions`` (-1: a run ``frame`` lacks, so missing), with the
+    dtype a fresh read gives it (int params become nullable Int64); None where that needs the
+    values one by one (bool and object columns: the rest of merge does it)."""
+    import pandas as pd
+
+    values = frame[column]
+    if str(values.dtype) == "int64" and column.startswith("params."):
+        values = values.astype("Int64")
+    elif not (
+        str(values.dtype) in ("float64", "Int64") or isinstance(values.dtype, pd.StringDtype)
+    ):
+        return None
+    return values.array.take(positions, allow_fill=True)
 
 
 def _missing(value: Any) -> bool:
@@ -111,16 +143,70 @@ def typed(values: list[Any]) -> Any:
     return values
 
 
+def encode_frame(frame: Any) -> bytes:
+    """``frame`` as bytes: a JSON header, then each column (numeric ones as their bytes, the
+    rest as a JSON list of their values). No pickle: a store's bytes never run code."""
+    import numpy as np
+
+    header: list[Any] = []
+    parts: list[bytes] = []
+    for name in frame.columns:
+        column = frame[name]
+        dtype = str(column.dtype)
+        if dtype in _NUMERIC:
+            data = np.ascontiguousarray(column.to_numpy()).tobytes()
+        else:
+            missing = column.isna().to_numpy()
+            values = [None if gone else v for v, gone in zip(column.tolist(), missing)]
+            data = json.dumps(values, allow_nan=True).encode()
+            dtype = "Int64" if dtype == "Int64" else "json"
+        header.append([name, dtype, len(data)])
+        parts.append(data)
+    head = json.dumps({"format": FRAME_FORMAT, "rows": len(frame), "columns": header}).encode()
+    return struct.pack("<I", len(head)) + head + b"".join(parts)
+
+
+def decode_frame(data: bytes) -> Any:
+    """The frame :func:`encode_frame` wrote, with the dtypes a fresh read gives (JSON columns
+    go through the same constructor as :func:`frame_from_rows`); None for another layout."""
+    import numpy as np
+    import pandas as pd
+
+    data = bytes(data)
+    (size,) = struct.unpack_from("<I", data)
+    head = json.loads(data[4 : 4 + size])
+    if head.get("format") != FRAME_FORMAT:
+        return None
+    at, columns, from_lists = 4 + size, {}, {}
+    for name, dtype, length in head["columns"]:
+        chunk = data[at : at + length]
+        at += length
+        if dtype in _NUMERIC:
+            columns[name] = np.frombuffer(chunk, dtype=dtype).copy()
+        elif dtype == "Int64":
+            columns[name] = pd.array(json.loads(chunk), dtype="Int64")
+        else:
+            from_lists[name] = json.loads(chunk)
+    rows = pd.RangeIndex(head["rows"])
+    built = pd.DataFrame(from_lists, index=rows)  # lists: inferred as a fresh read infers them
+    return pd.DataFrame(
+        {name: built[name] if name in from_lists else columns[name] for name, _, _ in
+         head["columns"]},
+        index=rows,
+    )  # fmt: skip
+
+
 @dataclass
 class FrameCache:
     """The last runs table of each experiment, with the summary version it was read at."""
 
     connection: Any = None  # the connection it was read on: a reopened store starts afresh
     frames: dict[Any, tuple[int, int, Any]] = field(default_factory=dict)
+    unsaved: dict[Any, int] = field(default_factory=dict)  # runs re-read since the stored copy
 
     def get(self, conn: Any, key: Any) -> tuple[int, int, Any] | None:
         if conn is not self.connection:
-            self.connection, self.frames = conn, {}
+            self.connection, self.frames, self.unsaved = conn, {}, {}
         return self.frames.get(key)
 
     def put(self, key: Any, version: int, resets: int, frame: Any) -> None:
