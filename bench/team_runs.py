@@ -9,10 +9,12 @@ the warm ``mj.compare`` table and ``mj.runs()`` (medians of ``--repeat`` calls),
 that both backends return the same values. The PostgreSQL server is local (tests/pgserver.py,
 durable: fsync on), so the figures are the database's and the code's, not a network's.
 
-MLflow's ``search_runs`` is not measured here: no MLflow virtualenv exists on this machine and
-``bench/compare.py`` measures it beside ``mj.runs()`` on SQLite.
+With ``--peer`` MLflow (in its own virtualenv, ``bench/.venv-mlflow-pg``) gets the same runs
+(``log_batch``, one call per run, not timed) in a database of the same PostgreSQL server, and
+``mlflow.search_runs`` of the experiment is timed beside ``mj.runs()`` (medians of
+``--repeat`` calls, after one warm call), with a check that both return the same values.
 
-    .venv/bin/python bench/team_runs.py [--sizes 10000,100000] [--repeat 3]
+    .venv/bin/python bench/team_runs.py [--sizes 10000,100000] [--repeat 3] [--peer]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import mlops_jupyter as mj  # noqa: E402
 from mlops_jupyter.capture import session as session_mod  # noqa: E402
@@ -52,6 +55,53 @@ def populate(store: Any, experiment: str, n: int, n_params: int, n_metrics: int)
             store.end_run(run_id)
 
 
+PEER = ["mlflow", "pandas<3", "psycopg2-binary"]
+PEER_CODE = """
+import json, statistics, sys, time, warnings, logging
+warnings.filterwarnings("ignore"); logging.disable(logging.WARNING)
+import mlflow
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+uri, n, n_params, n_metrics, repeat = sys.argv[1], *map(int, sys.argv[2:6])
+mlflow.set_tracking_uri(uri)
+client = MlflowClient()
+exp = client.create_experiment(f"exp{n}")
+now = int(time.time() * 1000)
+for i in range(n):
+    run = client.create_run(exp, run_name=f"run-{i}")
+    params = [Param(f"p{j}", str(("rf", "gb", "lr")[(i + j) % 3] if j % 4 == 0 else (i * 7 + j) % 50))
+              for j in range(n_params)]
+    metrics = [Metric(f"m{k}", ((i * 31 + k * 17) % 1000) / 1000.0, now, 0) for k in range(n_metrics)]
+    client.log_batch(run.info.run_id, metrics=metrics, params=params)
+    client.set_terminated(run.info.run_id)
+times = []
+for _ in range(repeat + 1):  # the first call warms caches and imports; not counted
+    start = time.perf_counter()
+    frame = mlflow.search_runs(experiment_ids=[exp], max_results=200000)
+    times.append(time.perf_counter() - start)
+print(json.dumps({"seconds": statistics.median(times[1:]), "rows": len(frame),
+                  "check": round(float(frame["metrics.m3"].sum()), 6),
+                  "version": mlflow.__version__}))
+"""
+
+
+def mlflow_on(server: Any, n: int, args: Any) -> dict[str, Any]:
+    """MLflow's ``search_runs`` on a database of the same server, filled with the same runs."""
+    import psycopg
+    from _peers import run_peer
+
+    name = f"mlflow_{n}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    uri = server.url.replace("postgresql://", "postgresql+psycopg2://").rsplit("/", 1)[0]
+    return run_peer(
+        "mlflow-pg", PEER, PEER_CODE, f"{uri}/{name}", str(n), str(args.params),
+        str(args.metrics), str(args.repeat),
+    )  # fmt: skip
+
+
 def timed(func: Any, repeat: int) -> tuple[float, Any]:
     result = func()
     times = []
@@ -68,6 +118,7 @@ def main() -> None:
     parser.add_argument("--params", type=int, default=10)
     parser.add_argument("--metrics", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--peer", action="store_true", help="MLflow on the same server too.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     server = pgserver.start(durable=True)
@@ -101,6 +152,7 @@ def main() -> None:
                     t_runs, frame = timed(lambda e=exp: mj.runs(e), args.repeat)
                     assert len(cmp) == n and len(frame) == n
                     checks[name] = round(float(frame["metrics.m3"].sum()), 6)
+                    pg_runs = t_runs
                     print(
                         f"  {name}: mj.runs() {t_runs:7.3f} s   compare table {t_cmp:7.3f} s   "
                         f"first compare (folds new runs) {first:7.2f} s   "
@@ -108,6 +160,14 @@ def main() -> None:
                     )
                 same = len(set(checks.values())) == 1
                 print(f"  same values on both backends: {same}")
+                if args.peer:
+                    peer = mlflow_on(server, n, args)
+                    print(
+                        f"  MLflow {peer['version']} on PostgreSQL: mlflow.search_runs "
+                        f"{peer['seconds']:7.3f} s, same values: "
+                        f"{peer['check'] == checks['PostgreSQL'] and peer['rows'] == n}; "
+                        f"mj.runs() on PostgreSQL is {peer['seconds'] / pg_runs:.1f}x faster"
+                    )
             session_mod.reset_session()
             for store in stores.values():
                 store.close()
