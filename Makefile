@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test setup chromium lint demo bench clean
+.PHONY: lab test setup chromium postgresql lint demo bench clean
 
 $(STAMP): pyproject.toml labextension/package.json
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,18 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's PostgreSQL for the team-store tests: they start a throw-away server themselves
+# (initdb in a temporary folder as the unprivileged postgres user, a local port) and stop it.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 lint: setup
 	$(VENV)/bin/ruff check mlops_jupyter tests bench
 	$(VENV)/bin/mypy
 
-test: setup chromium lint
+test: setup chromium postgresql lint
 	$(VENV)/bin/pytest
 
 bench: setup

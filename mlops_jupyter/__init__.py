@@ -1,14 +1,15 @@
 """mlops-jupyter: MLOps that lives inside the notebook.
 
-``%load_ext mlops_jupyter`` captures every cell into a lineage store (one SQLite file). The same
-features work without magics through this module, ``import mlops_jupyter as mj``:
+``%load_ext mlops_jupyter`` captures every cell into a lineage store (one SQLite file, or a
+PostgreSQL team store). The same features work without magics through this module,
+``import mlops_jupyter as mj``:
 
     tracking    mj.set_experiment, mj.start_run, mj.end_run, mj.log_param(s), mj.log_metric(s),
                 mj.active_run, mj.runs, mj.capture_class (capture another framework's models)
     analysis    mj.compare, mj.drift, mj.drift_history, mj.diff, mj.datasets
     registry    mj.register_model, mj.load_model, mj.promote, mj.rollback, mj.models,
                 mj.set_policy, mj.audit_verify, mj.audit_head
-    export      mj.export, mj.run_bundle, mj.verify
+    export      mj.export, mj.run_bundle, mj.sweep (a param grid, any executor), mj.verify
     data        mj.expect, mj.expectations, mj.check (data tests), mj.tag, mj.resources
     monitoring  mj.monitor, mj.monitor_history, mj.proposals, mj.approve, mj.reject, mj.propose
     store       mj.open_store, mj.MlopsError
@@ -53,6 +54,8 @@ _LAZY: dict[str, str] = {
     "export": "mlops_jupyter.export:export",
     "run_bundle": "mlops_jupyter.export:run_bundle",
     "verify": "mlops_jupyter.export:verify",
+    # sweeps on any concurrent.futures executor, e.g. Dask (issue #15)
+    "sweep": "mlops_jupyter.export:sweep",
     # registry (issue #8)
     "register_model": "mlops_jupyter.registry:register_model",
     "load_model": "mlops_jupyter.registry:load_model",

@@ -1,4 +1,10 @@
-"""Shared fixtures: a real store file in tmp_path, a real IPython shell, real notebooks."""
+"""Shared fixtures: a real store in tmp_path, a real IPython shell, real notebooks.
+
+Every test that uses ``workdir`` (and so ``store_file``, ``store``, ``shell``) runs twice: on an
+SQLite file and on a real PostgreSQL server started for the session (:mod:`tests.pgserver`),
+each test in a fresh schema. Mark a test ``sqlite_only`` when it is about the file itself
+(deleted, replaced, read-only folder, WAL), and say why.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,51 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "example_notebooks"
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("backend", ("sqlite",) if only else BACKENDS, scope="function")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One real PostgreSQL server for the whole session (see tests/pgserver.py)."""
+    from tests import pgserver
+
+    server = pgserver.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory in tmp_path with ``$MLOPS_JUPYTER_STORE`` pointing inside it."""
+def store_location(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Where this test's store lives: a file in tmp_path, or a fresh schema on the server."""
+    if backend == "sqlite":
+        yield tmp_path / ".mlops" / "lineage.db"
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.store_url()
+    yield url
+    from mlops_jupyter.capture import artifacts
+    from mlops_jupyter.store import close_all
+
+    artifacts.flush(timeout=30)  # model files still being written reopen the store
+    close_all()
+    server.drop(url)
+
+
+@pytest.fixture
+def workdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_location: Any, backend: str
+) -> Iterator[Path]:
+    """A working directory in tmp_path with ``$MLOPS_JUPYTER_STORE`` naming this test's store."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLOPS_JUPYTER_STORE", str(tmp_path / ".mlops" / "lineage.db"))
+    monkeypatch.setenv("MLOPS_JUPYTER_STORE", str(store_location))
+    if backend != "sqlite":  # the team store's large artifacts: a shared folder
+        monkeypatch.setenv("MLOPS_JUPYTER_ARTIFACTS", str(tmp_path / "shared-artifacts"))
     yield tmp_path
     from mlops_jupyter.store import close_all
 
@@ -25,8 +71,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def store_file(workdir: Path) -> Path:
-    return workdir / ".mlops" / "lineage.db"
+def store_file(workdir: Path, store_location: Any) -> Any:
+    """The store's location: a Path (SQLite) or a ``postgresql://`` URL."""
+    return store_location
 
 
 @pytest.fixture
@@ -95,3 +142,90 @@ def execute_notebook(
         os.environ.clear()
         os.environ.update(old)
     return nb
+
+
+def overwrite_artifact(store: Any, digest: str, data: bytes) -> None:
+    """Tamper with a stored artifact where it lives: its file, or its row in the team store."""
+    if store.dialect == "sqlite":
+        store.artifact_path(digest).write_bytes(data)
+        return
+    with store.write():
+        store.conn.execute("UPDATE artifact_blobs SET data = ? WHERE hash = ?", (data, digest))
+
+
+def remove_artifact(store: Any, digest: str) -> None:
+    """Lose a stored artifact (a deleted file, a row gone from the team store)."""
+    if store.dialect == "sqlite":
+        store.artifact_path(digest).unlink()
+        return
+    with store.write():
+        store.conn.execute("DELETE FROM artifact_blobs WHERE hash = ?", (digest,))
+
+
+def store_exists(location: Any) -> bool:
+    """Whether a store was created at ``location`` (a file, or a schema on the server)."""
+    if not str(location).startswith("postgresql://"):
+        return Path(location).exists()
+    import psycopg
+
+    from mlops_jupyter.store.pg import split_url
+
+    libpq, schema = split_url(str(location))
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        row = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    return row is not None
+
+
+def dump_store(location: Any) -> str:
+    """Every row of every table of a store as text (to search it for what must not be there)."""
+    if not str(location).startswith("postgresql://"):
+        import sqlite3
+
+        conn = sqlite3.connect(location)
+        try:
+            return "\n".join(conn.iterdump())
+        finally:
+            conn.close()
+    from mlops_jupyter.store import open_store
+
+    store = open_store(location, shared=False, readonly=True)
+    try:
+        lines = []
+        for table in store.table_names():
+            for row in store.conn.execute(f"SELECT * FROM {table}").fetchall():
+                lines.append(f"{table}: {row!r}")
+        return "\n".join(lines)
+    finally:
+        store.close()
+
+
+class WriteLock:
+    """Another writer holding the store's write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the
+    store's advisory lock) until :meth:`release`."""
+
+    def __init__(self, location: Any) -> None:
+        self.location = str(location)
+        if not self.location.startswith("postgresql://"):
+            import sqlite3
+
+            self.conn: Any = sqlite3.connect(
+                self.location, isolation_level=None, check_same_thread=False
+            )
+            self.conn.execute("BEGIN IMMEDIATE")
+            return
+        import psycopg
+
+        from mlops_jupyter.store.pg import split_url
+
+        libpq, schema = split_url(self.location)
+        self.conn = psycopg.connect(libpq, autocommit=True)
+        self.conn.execute("BEGIN")
+        self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"mlops_jupyter:{schema}",)
+        )
+
+    def release(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()

@@ -194,7 +194,9 @@ NOTEBOOK = [
 
 
 @pytest.mark.slow
-def test_a_headless_run_shows_the_draft_and_the_failed_check_in_their_cells(workdir: Path) -> None:
+def test_a_headless_run_shows_the_draft_and_the_failed_check_in_their_cells(
+    workdir: Path, store_file: Any
+) -> None:
     import nbformat
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK])
@@ -213,7 +215,7 @@ def test_a_headless_run_shows_the_draft_and_the_failed_check_in_their_cells(work
     assert "Data tests failed" not in text(6) and "drafted" not in text(3)
     from mlops_jupyter.store import open_store
 
-    st = open_store(workdir / ".mlops" / "lineage.db", shared=False)
+    st = open_store(store_file, shared=False)
     try:
         assert not st.list_checks(name="train")[0]["passed"]
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -56,11 +55,9 @@ def test_a_killed_kernels_run_reads_crashed(workdir: Path, store_file: Path, she
     magic = shell.run_line_magic("mlops", "runs").set_index("run_id")["status"]
     assert magic[killed] == "crashed"
     assert store.runs_frame().set_index("run_id")["status"][killed] == "crashed"
-    stored = (
-        sqlite3.connect(store_file)
-        .execute("SELECT status FROM runs WHERE id = ?", (killed,))
-        .fetchone()[0]
-    )
+    fresh = open_store(store_file, shared=False, readonly=True)
+    stored = fresh.conn.execute("SELECT status FROM runs WHERE id = ?", (killed,)).fetchone()[0]
+    fresh.close()
     assert stored == "running"  # read as crashed, nothing written
     store.close()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import _thread
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ import pytest
 from mlops_jupyter.capture.session import get_session
 from mlops_jupyter.store import open_store
 
-from .conftest import run
+from .conftest import WriteLock, run
 
 pytestmark = pytest.mark.slow
 
@@ -68,12 +67,12 @@ def _start(code: str, store_file: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def _points(store_file: Path) -> tuple[int, list[str]]:
-    conn = sqlite3.connect(store_file)
+    store = open_store(store_file, shared=False, readonly=True)  # a reader of its own
     try:
-        n = conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
-        statuses = [r[0] for r in conn.execute("SELECT status FROM runs")]
+        n = store.conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+        statuses = [r[0] for r in store.conn.execute("SELECT status FROM runs")]
     finally:
-        conn.close()
+        store.close()
     return int(n), statuses
 
 
@@ -107,12 +106,11 @@ def test_ctrl_c_during_a_flush_stores_each_point_once(workdir: Path, store_file:
     import mlops_jupyter as mj
 
     mj.start_run("interrupted")
-    blocker = sqlite3.connect(store_file, isolation_level=None, check_same_thread=False)
-    blocker.execute("BEGIN IMMEDIATE")  # the flush has to wait for this writer
+    blocker = WriteLock(store_file)  # the flush has to wait for this writer
     for i in range(10):
         mj.log_metric("m", float(i), step=i)
     threading.Timer(0.3, _thread.interrupt_main).start()  # Ctrl-C while the flush waits
-    threading.Timer(0.8, blocker.execute, ("COMMIT",)).start()
+    threading.Timer(0.8, blocker.release).start()
     with pytest.raises(KeyboardInterrupt):
         mj.end_run()
     time.sleep(1.5)

@@ -230,7 +230,7 @@ def test_proposals_are_approved_only_by_approvers_and_rejected_with_a_reason(
     assert closed["status"] == "rejected" and closed["decided_by"] == "ana"
     assert champion.list_audit_records("churn")[-1]["action"] == "reject"
     result = CliRunner().invoke(
-        cli, ["--store", str(champion.path), "approve", str(second["id"]), "--reason", "x"]
+        cli, ["--store", champion.location, "approve", str(second["id"]), "--reason", "x"]
     )
     assert result.exit_code == 2 and "is rejected, not open" in result.output
     assert champion.find_alias_holder("churn", "production") == 1
@@ -350,7 +350,7 @@ def test_the_scheduled_workflow_monitors_new_batches_in_order(champion: Any, wor
         "MODEL": "churn",
         "POLICY": str(workdir / "policy.toml"),
         "STATE": str(state),
-        "MLOPS_JUPYTER_STORE": str(champion.path),
+        "MLOPS_JUPYTER_STORE": champion.location,
         "GITHUB_STEP_SUMMARY": str(summary),
         "GITHUB_OUTPUT": str(output),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

@@ -21,6 +21,7 @@ from mlops_jupyter.errors import (
     RegistryError,
     UnsafeModel,
 )
+from tests.conftest import overwrite_artifact, remove_artifact
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +258,7 @@ def test_runstring_payload_never_runs_through_the_promotion_gates(store, store_f
 
     from mlops_jupyter.cli import cli
 
-    marker = store_file.parent / "PWNED"
+    marker = Path.cwd() / "PWNED"
     _register(store, data["good"], data)
     _no_lineage_policy(store)
     assert mj.promote("bc", 1, "production", store=store).moved
@@ -306,7 +307,7 @@ def test_pickle_model_file_needs_explicit_opt_in(store, tmp_path) -> None:
 def test_swapped_model_file_is_refused(store, data, tmp_path) -> None:
     row = _register(store, data["good"], data)
     marker = tmp_path / "PWNED"
-    store.artifact_path(row["artifact_hash"]).write_bytes(_malicious_skops(marker))
+    overwrite_artifact(store, row["artifact_hash"], _malicious_skops(marker))
     with pytest.raises(UnsafeModel, match="changed after it was registered"):
         mj.load_model("bc", version=1, trusted=["os.system"], store=store)
     assert not marker.exists()
@@ -322,7 +323,7 @@ def test_swapped_model_file_is_reported_by_models_and_audit_verify(store, store_
     runner = CliRunner()
     ok = runner.invoke(cli, ["--store", str(store_file), "models", "bc"])
     assert ok.exit_code == 0 and "Warning" not in ok.output
-    store.artifact_path(row["artifact_hash"]).write_bytes(b"not the registered model")
+    overwrite_artifact(store, row["artifact_hash"], b"not the registered model")
     listing = runner.invoke(cli, ["--store", str(store_file), "models"])
     assert "v2 changed" in listing.output  # the files column, and a warning line
     assert "not the registered ones (v2 changed)" in listing.output
@@ -522,7 +523,7 @@ def test_gates_fail_closed_when_the_champion_cannot_be_loaded(store, data) -> No
     _register(store, data["good2"], data)
     _no_lineage_policy(store, compare={"margin": 0.5})
     assert mj.promote("bc", 1, "production", store=store).moved
-    store.artifact_path(store.get_model_version("bc", 1)["artifact_hash"]).unlink()
+    remove_artifact(store, store.get_model_version("bc", 1)["artifact_hash"])
     result = mj.promote("bc", 2, "production", store=store)
     assert not result.moved
     assert (
@@ -638,12 +639,20 @@ def test_triggers_refuse_updates_and_deletes(store, data) -> None:
 
 
 def _tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TRIGGER audit_records_no_update")
-    conn.execute("DROP TRIGGER audit_records_no_delete")
-    conn.execute(sql)
-    conn.commit()
-    conn.close()
+    """An attacker with write access to the database: drops the triggers, edits the trail."""
+    _raw_sql(path, "DROP TRIGGER audit_records_no_update", "DROP TRIGGER audit_records_no_delete", sql)
+
+
+def _raw_sql(path: Path, *statements: str) -> None:
+    from mlops_jupyter.store import open_store
+
+    other = open_store(path, shared=False)  # another connection, as an attacker's would be
+    try:
+        with other.write():
+            for sql in statements:
+                other.conn.execute(sql)
+    finally:
+        other.close()
 
 
 def test_edited_audit_row_is_detected(store, store_file, data) -> None:
@@ -686,10 +695,7 @@ def test_edited_alias_history_is_detected(store, store_file, data) -> None:
     _promoted_store(store, data)
 
     def edit(sql: str) -> str | None:
-        conn = sqlite3.connect(store_file)
-        conn.execute(sql)
-        conn.commit()
-        conn.close()
+        _raw_sql(store_file, sql)
         return mj.audit_verify(store=store).problem
 
     # "production was v2 all along": the range no longer matches its audit record
@@ -829,7 +835,7 @@ def test_promotion_refuses_a_missing_model_file_even_when_forced(store, data) ->
     second = _register(store, data["good2"], data)
     _no_lineage_policy(store)
     mj.promote("bc", 1, "production", store=store)
-    store.artifact_path(second["artifact_hash"]).unlink()
+    remove_artifact(store, second["artifact_hash"])
     with pytest.raises(ArtifactNotFound, match=r"version 2 is missing.*cannot be promoted"):
         mj.promote("bc", 2, "production", force=True, reason="hotfix", store=store)
     assert mj.models("bc", store=store).aliases == {"production": 1}
@@ -845,7 +851,7 @@ def test_rollback_refuses_a_missing_previous_model_file(store, data) -> None:
     _no_lineage_policy(store, compare={"margin": 0.5})
     mj.promote("bc", 1, "production", store=store)
     mj.promote("bc", 2, "production", store=store)
-    store.artifact_path(first["artifact_hash"]).unlink()
+    remove_artifact(store, first["artifact_hash"])
     with pytest.raises(ArtifactNotFound, match="version 1 is missing"):
         mj.rollback("bc", "production", store=store)
     assert mj.models("bc", store=store).aliases == {"production": 2}

@@ -3,7 +3,6 @@ dataset source paths, run names or error summaries; look-alikes are left alone; 
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from mlops_jupyter.capture.ast_names import redact
 from mlops_jupyter.capture.secrets import has_secret_value, is_secret_name, redact_text
 
 from . import secrets_corpus as corpus
-from .conftest import run
+from .conftest import dump_store, run
 
 
 @pytest.mark.parametrize(("kind", "code", "secret"), corpus.SECRETS)
@@ -66,11 +65,7 @@ def test_dataset_source_paths_lose_their_credentials() -> None:
 
 
 def _dump(db: Path) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
+    return dump_store(db)
 
 
 def test_nothing_secret_reaches_the_store(shell, store_file, tmp_path) -> None:

@@ -1,5 +1,9 @@
 """The REST API of the jupyter_server extension, against a real server (pytest-jupyter).
 
+Every route runs on both backends (an SQLite file and the team store on the session's real
+PostgreSQL server); the tests about the file itself (missing, not a store, replaced, an old
+file read byte for byte) are SQLite only.
+
 The pytest-jupyter fixtures are imported into this module only (not registered as a global
 plugin), so their autouse fixtures do not touch the rest of the suite.
 """
@@ -86,9 +90,13 @@ def _seed(path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    path = tmp_path / "store" / "lineage.db"
+def seeded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_location: Any, backend: str
+) -> dict[str, Any]:
+    path = tmp_path / "store" / "lineage.db" if backend == "sqlite" else store_location
     monkeypatch.setenv("MLOPS_JUPYTER_STORE", str(path))
+    if backend != "sqlite":
+        monkeypatch.setenv("MLOPS_JUPYTER_ARTIFACTS", str(tmp_path / "shared-artifacts"))
     ids = _seed(path)
     yield {**ids, "path": path}
     from mlops_jupyter.store import close_all
@@ -124,7 +132,10 @@ def _error(get: Any, *parts: str, **kw: Any) -> tuple[int, dict[str, Any]]:
 
 def test_status_names_the_store(get: Any, seeded: dict[str, Any]) -> None:
     body = get("status")
-    assert body["store"] == str(seeded["path"].resolve())
+    if isinstance(seeded["path"], Path):
+        assert body["store"] == str(seeded["path"].resolve())
+    else:  # the team store's URL (a password would be masked)
+        assert body["store"] == seeded["path"]
     assert body["exists"] is True
     assert body["schema_version"] >= 1
     assert body["marker"] == get("status")["marker"]
@@ -250,6 +261,7 @@ def test_injection_looking_values_are_harmless(get: Any, seeded: dict[str, Any])
     assert len(get("runs")) == 2  # nothing was dropped
 
 
+@pytest.mark.sqlite_only  # about the file itself
 def test_missing_store_reads_as_empty(
     get: Any,
     seeded: dict[str, Any],
@@ -383,6 +395,7 @@ def test_monitor_returns_batches_proposals_and_the_panel(get: Any, seeded: dict[
     assert code == 404 and err["error"] == "ModelNotFound"
 
 
+@pytest.mark.sqlite_only  # about the file itself
 def test_a_file_that_is_not_a_store_is_a_json_error(
     get: Any, seeded: dict[str, Any], jp_serverapp: Any
 ) -> None:
@@ -412,6 +425,7 @@ def make_old(path: Path) -> int:
     return expected_version() - 1
 
 
+@pytest.mark.sqlite_only  # about the file itself
 def test_an_old_store_is_read_never_upgraded(get: Any, seeded: dict[str, Any]) -> None:
     from mlops_jupyter.store import close_all
 
@@ -424,6 +438,7 @@ def test_an_old_store_is_read_never_upgraded(get: Any, seeded: dict[str, Any]) -
     assert seeded["path"].read_bytes() == before  # not one byte written
 
 
+@pytest.mark.sqlite_only  # about the file itself
 def test_a_store_replaced_under_the_server_is_reopened(get: Any, seeded: dict[str, Any]) -> None:
     from mlops_jupyter.store.base import StoreReplacedWarning
 

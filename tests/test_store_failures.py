@@ -35,6 +35,7 @@ def full_store(shell: Any) -> Any:
     session_mod.reset_session()
 
 
+@pytest.mark.sqlite_only  # SQLite's full disk; the team store's failed write: test_team_store.py
 def test_magic_write_on_a_full_disk_is_one_line(shell: Any, full_store: Any) -> None:
     big = "x" * 20_000  # needs new pages; IPython expands a magic line slowly, keep it short
     with pytest.raises(UsageError, match="Free disk space") as info:
@@ -42,6 +43,7 @@ def test_magic_write_on_a_full_disk_is_one_line(shell: Any, full_store: Any) -> 
     assert "\n" not in str(info.value) and "Traceback" not in str(info.value)
 
 
+@pytest.mark.sqlite_only  # the same full disk
 def test_capture_failure_is_reported_even_when_the_notebook_ignores_warnings(
     shell: Any, full_store: Any
 ) -> None:

@@ -29,6 +29,7 @@ def _remove(store_file: Path) -> None:
         Path(str(store_file) + suffix).unlink(missing_ok=True)
 
 
+@pytest.mark.sqlite_only  # a file deleted or replaced under the kernel: no file on a server
 @pytest.mark.parametrize("pause", [False, True], ids=["back-to-back", "after-a-pause"])
 @pytest.mark.parametrize("how", ["deleted", "replaced"])
 def test_a_store_file_gone_under_a_kernel_is_reopened_with_one_warning(

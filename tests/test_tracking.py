@@ -17,6 +17,7 @@ import mlops_jupyter as mj
 from mlops_jupyter.capture import session as session_mod
 from mlops_jupyter.errors import InvalidInput
 from mlops_jupyter.store import open_store
+from tests.conftest import store_exists
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -237,7 +238,7 @@ def test_cli_demo_keeps_out_of_the_store_in_the_environment(
     result = CliRunner().invoke(cli, ["demo", "--dir", str(target)])
     assert result.exit_code == 0, result.output
     assert f"Store: {target / '.mlops' / 'lineage.db'}" in result.output
-    assert not store_file.exists()  # $MLOPS_JUPYTER_STORE, the user's real store, untouched
+    assert not store_exists(store_file)  # $MLOPS_JUPYTER_STORE, the user's real store, untouched
     store = open_store(target / ".mlops" / "lineage.db", shared=False)
     _assert_quickstart_store(store)
     assert "not-the-demo" not in {r["experiment"] for r in store.list_runs()}

@@ -27,20 +27,20 @@ from ._warn import warn_once
 _queue: queue.Queue[tuple[Path, str, Any] | None] = queue.Queue()
 _thread: threading.Thread | None = None
 _lock = threading.Lock()
-_stores: dict[Path, Any] = {}
+_stores: dict[Path | str, Any] = {}  # store key (file path or URL) -> its store
 # (store, model fingerprint) -> its file's hash, once written by this process
-_hashes: dict[tuple[Path, str], str] = {}
+_hashes: dict[tuple[Path | str, str], str] = {}
 _hashes_lock = threading.Lock()
 
 
-def known_hash(store_path: Path, fingerprint: str) -> str | None:
+def known_hash(store_key: Path | str, fingerprint: str) -> str | None:
     """The file of a model this process wrote into that store already (its row may not exist
     yet)."""
     with _hashes_lock:
-        return _hashes.get((Path(store_path), fingerprint))
+        return _hashes.get((store_key, fingerprint))
 
 
-def submit(store_path: Path, fingerprint: str, estimator: Any) -> None:
+def submit(store_key: Path | str, fingerprint: str, estimator: Any) -> None:
     """Write ``estimator``'s file in the background and attach it to model ``fingerprint``."""
     global _thread
     with _lock:
@@ -48,7 +48,7 @@ def submit(store_path: Path, fingerprint: str, estimator: Any) -> None:
             _thread = threading.Thread(target=_run, name="mlops-artifacts", daemon=True)
             _thread.start()
             atexit.register(flush)
-    _queue.put((Path(store_path), fingerprint, estimator))
+    _queue.put((store_key, fingerprint, estimator))
 
 
 def flush(timeout: float | None = None) -> bool:
@@ -108,7 +108,7 @@ def _close_stores() -> None:
     _stores.clear()
 
 
-def _write(store_path: Path, fingerprint: str, estimator: Any) -> None:
+def _write(store_key: Path | str, fingerprint: str, estimator: Any) -> None:
     import skops.io
 
     from .fingerprint import model_fingerprint
@@ -116,16 +116,16 @@ def _write(store_path: Path, fingerprint: str, estimator: Any) -> None:
     data = skops.io.dumps(estimator)
     if model_fingerprint(estimator) != fingerprint:
         return  # refitted or changed since the cell: that state is not this model
-    store = _stores.get(store_path)
+    store = _stores.get(store_key)
     if store is None:
         from ..store import Store
 
-        store = _stores[store_path] = Store(store_path)
+        store = _stores[store_key] = Store(store_key)
     digest = store.put_artifact(data, "application/x-skops")
     # The model's row may be queued behind the cell that fitted it: whichever comes second
     # attaches the file (the row's insert reads known_hash; this update waits for its commit).
     with _hashes_lock:
         if len(_hashes) > 100_000:
             _hashes.clear()
-        _hashes[(store_path, fingerprint)] = digest
+        _hashes[(store_key, fingerprint)] = digest
     store.set_model_artifact(fingerprint, digest)

@@ -183,7 +183,7 @@ def capture_cell(session: Session, shell: Any, start: CellStart, result: Any) ->
             after.write(store, captured.execution_id)
         for _run, model in record.models:
             if model.est is not None and not model.file_queued:
-                artifacts.submit(store.path, model.fingerprint, model.est)
+                artifacts.submit(store.key, model.fingerprint, model.est)
 
     def failed(exc: BaseException) -> None:  # on the writer thread: report on the cell's
         session.restore_metrics(pending)  # explicit metrics are never lost

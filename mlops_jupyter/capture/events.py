@@ -203,7 +203,7 @@ def _on_fit(
         ev.fingerprint = model_fingerprint(est)
         from . import artifacts
 
-        artifacts.submit(rec.session.store_nowait.path, ev.fingerprint, est)
+        artifacts.submit(rec.session.store_nowait.key, ev.fingerprint, est)
         ev.file_queued = True
     if ev.name in ("fit_predict", "fit_transform"):
         ev.outputs = [k for k in (rec.keep(result),) if k is not None]

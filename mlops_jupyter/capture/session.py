@@ -110,7 +110,7 @@ class Session:
         store = self._store
         if store is None:
             return True
-        return _shared_stores().get(store.path) is store
+        return _shared_stores().get(store.key) is store
 
     @property
     def experiment(self) -> str:

@@ -89,7 +89,7 @@ def status(session: Session) -> CaptureStatus:
             "models": c.models,
         }
     return CaptureStatus(
-        str(store.path),
+        store.display,
         session.experiment,
         session.enabled,
         run,

@@ -76,7 +76,7 @@ class CellRecord:
                 model.fingerprint,
                 class_name=model.class_name,
                 params=model.params,
-                artifact_hash=artifacts.known_hash(store.path, model.fingerprint),
+                artifact_hash=artifacts.known_hash(store.key, model.fingerprint),
                 name=model.name,
                 run_id=run_id,
                 execution_id=ex,

@@ -57,6 +57,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Move an alias back to its previous holder.",
     ),
     "audit": ("mlops_jupyter.cli.registry:audit", "Audit trail of the registry (audit verify)."),
+    "push": (
+        "mlops_jupyter.cli.team:push",
+        "Copy this store into a team store (postgresql://...); again adds nothing.",
+    ),
+    "pull": ("mlops_jupyter.cli.team:pull", "Copy a team store into this one, to work offline."),
+    "sql": ("mlops_jupyter.cli.team:sql", "Run a read-only SQL query on the store."),
     "check": (
         "mlops_jupyter.cli.quality:check",
         "Check a csv/parquet file or stored dataset against its data tests; exit 1 on failure.",
@@ -141,8 +147,8 @@ class _BadInput(click.ClickException):
 @click.option(
     "--store",
     envvar="MLOPS_JUPYTER_STORE",
-    type=click.Path(dir_okay=False),
-    help="The lineage store file (default: $MLOPS_JUPYTER_STORE, else .mlops/lineage.db).",
+    help="The lineage store: a file, or a team store's postgresql://USER@HOST:PORT/DB URL "
+    "(default: $MLOPS_JUPYTER_STORE, else .mlops/lineage.db).",
 )
 @click.pass_context
 def cli(ctx: click.Context, store: str | None) -> None:
@@ -151,23 +157,27 @@ def cli(ctx: click.Context, store: str | None) -> None:
 
 
 # Commands that only read: a store path that does not exist is a typo, not a new store.
-READ_ONLY = frozenset({"runs", "compare", "models", "audit", "datasets", "resources", "proposals"})
+READ_ONLY = frozenset(
+    {"runs", "compare", "models", "audit", "datasets", "resources", "sql", "proposals"}
+)
 # Commands that write to a store that must already exist (a typo is not a new store).
 EXISTING = READ_ONLY | {"check", "expect", "tag", "monitor", "approve", "reject", "propose"}
 
 
 def store_option(ctx: click.Context) -> Any:
     """The store the user chose with ``--store`` (or the configured default)."""
-    from ..config import store_path
+    from ..config import store_location
     from ..errors import StoreError
     from ..store import open_store
 
     chosen = (ctx.obj or {}).get("store")
     words = ctx.command_path.split()
     readonly = len(words) > 1 and words[1] in READ_ONLY
-    if len(words) > 1 and words[1] in EXISTING and not store_path(chosen).exists():
+    location = store_location(chosen)
+    existing = len(words) > 1 and words[1] in EXISTING
+    if existing and not isinstance(location, str) and not location.exists():
         raise StoreError(
-            f"No lineage store at {store_path(chosen)}. Check --store or $MLOPS_JUPYTER_STORE, "
+            f"No lineage store at {location}. Check --store or $MLOPS_JUPYTER_STORE, "
             "or run from the folder that holds .mlops/."
         )
     # read-only commands never write: an old store is not upgraded, a read-only folder works

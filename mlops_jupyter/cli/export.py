@@ -6,6 +6,7 @@ bundle could not run at all).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,20 @@ def export(
     type=int,
     default=1,
     show_default=True,
-    help="Sweep runs executed at once (local processes).",
+    help="Sweep runs executed at once (local processes, or the local Dask cluster's workers).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where sweep runs execute: local processes, or a Dask cluster.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:8786",
+    help="With --executor dask: the cluster's scheduler (default: a new LocalCluster).",
 )
 @click.option(
     "--data-root",
@@ -151,6 +165,8 @@ def run(
     params: tuple[str, ...],
     grid: tuple[str, ...],
     jobs: int,
+    executor: str,
+    scheduler: str | None,
     data_root: str | None,
 ) -> None:
     """Execute a bundle headlessly in a fresh kernel; each execution is a captured run."""
@@ -168,15 +184,25 @@ def run(
         state = "ok" if r.ok else f"failed: {r.error}"
         click.echo(f"  {r.params} -> run {r.run_id} {state}", err=True)
 
-    result = sweep(
-        bundle,
-        _grid(grid),
-        params=overrides,
-        jobs=jobs,
-        store=store,
-        data_root_dir=data_root,
-        on_done=done,
-    )
+    if scheduler and executor != "dask":
+        raise click.UsageError("--scheduler needs --executor dask.")
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if executor == "dask":
+            from ..export.executors import dask_executor
+
+            click.echo(f"Starting the sweep on Dask ({scheduler or 'a local cluster'})", err=True)
+            pool = stack.enter_context(dask_executor(scheduler, workers=max(jobs, 2)))
+        result = sweep(
+            bundle,
+            _grid(grid),
+            params=overrides,
+            jobs=jobs,
+            store=store,
+            executor=pool,
+            data_root_dir=data_root,
+            on_done=done,
+        )
     click.echo(result.to_frame().to_string(index=False))
     if not result.ok:
         raise click.ClickException(

@@ -32,7 +32,7 @@ def find_quickstart() -> Path:
 def summarize(store: Any) -> str:
     """Text summary of what a store holds: runs, then counts of every kind of fact."""
     frame = store.compare_frame()
-    lines = [f"Store: {store.path}", ""]
+    lines = [f"Store: {store.display}", ""]
     if frame.empty:
         lines.append("No runs captured.")
         return "\n".join(lines)

@@ -330,7 +330,7 @@ def _from_run(
             "run_name": run.get("name"),
             "experiment": run.get("experiment"),
             "notebook_path": str(nb_path) if nb_path else run.get("notebook_path"),
-            "store": str(store.path),
+            "store": store.display,  # never a password
         },
         "params": params,
         "parameters": parameters,

@@ -3,25 +3,24 @@
 Each execution is a fresh kernel whose working directory is the bundle's data root. The kernel
 is told (through the environment) to record into the same store, as a ``headless`` run in the
 source run's experiment, child of the source run. Sweeps fan combinations of params out through
-an :class:`Executor`: local processes today, a distributed engine (Dask, Ray) by implementing
-the same one-method interface.
+an executor (:mod:`.executors`): local processes, or any ``concurrent.futures`` executor such as
+Dask's.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
 import json
-import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..errors import ExportError, InputChanged, InvalidInput
 from .bundle import NOTEBOOK, RUNS_DIR, load_manifest, read_notebook, require_path
+from .executors import as_executor
 from .inputs import DATA_DIR, file_hash
 from .parameterize import inject_parameters
 
@@ -138,7 +137,7 @@ def run_bundle(
     env = dict(os.environ)
     env.update(
         {
-            "MLOPS_JUPYTER_STORE": str(store.path),
+            "MLOPS_JUPYTER_STORE": store.location,
             "MLOPS_JUPYTER_SOURCE": "headless",
             "JPY_SESSION_NAME": str(bundle / NOTEBOOK),
         }
@@ -264,41 +263,6 @@ def _reported_run_id(nb: Any) -> str | None:
 # -- sweeps ------------------------------------------------------------------------------------
 
 
-class Executor(Protocol):
-    """Runs ``fn`` over ``items``; yields ``(item, result or exception)`` as they finish.
-
-    Implement this to plug in a distributed engine: ``fn`` and the items are picklable.
-    """
-
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[tuple[Any, Any]]: ...
-
-
-class LocalExecutor:
-    """Local processes (spawned, so each job starts clean), ``jobs`` at a time."""
-
-    def __init__(self, jobs: int = 1) -> None:
-        if jobs < 1:
-            raise InvalidInput(f"--jobs must be at least 1, got {jobs}. Pass e.g. --jobs 2.")
-        self.jobs = jobs
-
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[tuple[Any, Any]]:
-        if self.jobs == 1 or len(items) <= 1:
-            for item in items:
-                try:
-                    yield item, fn(item)
-                except Exception as exc:
-                    yield item, exc
-            return
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(fn, item): item for item in items}
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    yield futures[future], future.result()
-                except Exception as exc:
-                    yield futures[future], exc
-
-
 def grid_combinations(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     keys = list(grid)
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
@@ -346,11 +310,15 @@ def sweep(
     params: Mapping[str, Any] | None = None,
     jobs: int = 1,
     store: Any = None,
-    executor: Executor | None = None,
+    executor: Any = None,
     data_root_dir: str | None = None,
     on_done: Callable[[BundleRun], None] | None = None,
 ) -> Sweep:
-    """Run the bundle once per combination of ``grid`` (each a captured run)."""
+    """Run the bundle once per combination of ``grid`` (each a captured run, a child of the
+    bundle's source run). ``executor``: any ``concurrent.futures`` executor (Dask's
+    ``client.get_executor()``, a ``ProcessPoolExecutor``...) or our :class:`Executor`; by
+    default ``jobs`` local processes. A combination that fails (its worker died too) is a
+    failed row of the result; the others go on."""
     from ..store import open_store
 
     example = "sweep('bundle', {'lr': [0.01, 0.1]})"
@@ -372,10 +340,10 @@ def sweep(
     # Check every combination's keys before starting any kernel.
     for combo in combos:
         inject_parameters(read_notebook(bundle / NOTEBOOK, _REEXPORT), combo)
-    executor = executor or LocalExecutor(jobs)
-    items = [(str(bundle), combo, str(store.path), data_root_dir) for combo in combos]
+    runner = as_executor(executor, jobs)
+    items = [(str(bundle), combo, store.location, data_root_dir) for combo in combos]
     results: list[BundleRun] = []
-    for item, result in executor.map(_sweep_job, items):
+    for item, result in runner.map(_sweep_job, items):
         if isinstance(result, BaseException):
             result = BundleRun(bundle, None, item[1], None, {}, str(result))
         results.append(result)

@@ -194,7 +194,7 @@ def verify(
                 f"{target} is not a bundle (no {MANIFEST}). Pass a bundle folder or a run id."
             )
         run = store.get_run(str(target))
-        path = store.path.parent / "bundles" / str(run["id"])
+        path = store.local_dir / "bundles" / str(run["id"])
         export(run["id"], to=path, store=store)
     manifest = load_manifest(path)
     rerun = run_bundle(path, store=store, data_root_dir=data_root_dir, progress=progress)

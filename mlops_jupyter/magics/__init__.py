@@ -183,7 +183,8 @@ def _help_text() -> str:
         "trusted=[...] names others), after their file's sha256 matched the audit trail.",
         "",
         "Every subcommand has a Python twin: `import mlops_jupyter as mj` (mj.compare, ...).",
-        "The store is $MLOPS_JUPYTER_STORE, else .mlops/lineage.db in the working directory.",
+        "The store is $MLOPS_JUPYTER_STORE, else .mlops/lineage.db in the working directory;",
+        "a postgresql://USER@HOST/DB URL there selects the team store (push/pull: the CLI).",
     ]
     return "\n".join(lines)
 

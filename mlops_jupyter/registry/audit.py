@@ -24,8 +24,6 @@ DELETE on the records; they only stop accidents.
 
 from __future__ import annotations
 
-import getpass
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,13 +42,13 @@ def audit_table(frame: Any, mark: Any) -> str:
 
 
 def current_user(by: str | None = None) -> str:
-    """``by`` when given, else the OS user."""
+    """``by`` when given, else ``$MLOPS_JUPYTER_ACTOR``, else the OS user. (The record's
+    ``actor`` is who the store knows wrote it: that name, or the database user.)"""
+    from ..config import configured_actor, os_user
+
     if by:
         return str(by)
-    try:
-        return getpass.getuser()
-    except Exception:
-        return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+    return configured_actor() or os_user()
 
 
 @dataclass(frozen=True)

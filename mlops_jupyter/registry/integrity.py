@@ -77,7 +77,7 @@ def check_artifact(st: Any, row: dict[str, Any], *, doing: str) -> bytes:
         data = st.read_artifact(row["artifact_hash"])
     except (ArtifactNotFound, OSError):
         raise ArtifactNotFound(
-            f"The file of {what} is missing from {st.artifacts_dir}; {doing}. "
+            f"The file of {what} is missing from {st.artifacts_where}; {doing}. "
             "Restore the store's artifacts folder from a backup or register the model again."
         ) from None
     problem = _problem(st, row, data)

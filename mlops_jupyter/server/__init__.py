@@ -17,8 +17,13 @@ from .handlers import SETTINGS_KEY
 from .routes import PREFIX, ROUTES
 
 
-def resolve_store_path(server_app: Any) -> Path:
+def resolve_store_path(server_app: Any) -> Path | str:
+    """The store the API reads: a file, or a team store's ``postgresql://`` URL."""
+    from ..config import is_server_url
+
     configured = server_app.web_app.settings.get(SETTINGS_KEY) or os.environ.get(ENV_STORE)
+    if configured and is_server_url(configured):
+        return str(configured)
     if configured:
         return Path(configured).expanduser().resolve()
     return (Path(server_app.root_dir).expanduser() / DEFAULT_DIR / DEFAULT_FILE).resolve()
@@ -30,4 +35,6 @@ def load_jupyter_server_extension(server_app: Any) -> None:
     web_app.settings[SETTINGS_KEY] = str(path)
     base = url_path_join(web_app.settings["base_url"], PREFIX)
     web_app.add_handlers(".*$", [(url_path_join(base, pattern), cls) for pattern, cls in ROUTES])
-    server_app.log.info("mlops-jupyter: REST API at %s over %s", base, path)
+    from ..store.pg import masked_url
+
+    server_app.log.info("mlops-jupyter: REST API at %s over %s", base, masked_url(str(path)))

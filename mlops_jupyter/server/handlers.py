@@ -29,14 +29,14 @@ class MlopsHandler(APIHandler):
     @tornado.web.authenticated
     def get(self, **path_args: str) -> None:
         try:
-            payload = self.respond(Path(self.settings[SETTINGS_KEY]), **path_args)
+            payload = self.respond(_location(self.settings[SETTINGS_KEY]), **path_args)
         except MlopsError as exc:
             self.set_status(404 if isinstance(exc, NotFound) else 400)
             payload = {"error": type(exc).__name__, "message": str(exc)}
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(queries.jsonable(payload)))
 
-    def respond(self, path: Path, **path_args: str) -> Any:
+    def respond(self, path: Path | str, **path_args: str) -> Any:
         store = _open(path)
         if store is not None:
             return self.read(store, **path_args)
@@ -55,16 +55,31 @@ class MlopsHandler(APIHandler):
         return value.strip() if value else None
 
 
-def _open(path: Path) -> Any:
-    if not path.is_file():
-        return None
+def _location(setting: str) -> Path | str:
+    from ..config import is_server_url
+
+    return setting if is_server_url(setting) else Path(setting)
+
+
+def _open(path: Path | str) -> Any:
     from ..store import open_store
 
+    if isinstance(path, str):  # a team store: absent until someone records into it
+        from ..errors import StoreError
+
+        try:
+            return open_store(path, readonly=True)
+        except StoreError as exc:
+            if str(exc).startswith("No lineage store"):
+                return None
+            raise
+    if not path.is_file():
+        return None
     return open_store(path, readonly=True)  # the API only reads: never upgrade, never create
 
 
 class StatusHandler(MlopsHandler):
-    def respond(self, path: Path, **path_args: str) -> Any:
+    def respond(self, path: Path | str, **path_args: str) -> Any:
         return queries.status(_open(path), path)
 
 

@@ -45,10 +45,20 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def status(store: Store | None, path: Path) -> dict[str, Any]:
+def status(store: Store | None, path: Path | str) -> dict[str, Any]:
+    """Where the store is and a marker that changes whenever any process writes to it."""
     from ..store.schema import expected_version
 
-    """Where the store is and a marker that changes whenever any process writes to it."""
+    if isinstance(path, str):  # a team store: the marker is read from the database
+        from ..store.pg import masked_url
+
+        return {
+            "store": masked_url(path),
+            "exists": store is not None,
+            "schema_version": store.schema_version if store is not None else None,
+            "upgrade_pending": store is not None and store.schema_version < expected_version(),
+            "marker": store.change_marker() if store is not None else "-",
+        }
     return {
         "store": str(path),
         "exists": store is not None,

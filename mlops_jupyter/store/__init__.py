@@ -1,7 +1,8 @@
 """The lineage store: the only package that speaks SQL.
 
-Everything else calls methods of :class:`Store`. A future server backend (PostgreSQL) is a new
-class with the same methods, not a rewrite of the callers.
+Everything else calls methods of :class:`Store`. Two backends answer the same methods: one
+SQLite file (the default) and a team store on PostgreSQL (``postgresql://`` URL; the
+connection in :mod:`.pg` takes the same SQL, see :mod:`.pgsql`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import threading
 from pathlib import Path
 
-from ..config import store_path
+from ..config import store_location
 from .compare import CompareMixin
 from .datadiff import DatadiffMixin
 from .datasets import DatasetsMixin
@@ -37,14 +38,14 @@ class Store(
     ResourcesMixin,
     MonitorMixin,
 ):
-    """A lineage store on one SQLite file (see :mod:`mlops_jupyter.store.base`)."""
+    """A lineage store on one SQLite file or a PostgreSQL schema (see :mod:`.base`)."""
 
     def __repr__(self) -> str:
-        return f"<Store {self.path}>"
+        return f"<Store {self.display}>"
 
 
-_open: dict[Path, Store] = {}
-_open_readers: dict[Path, Store] = {}
+_open: dict[Path | str, Store] = {}
+_open_readers: dict[Path | str, Store] = {}
 _open_lock = threading.Lock()
 
 
@@ -53,12 +54,15 @@ def open_store(
 ) -> Store:
     """Open (creating and upgrading as needed) the store at ``path`` or the configured one.
 
+    ``path`` is a file or a ``postgresql://user@host:port/db`` URL (``?schema=NAME`` picks
+    the schema; default ``mlops_jupyter``).
+
     With ``shared`` (the default) one connection per file is reused within the process; a
     file deleted or replaced since is reopened. ``readonly`` opens an existing store without
     ever writing to it (no upgrade, a read-only folder is fine); it reuses this process's
     writer for the file when there is one.
     """
-    resolved = store_path(path)
+    resolved = store_location(path)
     if not shared:
         return Store(resolved, readonly=readonly)
     with _open_lock:

@@ -76,15 +76,19 @@ class SqlDb:
     connection, inside its transaction; anything else goes to a lazily built
     ``sqlite_utils.Database`` over the same connection."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Any) -> None:
         self.conn = conn
+        self.dialect = getattr(conn, "dialect", "sqlite")
         self._full: Any = None
 
-    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Any = ()) -> Any:
         return self.conn.execute(sql, params)
 
     def executescript(self, script: str) -> None:
         """Run each statement of ``script`` without committing the open transaction."""
+        if self.dialect != "sqlite":
+            self.conn.executescript(script)  # translated statement by statement (pgsql.py)
+            return
         buf = ""
         for line in script.splitlines(keepends=True):
             buf += line
@@ -98,6 +102,8 @@ class SqlDb:
             self.conn.execute(buf)
 
     def table_names(self) -> list[str]:
+        if self.dialect != "sqlite":
+            return list(self.conn.table_names())
         rows = self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ).fetchall()
@@ -106,6 +112,11 @@ class SqlDb:
     @property
     def full(self) -> Any:
         """A real ``sqlite_utils.Database`` on the same connection (imports sqlite_utils)."""
+        if self.dialect != "sqlite":
+            raise StoreError(
+                "This migration uses sqlite-utils, which only works on a file store. Write it "
+                "as portable SQL (db.executescript) so it runs on PostgreSQL too."
+            )
         if self._full is None:
             import sqlite_utils
 
@@ -158,7 +169,7 @@ class Migrations:
         if self.migrations_table not in db.table_names():
             return []
         rows = db.execute(
-            f"SELECT name FROM {self.migrations_table} WHERE migration_set = ? ORDER BY rowid",
+            f"SELECT name FROM {self.migrations_table} WHERE migration_set = ? ORDER BY id",
             (self.name,),
         ).fetchall()
         return [r[0] for r in rows]
@@ -187,6 +198,12 @@ class Migrations:
         return f"<Migrations {self.name!r}: [{', '.join(m.name for m in self._migrations)}]>"
 
 
+def _artifact_root() -> Path | None:
+    from ..config import artifacts_root
+
+    return artifacts_root()
+
+
 class StoreReplacedWarning(UserWarning):
     """The store file was deleted or replaced while open; the store was reopened."""
 
@@ -202,16 +219,29 @@ def warn_replaced(message: str, stacklevel: int = 2) -> None:
 
 
 class StoreBase:
-    """Owns the SQLite connection. Subclass mixins add the queries for each area.
+    """Owns the connection. Subclass mixins add the queries for each area.
 
-    ``readonly`` stores open the file ``mode=ro`` and never upgrade it (see :mod:`.connect`).
+    ``location`` is an SQLite file's path or a ``postgresql://`` URL (the team store, see
+    :mod:`.pg`); the mixins' SQL is the same for both. ``readonly`` stores never write, not
+    even to upgrade the schema (see :mod:`.connect`).
     """
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
-        self.path = path
-        self._path_text = str(path)  # os.stat on text: the per-transaction check stays ~1 us
+    def __init__(self, location: Path | str, *, readonly: bool = False) -> None:
+        self.dialect = "postgresql" if isinstance(location, str) else "sqlite"
+        self.location = str(location)  # what reopens this store (a path, or the URL)
         self.readonly = readonly
-        self.artifacts_dir = path.parent / "artifacts"
+        if isinstance(location, str):
+            from .pg import masked_url
+
+            self.display = masked_url(location)  # never shows a password
+            self.path: Path | None = None
+            self._path_text = ""
+            self.artifacts_dir: Path | None = _artifact_root()
+        else:
+            self.display = str(location)
+            self.path = location
+            self._path_text = str(location)  # os.stat on text: the per-transaction check ~1 us
+            self.artifacts_dir = location.parent / "artifacts"
         self._lock = threading.RLock()
         self._savepoints = 0
         self.generation = 0  # bumped each time the file is reopened (see ensure_current)
@@ -227,13 +257,63 @@ class StoreBase:
         self._writer: threading.Thread | None = None
         self._connect()
 
+    @property
+    def key(self) -> Path | str:
+        """What identifies this store within a process: the file's path, or the URL."""
+        return self.path if self.path is not None else self.location
+
+    @property
+    def local_dir(self) -> Path:
+        """A folder for files derived from the store (bundles made by verify): beside the
+        file, or ``./.mlops`` for a team store."""
+        from ..config import DEFAULT_DIR
+
+        if self.path is not None:
+            return self.path.parent
+        return Path.cwd() / DEFAULT_DIR
+
+    @property
+    def actor(self) -> str:
+        """Who every write of this store is recorded as: ``$MLOPS_JUPYTER_ACTOR``, else the
+        database user (team store) or the operating-system user (file store)."""
+        from ..config import configured_actor, os_user
+
+        configured = configured_actor()
+        if configured:
+            return configured
+        return str(getattr(self.conn, "user", None) or os_user())
+
     def _connect(self) -> None:
+        if self.dialect != "sqlite":
+            from .pg import open_connection
+
+            self.conn: Any = open_connection(
+                self.location, readonly=self.readonly, actor=lambda: self.actor, lock=self._lock
+            )
+            self.db = SqlDb(self.conn)
+            self._identity: Any = None
+            try:
+                self._migrate()
+            except sqlite3.DatabaseError as exc:
+                self.conn.close()
+                raise StoreError(
+                    f"{self.display} is not a usable mlops-jupyter store ({exc}). Check the "
+                    "user may create tables in the database, or use another ?schema=NAME."
+                ) from None
+            except BaseException:
+                self.conn.close()
+                raise
+            return
         from .connect import identity, open_reader, open_writer, translate
 
-        conn = open_reader(self.path) if self.readonly else open_writer(self.path)
+        path = Path(self.location)
+        conn = open_reader(path) if self.readonly else open_writer(path)
+        # The actor of each row, in the INSERT itself: mlops_actor() (pgsql.py says it there)
+        # (deterministic: SQLite may then call it once per statement, not once per row)
+        conn.create_function("mlops_actor", 0, lambda: self.actor, deterministic=True)
         self.conn = conn
         self.db = SqlDb(conn)
-        self._identity = identity(self.path)
+        self._identity = identity(path)
         try:
             self._migrate()
         except StoreError:
@@ -241,11 +321,12 @@ class StoreBase:
             raise
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise translate(exc, self.path) from None
+            raise translate(exc, path) from None
 
     def _folder_gone(self) -> bool:
         """The store's whole folder was removed (a temporary folder cleaned up): warn once and
         keep the old connection rather than re-create a tree someone deleted on purpose."""
+        assert self.path is not None
         if self.path.parent.is_dir():
             return False
         if (str(self.path), None) not in _replaced_warned:
@@ -263,7 +344,11 @@ class StoreBase:
 
     def ensure_current(self) -> bool:
         """Reopen the file when it was deleted or replaced under this connection (which would
-        keep using the old inode and lose everything after); warns once. True if reopened."""
+        keep using the old inode and lose everything after); warns once. True if reopened.
+
+        A team store has no file: a connection the server dropped is opened again instead."""
+        if self.dialect != "sqlite":
+            return self._reconnect_if_broken()
         try:
             st = os.stat(self._path_text)
             now: tuple[int, int] | None = (st.st_dev, st.st_ino)
@@ -276,6 +361,7 @@ class StoreBase:
                 return False
             from .connect import identity
 
+            assert self.path is not None  # a file store (the team store returned above)
             if identity(self.path) == self._identity:  # another thread reopened it meanwhile
                 return False
             # Empty our -wal first (into the old inode): SQLite finds the log by name, and a
@@ -304,7 +390,17 @@ class StoreBase:
                 warn_replaced(message, stacklevel=4)
         return True
 
-    # -- transactions ---------------------------------------------------------------------
+    def _reconnect_if_broken(self) -> bool:
+        if not self.conn.broken:
+            return False
+        with self._lock:
+            if self.conn.in_transaction and not self.conn.broken:
+                return False
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self._connect()
+            self.generation += 1
+        return True
 
     # -- writes in the background ---------------------------------------------------------
 
@@ -410,6 +506,12 @@ class StoreBase:
             except sqlite3.OperationalError as exc:
                 if isinstance(exc, StoreWriteError):
                     raise
+                if self.dialect != "sqlite":
+                    raise StoreWriteError(
+                        f"Cannot write to the team store at {self.display} ({exc}); nothing of "
+                        "this change was saved. Check the server is up and the user may write "
+                        "there, or point $MLOPS_JUPYTER_STORE at a file."
+                    ) from None
                 raise StoreWriteError(
                     f"Cannot write to the lineage store at {self.path} ({exc}); nothing of this "
                     "change was saved. Free disk space or make the file writable, or point "
@@ -455,31 +557,75 @@ class StoreBase:
 
     @property
     def schema_version(self) -> int:
+        if self.dialect != "sqlite":
+            return int(self.conn.schema_version())
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
         from .schema import MIGRATION_SETS, expected_version
 
         target = expected_version()
+        if self.dialect != "sqlite":
+            self._check_server_store()
         current = self.schema_version
         if current == target or (self.readonly and current < target):
             return  # a reader never upgrades: what an older schema lacks reads as empty
         if current > target:
             raise StoreVersionError(
-                f"The lineage store at {self.path} has schema version {current}, newer than this "
-                f"mlops-jupyter understands ({target}). Upgrade mlops-jupyter: "
+                f"The lineage store at {self.display} has schema version {current}, newer than "
+                f"this mlops-jupyter understands ({target}). Upgrade mlops-jupyter: "
                 "pip install -U mlops-jupyter."
             )
-        with self.write():
-            # Re-read under the write lock: another process may have just migrated.
-            if self.schema_version >= target:
-                return
-            for migrations in MIGRATION_SETS:
-                migrations.apply(self.db)
-            self.conn.execute(f"PRAGMA user_version = {int(target)}")
+        try:
+            with self.write():
+                if self.dialect != "sqlite":
+                    # Ten kernels starting together: one upgrades, the others wait here and
+                    # then find nothing pending (DDL is transactional in PostgreSQL).
+                    self.conn.lock_migrations()
+                    self.conn.create_schema()
+                # Re-read under the write lock: another process may have just migrated.
+                if self.schema_version >= target:
+                    return
+                for migrations in MIGRATION_SETS:
+                    migrations.apply(self.db)
+                    if self.dialect != "sqlite":
+                        self.conn.refresh_schema()
+                self.conn.execute(f"PRAGMA user_version = {int(target)}")
+        finally:
+            if self.dialect != "sqlite":  # the tables as they are now (another process's too)
+                self.conn.refresh_schema()
+
+    def _check_server_store(self) -> None:
+        """A reader needs the store to exist; nobody touches another application's schema."""
+        if not self.conn.schema_exists():
+            if self.readonly:
+                raise StoreError(
+                    f"No lineage store at {self.display} yet. Record a run there first, or "
+                    "check the URL's database and ?schema=."
+                )
+            return
+        tables = self.conn.table_names()
+        if tables and "_sqlite_migrations" not in tables:
+            shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+            raise StoreError(
+                f"The schema {self.conn.schema!r} of {self.display} holds another "
+                f"application's tables ({shown}); it was left untouched. Add ?schema=NAME to "
+                "the URL to keep the store in a schema of its own."
+            )
 
     def table_names(self) -> list[str]:
         return self.db.table_names()
+
+    def change_marker(self) -> str:
+        """Text that changes whenever any process commits a change to the store (team store:
+        the newest ids and run ends; a file store's marker is its files' size and mtime)."""
+        row = self.query_one(
+            """SELECT (SELECT MAX(id) FROM executions) AS x, (SELECT MAX(id) FROM metrics) AS m,
+                      (SELECT MAX(id) FROM lineage) AS l, (SELECT COUNT(*) FROM runs) AS r,
+                      (SELECT MAX(ended_at) FROM runs) AS e, (SELECT COUNT(*) FROM params) AS p,
+                      (SELECT COUNT(*) FROM datasets) AS d, (SELECT COUNT(*) FROM models) AS mo"""
+        )
+        return "/".join(str(v) for v in (row or {}).values())
 
     def applied_migrations(self, migration_set: str) -> list[str]:
         """Names of the migrations of ``migration_set`` this store has run, in order."""

@@ -38,6 +38,16 @@ def m001_create_dataset_diffs(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m002_record_actors(db: SqlDb) -> None:
+    """Who wrote each row (the database user or $MLOPS_JUPYTER_ACTOR)."""
+    db.executescript(
+        """
+        ALTER TABLE dataset_diffs ADD COLUMN actor TEXT;
+        """
+    )
+
+
 class DatadiffMixin(StoreBase):
     def list_dataset_versions(self, name: str | None = None) -> list[dict[str, Any]]:
         """Dataset versions with shape, snapshot and the execution (cell) that produced them."""
@@ -91,8 +101,8 @@ class DatadiffMixin(StoreBase):
         with self.write():
             cur = self.conn.execute(
                 """INSERT OR IGNORE INTO dataset_diffs (a_fingerprint, b_fingerprint, key, atol,
-                   rtol, summary, run_id, execution_id, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   rtol, summary, run_id, execution_id, created_at, actor)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     a_fingerprint,
                     b_fingerprint,
@@ -109,7 +119,7 @@ class DatadiffMixin(StoreBase):
                 return False
             self.conn.execute(
                 """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, run_id,
-                   execution_id, created_at) VALUES ('dataset', ?, 'dataset', ?, 'diffed', ?, ?, ?)""",
+                   execution_id, created_at, actor) VALUES ('dataset', ?, 'dataset', ?, 'diffed', ?, ?, ?, mlops_actor())""",
                 (a_fingerprint, b_fingerprint, run_id, execution_id, utcnow()),
             )
         return True

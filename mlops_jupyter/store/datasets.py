@@ -15,6 +15,32 @@ from ..errors import ArtifactNotFound, DatasetNotFound, InvalidInput, ModelNotFo
 from .base import StoreBase, dumps, loads, utcnow
 
 _REF = re.compile(r"^(?P<name>.+?)@(?P<version>\d+|latest)$")
+INLINE_MAX = 8 << 20  # team store: artifacts up to 8 MiB live in the database
+
+
+def _write_file(folder: Path, digest: str, data: bytes) -> Path:
+    """``folder/digest`` holding ``data``, written atomically (readers never see half)."""
+    target = folder / digest
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _cache_dir() -> Path:
+    """Local copies of a team store's artifacts (content-addressed, so never stale)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mlops-jupyter" / "artifacts"
 
 
 def _decode_dataset(row: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +68,7 @@ class DatasetsMixin(StoreBase):
         with self.write():
             self.conn.execute(
                 """INSERT OR IGNORE INTO dataset_contents (fingerprint, kind, n_rows, n_cols,
-                   schema, profile, snapshot_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                   schema, profile, snapshot_hash, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     fingerprint,
                     kind,
@@ -94,7 +120,7 @@ class DatasetsMixin(StoreBase):
             version = 1 if latest is None else int(latest["version"]) + 1
             cur = self.conn.execute(
                 """INSERT INTO datasets (name, version, fingerprint, source_path, source_hash,
-                   run_id, execution_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                   run_id, execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     name,
                     version,
@@ -203,7 +229,7 @@ class DatasetsMixin(StoreBase):
         with self.write():
             self.conn.execute(
                 """INSERT OR IGNORE INTO models (fingerprint, class_name, params, artifact_hash, name,
-                   run_id, execution_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                   run_id, execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     fingerprint,
                     class_name,
@@ -251,47 +277,85 @@ class DatasetsMixin(StoreBase):
             row["params"] = loads(row["params"])
         return rows
 
-    # -- artifacts (content-addressed files beside the database) --------------------------
+    # -- artifacts (content-addressed, by xxh3-128 of their bytes) -------------------------
+    #
+    # A file store keeps them as files beside the database. A team store keeps them in the
+    # database (``artifact_blobs``), every member reaches them there; those larger than
+    # INLINE_MAX go under ``$MLOPS_JUPYTER_ARTIFACTS`` (a shared folder) when it is set.
+
+    @property
+    def artifacts_where(self) -> str:
+        """Where this store's artifacts are, as a message names it."""
+        if self.dialect == "sqlite":
+            return str(self.artifacts_dir)
+        shared = f" and {self.artifacts_dir}" if self.artifacts_dir is not None else ""
+        return f"the team store's database{shared}"
 
     def put_artifact(self, data: bytes, media_type: str | None = None) -> str:
         """Store bytes once under their xxh3-128 hash; returns the hash."""
         digest = xxhash.xxh3_128_hexdigest(data)
-        target = self.artifacts_dir / digest
-        if not target.exists():
-            self.artifacts_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.artifacts_dir, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)  # atomic: readers never see a half-written artifact
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+        in_db = self.dialect != "sqlite" and (
+            self.artifacts_dir is None or len(data) <= INLINE_MAX
+        )
+        if not in_db:
+            assert self.artifacts_dir is not None
+            _write_file(self.artifacts_dir, digest, data)
         with self.write():
             self.conn.execute(
-                "INSERT OR IGNORE INTO artifacts (hash, size, media_type, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO artifacts (hash, size, media_type, created_at, actor) VALUES (?, ?, ?, ?, mlops_actor())",
                 (digest, len(data), media_type, utcnow()),
             )
+            if in_db:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO artifact_blobs (hash, data) VALUES (?, ?)",
+                    (digest, data),
+                )
         return digest
 
     def artifact_path(self, digest: str) -> Path:
-        """Path of a stored artifact; ``digest`` must be a hash we issued, never a user path."""
+        """Path of a stored artifact; ``digest`` must be a hash we issued, never a user path.
+
+        A team store's artifact held in the database is copied to a local cache first."""
         if not re.fullmatch(r"[0-9a-f]{32}", digest or ""):
             raise ArtifactNotFound(
                 f"{digest!r} is not an artifact hash. Artifacts are named by 32 hex digits."
             )
-        path = self.artifacts_dir / digest
-        if not path.exists():
-            raise ArtifactNotFound(
-                f"Artifact {digest} is missing from {self.artifacts_dir}. "
-                "Restore the store's artifacts folder next to lineage.db."
-            )
+        if self.dialect != "sqlite":
+            data = self._artifact_blob(digest)
+            if data is not None:
+                return _write_file(_cache_dir(), digest, data)
+        path = self.artifacts_dir / digest if self.artifacts_dir is not None else None
+        if path is None or not path.exists():
+            raise ArtifactNotFound(self._missing_artifact(digest))
         return path
 
     def read_artifact(self, digest: str) -> bytes:
+        if self.dialect != "sqlite" and re.fullmatch(r"[0-9a-f]{32}", digest or ""):
+            data = self._artifact_blob(digest)
+            if data is not None:
+                return data
         return self.artifact_path(digest).read_bytes()
+
+    def _artifact_blob(self, digest: str) -> bytes | None:
+        row = self.query_one("SELECT data FROM artifact_blobs WHERE hash = ?", (digest,))
+        return None if row is None else bytes(row["data"])
+
+    def _missing_artifact(self, digest: str) -> str:
+        if self.dialect == "sqlite":
+            return (
+                f"Artifact {digest} is missing from {self.artifacts_dir}. "
+                "Restore the store's artifacts folder next to lineage.db."
+            )
+        if self.artifacts_dir is None:
+            return (
+                f"Artifact {digest} is not in the team store's database and "
+                "$MLOPS_JUPYTER_ARTIFACTS is not set. Set it to the shared folder the team's "
+                "large artifacts live in."
+            )
+        return (
+            f"Artifact {digest} is neither in the team store's database nor in "
+            f"{self.artifacts_dir}. Check $MLOPS_JUPYTER_ARTIFACTS names the team's shared folder."
+        )
 
     # -- lineage --------------------------------------------------------------------------
 
@@ -313,7 +377,7 @@ class DatasetsMixin(StoreBase):
         with self.write():
             self.conn.executemany(
                 """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, run_id,
-                   execution_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                   execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 rows,
             )
 

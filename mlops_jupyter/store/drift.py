@@ -80,6 +80,18 @@ def m001_create_drift(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m002_record_actors(db: SqlDb) -> None:
+    """Who wrote each row (the database user or $MLOPS_JUPYTER_ACTOR)."""
+    db.executescript(
+        """
+        ALTER TABLE drift_profiles ADD COLUMN actor TEXT;
+        ALTER TABLE drift_reports ADD COLUMN actor TEXT;
+        ALTER TABLE drift_columns ADD COLUMN actor TEXT;
+        """
+    )
+
+
 _REPORT_FIELDS = (
     "reference_fingerprint",
     "reference_name",
@@ -133,7 +145,7 @@ class DriftMixin(StoreBase):
             if row is None:
                 self.conn.execute(
                     """INSERT INTO drift_profiles (fingerprint, name, n_rows, profile, created_at,
-                       updated_at) VALUES (?, ?, ?, ?, ?, ?)""",
+                       updated_at, actor) VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                     (fingerprint, name, n_rows, dumps(dict(profile)), now, now),
                 )
                 return
@@ -186,8 +198,8 @@ class DriftMixin(StoreBase):
         with self.write():
             self.conn.execute(
                 f"""INSERT INTO drift_reports (id, created_at, {", ".join(_REPORT_FIELDS)},
-                    performance, notes, options)
-                    VALUES (?, ?, {", ".join("?" for _ in _REPORT_FIELDS)}, ?, ?, ?)""",
+                    performance, notes, options, actor)
+                    VALUES (?, ?, {", ".join("?" for _ in _REPORT_FIELDS)}, ?, ?, ?, mlops_actor())""",
                 (
                     report_id,
                     created_at,
@@ -198,8 +210,8 @@ class DriftMixin(StoreBase):
                 ),
             )
             self.conn.executemany(
-                f"""INSERT OR REPLACE INTO drift_columns (report_id, {", ".join(_COLUMN_FIELDS)})
-                    VALUES (?, {", ".join("?" for _ in _COLUMN_FIELDS)})""",
+                f"""INSERT OR REPLACE INTO drift_columns (report_id, {", ".join(_COLUMN_FIELDS)}, actor)
+                    VALUES (?, {", ".join("?" for _ in _COLUMN_FIELDS)}, mlops_actor())""",
                 [(report_id, *(c.get(f) for f in _COLUMN_FIELDS)) for c in columns],
             )
             edges = []
@@ -219,7 +231,7 @@ class DriftMixin(StoreBase):
                 )
             self.conn.executemany(
                 """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, run_id,
-                   execution_id, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)""",
+                   execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, mlops_actor())""",
                 [
                     (st, str(si), dt, str(di), rel, report.get("run_id"), created_at)
                     for st, si, rel, dt, di in edges

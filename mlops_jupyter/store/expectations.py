@@ -63,6 +63,17 @@ def m001_create_suites_and_checks(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m002_record_actors(db: SqlDb) -> None:
+    """Who wrote each suite version and check (#15: the team store records every writer)."""
+    db.executescript(
+        """
+        ALTER TABLE expectation_suites ADD COLUMN actor TEXT;
+        ALTER TABLE dataset_checks ADD COLUMN actor TEXT;
+        """
+    )
+
+
 def _decode_suite(row: dict[str, Any]) -> dict[str, Any]:
     row["rules"] = loads(row["rules"])
     return row
@@ -99,7 +110,8 @@ class ExpectationsMixin(StoreBase):
             version = 1 if last is None else int(last) + 1
             self.conn.execute(
                 """INSERT INTO expectation_suites (name, version, status, rules, change,
-                   based_on, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                   based_on, created_by, created_at, actor)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     name,
                     version,
@@ -205,8 +217,8 @@ class ExpectationsMixin(StoreBase):
             cur = self.conn.execute(
                 """INSERT INTO dataset_checks (fingerprint, name, version, suite, suite_version,
                    passed, n_rows, n_rules, n_failed_rules, n_failed_rows, result, duration_s,
-                   run_id, execution_id, checked_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   run_id, execution_id, checked_at, actor)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     fingerprint,
                     name,

@@ -31,6 +31,16 @@ def m001_create_verifications(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m002_record_actors(db: SqlDb) -> None:
+    """Who wrote each row (the database user or $MLOPS_JUPYTER_ACTOR)."""
+    db.executescript(
+        """
+        ALTER TABLE verifications ADD COLUMN actor TEXT;
+        """
+    )
+
+
 def _decode_execution(row: dict[str, Any]) -> dict[str, Any]:
     row["reads"] = loads(row["reads"]) or []
     row["writes"] = loads(row["writes"]) or []
@@ -117,7 +127,7 @@ class ExportMixin(StoreBase):
                       m.fingerprint, MAX(l.id) AS last_edge
                FROM lineage l JOIN models m ON m.fingerprint = l.dst_id
                WHERE l.relation = 'wrote' AND l.src_type = 'execution' AND l.dst_type = 'model'
-                 AND l.execution_id IN (SELECT value FROM json_each(?))
+                 AND l.execution_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))
                GROUP BY m.fingerprint ORDER BY last_edge""",
             (dumps([int(e) for e in execution_ids]),),
         )
@@ -141,12 +151,12 @@ class ExportMixin(StoreBase):
             """SELECT d.id, d.name, d.version, d.fingerprint, d.source_path, d.source_hash,
                       d.execution_id, d.run_id
                FROM datasets d
-               WHERE d.execution_id IN (SELECT value FROM json_each(?))
+               WHERE d.execution_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))
                   OR d.fingerprint IN (
                    SELECT src_id FROM lineage WHERE src_type = 'dataset'
-                     AND execution_id IN (SELECT value FROM json_each(?))
+                     AND execution_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))
                    UNION SELECT dst_id FROM lineage WHERE dst_type = 'dataset'
-                     AND execution_id IN (SELECT value FROM json_each(?)))
+                     AND execution_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?)))
                ORDER BY d.id""",
             (ids, ids, ids),
         )
@@ -195,7 +205,7 @@ class ExportMixin(StoreBase):
         with self.write():
             cur = self.conn.execute(
                 """INSERT INTO verifications (run_id, rerun_id, bundle_path, reproduced, summary,
-                   details, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                   details, verified_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     run_id,
                     rerun_id,

@@ -85,6 +85,17 @@ def m001_create_monitoring(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m002_record_actors(db: SqlDb) -> None:
+    """Who wrote each batch and proposal (#15: the team store records every writer)."""
+    db.executescript(
+        """
+        ALTER TABLE monitor_batches ADD COLUMN actor TEXT;
+        ALTER TABLE promotion_proposals ADD COLUMN actor TEXT;
+        """
+    )
+
+
 _BATCH_JSON: tuple[str, ...] = (
     "data_tests",
     "metrics",
@@ -128,14 +139,15 @@ class MonitorMixin(StoreBase):
         cols = list(values)
         with self.write():
             cur = self.conn.execute(
-                f"INSERT INTO monitor_batches ({', '.join(cols)}) "
-                f"VALUES ({', '.join('?' for _ in cols)})",
+                f"INSERT INTO monitor_batches ({', '.join(cols)}, actor) "
+                f"VALUES ({', '.join('?' for _ in cols)}, mlops_actor())",
                 [values[c] for c in cols],
             )
             batch_id = int(cur.lastrowid or 0)
             self.conn.execute(
-                """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, created_at)
-                   VALUES ('dataset', ?, 'registered_model', ?, 'monitored', ?)""",
+                """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, created_at,
+                   actor) VALUES ('dataset', ?, 'registered_model', ?, 'monitored', ?,
+                   mlops_actor())""",
                 (values["batch_fingerprint"], values["model_name"], values["created_at"]),
             )
             if audit is not None:
@@ -175,8 +187,8 @@ class MonitorMixin(StoreBase):
     def add_monitor_edge(self, src_id: str, dst_id: str, relation: str) -> None:
         with self.write():
             self.conn.execute(
-                """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, created_at)
-                   VALUES ('dataset', ?, 'model_version', ?, ?, ?)""",
+                """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, created_at,
+                   actor) VALUES ('dataset', ?, 'model_version', ?, ?, ?, mlops_actor())""",
                 (src_id, dst_id, relation, utcnow()),
             )
 
@@ -202,8 +214,8 @@ class MonitorMixin(StoreBase):
             values["audit_id"] = record["id"]
             cols = list(values)
             cur = self.conn.execute(
-                f"INSERT INTO promotion_proposals ({', '.join(cols)}) "
-                f"VALUES ({', '.join('?' for _ in cols)})",
+                f"INSERT INTO promotion_proposals ({', '.join(cols)}, actor) "
+                f"VALUES ({', '.join('?' for _ in cols)}, mlops_actor())",
                 [values[c] for c in cols],
             )
             proposal_id = int(cur.lastrowid or 0)

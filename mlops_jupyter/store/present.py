@@ -13,9 +13,13 @@ def has_table(store: Any, name: str) -> bool:
     found: set[str] = store.__dict__.setdefault("_present_tables", set())
     if name in found:
         return True
-    row = store.query_one(
-        "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-    )
-    if row is not None:
+    if store.dialect != "sqlite":  # the team store: its schema's tables
+        present = name in store.table_names()
+    else:
+        row = store.query_one(
+            "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
+        present = row is not None
+    if present:
         found.add(name)
-    return row is not None
+    return present

@@ -145,6 +145,21 @@ def m002_audit_integrity(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m003_record_actors(db: SqlDb) -> None:
+    """Who wrote each row (the database user or $MLOPS_JUPYTER_ACTOR); audit records chain it."""
+    db.executescript(
+        """
+        ALTER TABLE registered_models ADD COLUMN actor TEXT;
+        ALTER TABLE eval_datasets ADD COLUMN actor TEXT;
+        ALTER TABLE model_versions ADD COLUMN actor TEXT;
+        ALTER TABLE alias_history ADD COLUMN actor TEXT;
+        ALTER TABLE policies ADD COLUMN actor TEXT;
+        ALTER TABLE audit_records ADD COLUMN actor TEXT;  -- part of the hash when present
+        """
+    )
+
+
 AUDIT_FIELDS = (
     "id",
     "at",
@@ -160,8 +175,9 @@ AUDIT_FIELDS = (
     "prev_hash",
 )
 
-# Chained when present; records written before m002 hash exactly as they did then.
-CHAINED_OPTIONAL = ("details",)
+# Chained when present; records written before m002 (details) and m003 (actor: who wrote the
+# record, as the store knows them) hash exactly as they did then.
+CHAINED_OPTIONAL = ("details", "actor")
 _VERSION_JSON = ("metrics", "training_datasets", "card", "untrusted_types")
 # The columns of a version row its register record vouches for (all but the row id).
 VERSION_FIELDS = (
@@ -264,7 +280,7 @@ class RegistryMixin(StoreBase):
         now = utcnow()
         with self.write():
             self.conn.execute(
-                "INSERT OR IGNORE INTO registered_models (name, created_at) VALUES (?, ?)",
+                "INSERT OR IGNORE INTO registered_models (name, created_at, actor) VALUES (?, ?, mlops_actor())",
                 (name, now),
             )
             last = self.conn.execute(
@@ -275,7 +291,7 @@ class RegistryMixin(StoreBase):
                 """INSERT INTO model_versions (name, version, model_fingerprint, class_name, task,
                    artifact_hash, format, untrusted_types, run_id, execution_id, metrics,
                    training_datasets, train_fingerprint, eval_fingerprint, card, created_by,
-                   created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     name,
                     version,
@@ -353,8 +369,8 @@ class RegistryMixin(StoreBase):
         with self.write():
             self.conn.execute(
                 """INSERT OR IGNORE INTO eval_datasets (fingerprint, snapshot_hash, x_kind,
-                   feature_columns, target_column, n_rows, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                   feature_columns, target_column, n_rows, created_at, actor)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     fingerprint,
                     snapshot_hash,
@@ -427,8 +443,8 @@ class RegistryMixin(StoreBase):
                 (now, name, alias),
             )
             self.conn.execute(
-                """INSERT INTO alias_history (name, alias, version, action, start_at, audit_id)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO alias_history (name, alias, version, action, start_at, audit_id, actor)
+                   VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (name, alias, int(version), action, now, record["id"]),
             )
             self.conn.execute(
@@ -465,13 +481,13 @@ class RegistryMixin(StoreBase):
     ) -> None:
         with self.write():
             self.conn.execute(
-                "INSERT OR IGNORE INTO registered_models (name, created_at) VALUES (?, ?)",
+                "INSERT OR IGNORE INTO registered_models (name, created_at, actor) VALUES (?, ?, mlops_actor())",
                 (name, utcnow()),
             )
             self.conn.execute(
-                """INSERT INTO policies (name, policy, updated_at) VALUES (?, ?, ?)
+                """INSERT INTO policies (name, policy, updated_at, actor) VALUES (?, ?, ?, mlops_actor())
                    ON CONFLICT(name) DO UPDATE SET policy = excluded.policy,
-                   updated_at = excluded.updated_at""",
+                   updated_at = excluded.updated_at, actor = excluded.actor""",
                 (name, dumps(dict(policy)), utcnow()),
             )
             self.append_audit(audit)
@@ -504,6 +520,7 @@ class RegistryMixin(StoreBase):
             row["prev_hash"] = GENESIS_HASH if last is None else last[1]
             row["at"] = row["at"] or utcnow()
             row["forced"] = int(bool(row["forced"]))
+            row["actor"] = self.actor  # who wrote it, as the store knows them (not --by)
             row["hash"] = audit_hash(row)
             row["mac"] = audit_mac(key, row["hash"])
             cols = [*allowed, "hash", "mac"]

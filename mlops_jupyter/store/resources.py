@@ -54,14 +54,20 @@ def m001_create_execution_resources(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m002_record_actors(db: SqlDb) -> None:
+    """Who measured each cell (#15: the team store records every writer)."""
+    db.executescript("ALTER TABLE execution_resources ADD COLUMN actor TEXT;")
+
+
 class ResourcesMixin(StoreBase):
     def record_resources(self, execution_id: int, run_id: str, usage: Mapping[str, Any]) -> None:
         cols = ", ".join(FIELDS)
         marks = ", ".join("?" for _ in FIELDS)
         with self.write_one():
             self.conn.execute(
-                f"INSERT OR REPLACE INTO execution_resources (execution_id, run_id, {cols}) "
-                f"VALUES (?, ?, {marks})",
+                f"INSERT OR REPLACE INTO execution_resources (execution_id, run_id, {cols}, "
+                f"actor) VALUES (?, ?, {marks}, mlops_actor())",
                 [int(execution_id), run_id, *(usage.get(f) for f in FIELDS)],
             )
 

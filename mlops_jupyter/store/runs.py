@@ -36,7 +36,7 @@ class RunsMixin(StoreBase):
             return str(row["id"])
         with self.write():
             self.conn.execute(
-                "INSERT OR IGNORE INTO experiments (id, name, created_at) VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO experiments (id, name, created_at, actor) VALUES (?, ?, ?, mlops_actor())",
                 (new_id(), name, utcnow()),
             )
             row = self.query_one("SELECT id FROM experiments WHERE name = ?", (name,))
@@ -93,8 +93,8 @@ class RunsMixin(StoreBase):
             self.conn.execute(
                 """INSERT INTO runs (id, experiment_id, name, status, started_at, notebook_path,
                    kernel_id, parent_run_id, source, git_commit, git_dirty, environment_id,
-                   user, host, tags, pid, process)
-                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   user, host, tags, pid, process, actor)
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     run_id,
                     experiment_id,
@@ -126,8 +126,9 @@ class RunsMixin(StoreBase):
         with self.write():
             self.conn.execute(
                 """INSERT INTO runs (id, experiment_id, name, status, started_at, notebook_path,
-                   kernel_id, source, git_commit, git_dirty, user, host, tags, pid, process)
-                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   kernel_id, source, git_commit, git_dirty, user, host, tags, pid, process,
+                   actor) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                   mlops_actor())""",
                 (
                     row["id"],
                     experiment_id,
@@ -179,11 +180,11 @@ class RunsMixin(StoreBase):
             self.conn.executemany(
                 """INSERT INTO runs (id, experiment_id, name, status, started_at, ended_at,
                    parent_run_id, notebook_path, kernel_id, source, git_commit, git_dirty,
-                   environment_id, user, host, tags)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')""",
+                   environment_id, user, host, tags, actor)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', mlops_actor())""",
                 [
-                    (i, parent["experiment_id"], n, status, now, now, parent_run_id, *shared)
-                    for i, n in zip(ids, names)
+                    (i, parent["experiment_id"], n, status, at, at, parent_run_id, *shared)
+                    for i, n, at in zip(ids, names, _instants(now, len(names)))
                 ],
             )
         return ids
@@ -199,7 +200,7 @@ class RunsMixin(StoreBase):
                 stale = self._summaries()._stale_among({d[0] for d in data})
                 self.conn.executemany(
                     """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
-                       logged_at) VALUES (?, ?, ?, ?, ?, ?)""",
+                       logged_at, actor) VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                     data,
                 )
                 self._summaries()._summarize_params(
@@ -222,8 +223,8 @@ class RunsMixin(StoreBase):
             with self.write():
                 first = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()
                 self.conn.executemany(
-                    """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id)
-                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id, actor)
+                       VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                     data,
                 )
                 self._summaries()._summarize_points(int(first[0]) + 1, data)
@@ -243,8 +244,8 @@ class RunsMixin(StoreBase):
             with self.write():
                 self.conn.executemany(
                     """INSERT OR REPLACE INTO metric_origins (run_id, key, producer, split,
-                       model_fingerprint, model_name, execution_id, detail)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                       model_fingerprint, model_name, execution_id, detail, actor)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                     data,
                 )
 
@@ -421,8 +422,8 @@ class RunsMixin(StoreBase):
         with self.write_one():
             cur = self.conn.execute(
                 """INSERT INTO executions (run_id, execution_count, cell_id, code, code_hash,
-                   started_at, duration_s, status, error, reads, writes)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   started_at, duration_s, status, error, reads, writes, actor)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
                 (
                     run_id,
                     execution_count,
@@ -482,7 +483,7 @@ class RunsMixin(StoreBase):
             )
             self.conn.executemany(
                 """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
-                   logged_at) VALUES (?, ?, ?, ?, ?, ?)""",
+                   logged_at, actor) VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                 rows,
             )
             self._summaries()._summarize_params(
@@ -548,8 +549,8 @@ class RunsMixin(StoreBase):
         with self.write():
             before = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()[0]
             self.conn.executemany(
-                """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id, actor)
+                   VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
                 rows,
             )
             self._summaries()._summarize_points(int(before) + 1, rows)
@@ -611,7 +612,7 @@ class RunsMixin(StoreBase):
             with self.write():
                 self.conn.execute(
                     """INSERT OR IGNORE INTO environments (id, python_version, platform, packages,
-                       created_at) VALUES (?, ?, ?, ?, ?)""",
+                       created_at, actor) VALUES (?, ?, ?, ?, ?, mlops_actor())""",
                     (
                         env_id,
                         python_version,
@@ -627,6 +628,23 @@ class RunsMixin(StoreBase):
         if row:
             row["packages"] = loads(row["packages"])
         return row
+
+
+def _instants(start: str, n: int) -> list[str]:
+    """``n`` distinct timestamps from ``start`` a microsecond apart: runs made together sort
+    in the order they were made, on any database (none promises an order among equals)."""
+    from datetime import datetime, timedelta
+
+    t0 = datetime.fromisoformat(start)
+    return [(t0 + timedelta(microseconds=i)).isoformat(timespec="microseconds") for i in range(n)]
+
+
+def _param_cell(text: str) -> Any:
+    """A stored param as the runs table shows it: JSON scalars decoded, booleans as text."""
+    value = loads(text)
+    if isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def _scalar(value: Any) -> Any:
@@ -654,28 +672,38 @@ class RunsFrameMixin(RunsMixin):
         import pandas as pd
 
         where, args = self._runs_where(experiment, run_ids)
-        runs = pd.read_sql_query(
-            f"""SELECT r.id AS run_id, e.name AS experiment, r.name AS run_name, r.status,
-                r.started_at, r.ended_at, r.parent_run_id, r.source, r.notebook_path,
-                r.git_commit, r.environment_id
-                FROM runs r JOIN experiments e ON e.id = r.experiment_id {where}
-                ORDER BY r.started_at DESC""",
-            self.conn,
-            params=args,
+        columns = [
+            "run_id", "experiment", "run_name", "status", "started_at", "ended_at",
+            "parent_run_id", "source", "notebook_path", "git_commit", "environment_id",
+        ]  # fmt: skip
+        runs = pd.DataFrame(
+            self.query(
+                f"""SELECT r.id AS run_id, e.name AS experiment, r.name AS run_name, r.status,
+                    r.started_at, r.ended_at, r.parent_run_id, r.source, r.notebook_path,
+                    r.git_commit, r.environment_id
+                    FROM runs r JOIN experiments e ON e.id = r.experiment_id {where}
+                    ORDER BY r.started_at DESC""",
+                args,
+            ),
+            columns=columns,
         )
         scope = f"SELECT r.id FROM runs r {where}"
-        params = pd.read_sql_query(
-            f"""SELECT run_id, key, CASE value WHEN 'true' THEN 'True' WHEN 'false' THEN 'False'
-                ELSE json_extract(value, '$') END AS value
-                FROM params WHERE run_id IN ({scope})""",
-            self.conn,
-            params=args,
+        params = pd.DataFrame(
+            [
+                {"run_id": r["run_id"], "key": r["key"], "value": _param_cell(r["value"])}
+                for r in self.query(
+                    f"SELECT run_id, key, value FROM params WHERE run_id IN ({scope})", args
+                )
+            ],
+            columns=["run_id", "key", "value"],
         )
-        metrics = pd.read_sql_query(
-            f"""SELECT run_id, key, value FROM metrics WHERE id IN (
-                SELECT MAX(id) FROM metrics WHERE run_id IN ({scope}) GROUP BY run_id, key)""",
-            self.conn,
-            params=args,
+        metrics = pd.DataFrame(
+            self.query(
+                f"""SELECT run_id, key, value FROM metrics WHERE id IN (
+                    SELECT MAX(id) FROM metrics WHERE run_id IN ({scope}) GROUP BY run_id, key)""",
+                args,
+            ),
+            columns=["run_id", "key", "value"],
         )
         crashed = self.crashed_runs()
         if crashed:

@@ -182,8 +182,41 @@ def m003_record_run_process(db: Database) -> None:
     )
 
 
+@core()
+def m004_team_store(db: Database) -> None:
+    """What a shared (PostgreSQL) store needs, on both backends so their schemas stay one:
+    who wrote each row (``actor``: the database user or ``$MLOPS_JUPYTER_ACTOR``), artifacts
+    kept in the database (``artifact_blobs``), the store's own id (``store_info``, so a push
+    knows which store it came from) and what earlier pushes copied (``push_map``)."""
+    tables = (
+        "experiments", "environments", "runs", "executions", "params", "metrics",
+        "dataset_contents", "datasets", "artifacts", "models", "lineage", "metric_origins",
+    )  # fmt: skip
+    db.executescript(
+        "\n".join(f"ALTER TABLE {t} ADD COLUMN actor TEXT;" for t in tables)
+        + """
+        CREATE TABLE artifact_blobs (
+            hash TEXT PRIMARY KEY REFERENCES artifacts(hash),
+            data BLOB NOT NULL
+        );
+        CREATE TABLE store_info (
+            key TEXT PRIMARY KEY,             -- store_id: this store's random id
+            value TEXT NOT NULL
+        );
+        CREATE TABLE push_map (
+            source_store TEXT NOT NULL,       -- store_info.store_id of the store pushed from
+            tbl TEXT NOT NULL,                -- the table of the copied row
+            source_id TEXT NOT NULL,          -- its id there
+            target_id TEXT NOT NULL,          -- its id here
+            PRIMARY KEY (source_store, tbl, source_id)
+        );
+        """
+    )
+
+
 def _area_sets() -> list[Any]:
     from . import (
+        browse,
         compare,
         datadiff,
         drift,
@@ -205,6 +238,7 @@ def _area_sets() -> list[Any]:
         tags.migrations,
         resources.migrations,
         monitor.migrations,
+        browse.migrations,  # views over the tables above: last
     ]
 
 

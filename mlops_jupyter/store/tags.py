@@ -43,6 +43,12 @@ def m001_create_dataset_tags(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m002_record_actors(db: SqlDb) -> None:
+    """Who set each tag (#15: the team store records every writer)."""
+    db.executescript("ALTER TABLE dataset_tags ADD COLUMN actor TEXT;")
+
+
 def is_true(value: Any) -> bool:
     return str(value).strip().lower() in TRUE_WORDS
 
@@ -63,10 +69,11 @@ class TagsMixin(StoreBase):
         now = utcnow()
         with self.write_one():
             self.conn.executemany(
-                """INSERT INTO dataset_tags (name, version, key, value, kind, set_by, set_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO dataset_tags (name, version, key, value, kind, set_by, set_at,
+                   actor) VALUES (?, ?, ?, ?, ?, ?, ?, mlops_actor())
                    ON CONFLICT(name, version, key) DO UPDATE SET value = excluded.value,
-                   kind = excluded.kind, set_by = excluded.set_by, set_at = excluded.set_at""",
+                   kind = excluded.kind, set_by = excluded.set_by, set_at = excluded.set_at,
+                   actor = excluded.actor""",
                 [(name, int(version), str(k), str(v), kind, by, now) for k, v in tags.items()],
             )
 
