@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from compare import timed  # noqa: E402  (bench/compare.py: median of warm calls)
 
 import mlops_jupyter as mj  # noqa: E402
 from mlops_jupyter.capture import session as session_mod  # noqa: E402
@@ -100,16 +101,6 @@ def mlflow_on(server: Any, n: int, args: Any) -> dict[str, Any]:
         "mlflow-pg", PEER, PEER_CODE, f"{uri}/{name}", str(n), str(args.params),
         str(args.metrics), str(args.repeat),
     )  # fmt: skip
-
-
-def timed(func: Any, repeat: int) -> tuple[float, Any]:
-    result = func()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
