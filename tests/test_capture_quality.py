@@ -220,3 +220,36 @@ def test_a_headless_run_shows_the_draft_and_the_failed_check_in_their_cells(
         assert not st.list_checks(name="train")[0]["passed"]
     finally:
         st.close()
+
+
+def test_schema_and_type_read_every_kind_of_column_dtype() -> None:
+    """The schema and the type tag read dtypes without ``DataFrame.dtypes`` (#18): they must
+    say what pandas says for every kind of column, tz-aware and Arrow timestamps included."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from mlops_jupyter.capture.quality import infer_type
+    from mlops_jupyter.capture.record import describe_dataset
+
+    frame = pd.DataFrame(
+        {
+            "i": np.arange(3),
+            "f": np.ones(3, dtype="float32"),
+            "s": ["a", "b", "c"],
+            "o": pd.Series([1, "x", None], dtype=object),
+            "c": pd.Categorical(["a", "b", "a"]),
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "d": pd.to_timedelta([1, 2, 3], unit="s"),
+        }
+    )
+    facts = describe_dataset(frame)
+    assert facts is not None
+    assert facts.schema == {str(c): str(t) for c, t in frame.dtypes.items()}
+    assert infer_type(frame) == "tabular"
+    for stamps in (
+        pd.date_range("2024-01-01", periods=3, tz="Europe/Paris"),
+        pd.array(pd.date_range("2024-01-01", periods=3), dtype=pd.ArrowDtype(pa.timestamp("us"))),
+    ):
+        assert infer_type(frame.assign(t=stamps)) == "timeseries"
+    assert infer_type(pd.DataFrame({"text": ["one two three four five"] * 3})) == "text"

@@ -16,7 +16,7 @@ from typing import Any
 
 from ._warn import warn_once
 from .ast_names import CallRef, CellSyntax, is_secret
-from .fingerprint import file_hash, fingerprint_soon, is_dataset
+from .fingerprint import column_dtypes, file_hash, fingerprint_soon, is_dataset
 from .record import is_estimator, is_fitted
 from .secrets import redact_text, redact_value
 
@@ -212,12 +212,8 @@ def _token(obj: Any) -> tuple[Any, ...]:
     shape = getattr(obj, "shape", None)
     columns = getattr(obj, "columns", None)
     cols = tuple(columns) if columns is not None and len(columns) <= 1000 else None
-    dtypes = getattr(obj, "dtypes", None)  # a frame's dtypes as a tuple: printing them as a
-    if dtypes is not None and hasattr(dtypes, "tolist"):  # Series took 2 ms a cell
-        kinds: Any = tuple(dtypes.tolist()) if len(dtypes) <= 1000 else str(dtypes)
-    else:
-        kinds = str(getattr(obj, "dtype", ""))
-    return (type(obj).__name__, shape, cols, kinds)
+    # dtypes as a tuple (printing a frame's dtypes Series took 2 ms a cell)
+    return (type(obj).__name__, shape, cols, column_dtypes(obj))
 
 
 def dataset_candidates(

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._warn import warn_once
+from .fingerprint import column_dtypes, dtype_name
 
 _loaders: dict[int, tuple[Any, str, str]] = {}  # id -> (weakref, kind, function) of loader output
 _MAX_LOADERS = 2000
@@ -174,10 +175,12 @@ def infer_type(obj: Any) -> str:
     if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
         if isinstance(obj.index, (pd.DatetimeIndex, pd.PeriodIndex)):
             return "timeseries"
-        dtypes = [obj.dtype] if isinstance(obj, pd.Series) else list(obj.dtypes)
-        if any(pd.api.types.is_datetime64_any_dtype(d) for d in dtypes):
+        dtypes = column_dtypes(obj)
+        if any(getattr(d, "kind", "") == "M" for d in dtypes):  # numpy, tz-aware, Arrow
             return "timeseries"
-        textual = [getattr(d, "kind", "") == "O" or str(d) in ("str", "string") for d in dtypes]
+        textual = [
+            getattr(d, "kind", "") == "O" or dtype_name(d) in ("str", "string") for d in dtypes
+        ]
         if textual and all(textual):  # every column holds text: long text is "text"
             first = obj if isinstance(obj, pd.Series) else obj.iloc[:, 0]
             if _long_text(first.iloc[:50].tolist()):

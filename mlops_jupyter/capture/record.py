@@ -13,6 +13,8 @@ from typing import Any
 
 from .fingerprint import (
     LazyFingerprint,
+    column_dtypes,
+    dtype_name,
     file_hash,
     fingerprint,
     fingerprint_without_timing,
@@ -260,10 +262,10 @@ def record_model(
 def _shape(obj: Any) -> tuple[str, int | None, int | None, dict[str, str]]:
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(obj, pd.DataFrame):
-        schema = {str(c): str(t) for c, t in zip(obj.columns, obj.dtypes)}
+        schema = {str(c): dtype_name(t) for c, t in zip(obj.columns, column_dtypes(obj))}
         return "dataframe", obj.shape[0], obj.shape[1], schema
     if pd is not None and isinstance(obj, pd.Series):
-        return "series", obj.shape[0], 1, {str(obj.name or "value"): str(obj.dtype)}
+        return "series", obj.shape[0], 1, {str(obj.name or "value"): dtype_name(obj.dtype)}
     shape: tuple[Any, ...] = tuple(getattr(obj, "shape", ()))
     n_rows = shape[0] if len(shape) >= 1 else 1
     n_cols = 1 if len(shape) <= 1 else int(_prod(shape[1:]))
