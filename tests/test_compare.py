@@ -755,3 +755,68 @@ def test_integer_params_stay_integers_when_some_runs_lack_them(store, runs) -> N
     assert "<td>4</td>" in cmp.to_html() and "<td>4.0</td>" not in cmp.to_html()
     groups = cmp.groups("depth", "auc").set_index("params.depth")
     assert groups.loc[4, "runs"] == DEPTH.count(4) and groups["runs"].sum() == 7
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_arrow_read_of_many_summaries_equals_the_json_read_value_for_value(seed) -> None:
+    """From 1,000 runs the summaries are parsed by Arrow (#18): the table must be the one the
+    per-run JSON path builds, in values and dtypes, whatever the params hold (ints with gaps,
+    ints and floats mixed, NaN and infinities, bools with gaps, ISO dates as text, nested
+    values, huge integers, keys only a few runs have); a column Arrow cannot read as the JSON
+    path does falls back to that path."""
+    import json as _json
+    import random
+
+    from pandas.testing import assert_frame_equal
+
+    from mlops_jupyter.store import summary_frame as sf
+    from mlops_jupyter.store.compare import _dump
+
+    rng = random.Random(seed)
+    kinds = {
+        "int": lambda: rng.randint(-5, 500),
+        "float": lambda: rng.choice([0.1 + 0.2, 1e-300, -2.5, float("nan"), float("inf")]),
+        "mixed": lambda: rng.choice([1, 2.5, 3]),
+        "text": lambda: rng.choice(["rf", "gb", "", "é ü"]),
+        "date": lambda: rng.choice(["2024-01-01", "2024-02-03T10:00:00"]),
+        "bool": lambda: rng.random() < 0.5,
+        "nested": lambda: rng.choice([[1, 2], {"a": 1}, [1, "x"]]),
+        "huge": lambda: rng.choice([1, 2**64]),
+        "flip": lambda: rng.choice([1, "one"]),
+    }
+    chosen = rng.sample(sorted(kinds), 5)
+    rows = []
+    for i in range(1_200):
+        params = {}
+        for key in chosen:
+            if rng.random() < (0.97 if key != "bool" else 0.8):
+                params[key] = kinds[key]()
+        if rng.random() < 0.01:
+            params["rare"] = rng.choice([7, 8])
+        metrics = {
+            m: rng.choice([rng.random(), float("nan"), 1.0]) for m in "ab" if rng.random() < 0.9
+        }
+        run = [f"r{i:05d}", "exp", f"run-{i}", "finished", f"2024-01-01T00:{i:05d}"]
+        run += [None] * (len(sf.RUN_FIELDS) - len(run))
+        rows.append((*run, _dump(params) if params or rng.random() < 0.5 else None, _dump(metrics)))
+    fast = sf.frame_from_rows(rows)
+    original = sf.ARROW_MIN_RUNS
+    try:
+        sf.ARROW_MIN_RUNS = 10**9  # every read through json.loads
+        slow = sf.frame_from_rows(rows)
+    finally:
+        sf.ARROW_MIN_RUNS = original
+    assert_frame_equal(fast, slow, check_exact=True)
+    assert _json.loads(rows[0][len(sf.RUN_FIELDS)] or "{}").keys() <= {
+        c.removeprefix("params.") for c in fast.columns
+    }
+
+
+def test_arrow_read_is_taken_for_plain_summaries() -> None:
+    """The fast path is not silently the JSON one: plain params and metrics go through Arrow."""
+    from mlops_jupyter.store import summary_frame as sf
+
+    texts = [f'{{"depth":{i},"model":"rf","lr":0.1,"flag":true}}' for i in range(1_500)]
+    columns = sf._arrow_columns(texts, "params.")
+    assert columns is not None and sorted(columns) == ["depth", "flag", "lr", "model"]
+    assert list(columns["depth"][:3]) == [0, 1, 2]
