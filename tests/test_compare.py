@@ -820,3 +820,69 @@ def test_arrow_read_is_taken_for_plain_summaries() -> None:
     columns = sf._arrow_columns(texts, "params.")
     assert columns is not None and sorted(columns) == ["depth", "flag", "lr", "model"]
     assert list(columns["depth"][:3]) == [0, 1, 2]
+
+
+SCRIPT_LOGGING_RUNS = """
+import sys
+from mlops_jupyter.store import compare, open_store
+compare.COPY_MIN_RUNS = 100  # (1,000 in use: a tenth, to keep the test quick)
+store = open_store(sys.argv[1], shared=False)
+for i in range(int(sys.argv[2])):  # a script logs runs and never reads them
+    run = store.create_run("sweep", name=f"s{i}")["id"]
+    store.log_params(run, {"depth": i % 7, "model": ("rf", "gb")[i % 2]})
+    store.log_metrics(run, [("auc", i / 2000, 0, None)])
+if sys.argv[3] == "close":
+    store.close()
+"""
+
+
+def test_a_script_that_logged_many_runs_leaves_their_table_for_the_next_process(
+    store, store_file, workdir, monkeypatch
+) -> None:
+    """#18: a process that changed 1,000 runs or more (100 here) stores their runs table at
+    exit or close, so the next process's first read decodes it instead of reading every run;
+    fewer runs, no copy."""
+    import subprocess
+    import sys
+
+    from pandas.testing import assert_frame_equal
+
+    from mlops_jupyter.store import compare as compare_mod
+    from mlops_jupyter.store import open_store
+
+    def script(n: int, end: str = "exit") -> None:
+        subprocess.run(
+            [sys.executable, "-c", SCRIPT_LOGGING_RUNS, str(store_file), str(n), end],
+            check=True, cwd=workdir, timeout=300,
+        )  # fmt: skip
+
+    def copies() -> dict[str, int]:
+        rows = store.query("SELECT key, version FROM compare_frames")
+        return {str(r["key"]): int(r["version"]) for r in rows}
+
+    script(50)
+    assert copies() == {}  # 50 runs: a first read of them is quick, nothing kept
+    script(110)
+    assert set(copies()) == {"experiment:sweep"}
+    first = copies()["experiment:sweep"]
+    script(100, "close")  # the same when the script closes its store itself
+    script(5)
+    assert copies()["experiment:sweep"] > first
+    read: list[int] = []
+    real = compare_mod.frame_from_rows
+    monkeypatch.setattr(
+        compare_mod, "frame_from_rows", lambda rows: read.append(len(rows)) or real(rows)
+    )
+    other = open_store(store_file, shared=False)
+    try:
+        table = other.compare_frame("sweep")
+    finally:
+        other.close()
+    assert len(table) == 265 and sum(read) <= 5  # decoded: the last 5 runs read
+    plain = open_store(store_file, shared=False)
+    try:
+        plain.__dict__["_stored_frame"] = lambda key: None
+        plain.__dict__["_save_frame"] = lambda *args: None
+        assert_frame_equal(table, plain.compare_frame("sweep"))
+    finally:
+        plain.close()

@@ -23,6 +23,7 @@ limit on bound variables.
 
 from __future__ import annotations
 
+import atexit
 import json
 import sqlite3
 import threading
@@ -33,6 +34,7 @@ from .base import Migrations, SqlDb, StoreBase
 from .present import has_table
 from .summary_frame import (
     FRAME_FORMAT,
+    KEEP,
     RUN_FIELDS,
     FrameCache,
     decode_frame,
@@ -246,8 +248,9 @@ class CompareMixin(StoreBase):
 
     def _save_frame(self, cache_key: Any, version: int, resets: int, frame: Any) -> None:
         """Keep ``frame`` in the store for the next process: encoded on a thread of its own,
-        written by the store's writer (never on the reading cell's time). A copy that cannot be
-        written is simply not there next time."""
+        written by the store's writer (never on the reading cell's time; on the calling thread
+        in :meth:`keep_copies`, at exit). A copy that cannot be written is simply not there
+        next time."""
         if self.readonly or not has_table(self, "compare_frames"):
             return
         key = self._frame_key(cache_key)
@@ -266,13 +269,24 @@ class CompareMixin(StoreBase):
                     (key, version, resets, FRAME_FORMAT, data),
                 )
 
-            self.write_later(job, lambda exc: None)
+            if now:
+                with self.write():
+                    job(self)
+            else:
+                self.write_later(job, lambda exc: None)
 
+        now = bool(self.__dict__.get("_copy_now"))
+        if now:
+            encode()
+            return
         thread = threading.Thread(target=encode, name="mlops-frame-copy", daemon=True)
         self.__dict__["_frame_copy"] = thread
         thread.start()
 
     def close(self) -> None:
+        if self.__dict__.pop("_copies_at_exit", False):
+            atexit.unregister(self.keep_copies)
+            self.keep_copies()
         thread = self.__dict__.get("_frame_copy")
         if thread is not None:
             thread.join(30.0)  # a copy being encoded is written before the connection goes
@@ -284,6 +298,49 @@ class CompareMixin(StoreBase):
         if thread is not None:
             thread.join(timeout)
         self.wait_for_writes(timeout)
+
+    def _count_changed_runs(self, n: int) -> None:
+        """Once this process changed 1,000 run summaries, keep copies of their tables at exit."""
+        changed = self.__dict__.get("_changed_runs", 0) + n
+        self.__dict__["_changed_runs"] = changed
+        if changed >= COPY_MIN_RUNS and not self.__dict__.get("_copies_at_exit"):
+            self.__dict__["_copies_at_exit"] = True
+            # At exit a module registering an exit hook of its own cannot be imported any
+            # more: concurrent.futures, which pandas imports, is imported now.
+            import concurrent.futures.thread  # noqa: F401
+
+            atexit.register(self.keep_copies)  # (or at close(), whichever comes first)
+
+    def keep_copies(self, limit: int = KEEP) -> list[str]:
+        """Store a copy of the runs table of each experiment (the ``limit`` most changed) with
+        1,000 runs or more changed since its copy, so the next process's first ``mj.runs()``
+        decodes it instead of reading every run (#18: 0.5 s at 50,000 runs, against 0.13 s).
+        Called at exit by a process that changed that many runs (a sweep, a script logging
+        runs nobody has read yet); returns the experiments copied. Never raises: a copy is a
+        cache, and the process is ending."""
+        try:
+            if self.readonly or not has_table(self, "compare_frames"):
+                return []
+            rows = self.query(
+                """SELECT name FROM (
+                     SELECT e.name AS name, COUNT(*) AS n, SUM(CASE WHEN s.version > COALESCE(
+                         (SELECT f.version FROM compare_frames f
+                          WHERE f.key = 'experiment:' || e.name), -1) THEN 1 ELSE 0 END) AS changed
+                     FROM compare_summaries s JOIN runs r ON r.id = s.run_id
+                     JOIN experiments e ON e.id = r.experiment_id GROUP BY e.name) t
+                   WHERE changed >= ? AND changed * 10 >= n  -- as a reader's own rule
+                   ORDER BY changed DESC LIMIT ?""",
+                (COPY_MIN_RUNS, limit),
+            )
+            names = [str(r["name"]) for r in rows]
+            self.__dict__["_copy_now"] = True  # encoded and written on this thread
+            for name in names:
+                self.compare_frame(name)  # a read of that many changed runs stores a copy
+            return names
+        except Exception:  # a closed connection, a full disk: the next reader reads afresh
+            return []
+        finally:
+            self.__dict__.pop("_copy_now", None)
 
     def refresh_summaries(self) -> int:
         """Fold new metric points and stale runs into ``compare_summaries``; returns how many
@@ -376,6 +433,7 @@ class CompareMixin(StoreBase):
     def _save_summaries(self, current: dict[str, _Summary]) -> None:
         if not current:
             return
+        self._count_changed_runs(len(current))
         self.conn.execute("UPDATE compare_state SET value = value + 1 WHERE name = 'version'")
         self.conn.executemany(
             """INSERT INTO compare_summaries (run_id, params, metrics, defaults, version)
