@@ -145,6 +145,6 @@ def test_a_large_flush_stores_the_times_as_one_point_at_a_time_would() -> None:
     now = time.time()
     batch = [("loss", i * 0.5, i, now + i * 3.7e-6) for i in range(5000)]
     batch += [("auc", 0.9, None, 1_700_000_000.9999999), ("auc", 0.8, None, 1_700_000_001.0)]
-    rows = metric_rows("run", batch)
-    assert rows == [("run", k, s, v, iso_utc(t), None) for k, v, s, t in batch]
+    rows = metric_rows("run", batch, "ann")
+    assert rows == [("run", k, s, v, iso_utc(t), None, "ann") for k, v, s, t in batch]
     assert len({r[4][:19] for r in rows}) > 1  # the batch spans seconds

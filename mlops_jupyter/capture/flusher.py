@@ -44,7 +44,7 @@ def hand_over(session: Any) -> tuple[Any, dict[str, BaseException]] | None:
         del session.pending_metrics[:n]
     if not batch:
         return None
-    rows = metric_rows(run_id, batch)
+    rows = metric_rows(run_id, batch, store.actor)
     outcome: dict[str, BaseException] = {}
     interactive = session.interactive
 

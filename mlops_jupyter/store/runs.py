@@ -526,7 +526,7 @@ class RunsMixin(StoreBase):
 
         Returns the ids given to them (first, last), or None when there were none.
         """
-        now = utcnow()
+        now, actor = utcnow(), self.actor
         rows = [
             (
                 run_id,
@@ -535,6 +535,7 @@ class RunsMixin(StoreBase):
                 None if value is None else float(value),
                 at or now,
                 execution_id,
+                actor,
             )
             for key, value, step, at in metrics
         ]
@@ -542,15 +543,22 @@ class RunsMixin(StoreBase):
 
     def insert_metric_rows(self, rows: list[tuple[Any, ...]]) -> tuple[int, int] | None:
         """Append metric rows as they are stored: ``(run_id, key, step, value, logged_at,
-        execution_id)``, values already floats or None (the flusher builds them so, in one
-        pass). Returns the ids given to them (first, last), or None when there were none."""
+        execution_id, actor)``, values already floats or None (the flusher builds them so, in
+        one pass; rows without the actor get this store's). Returns the ids given to them
+        (first, last), or None when there were none.
+
+        The actor is bound with the row: ``mlops_actor()`` in the INSERT is a Python call per
+        row, which doubled a flush of 100,000 points (0.80 s against 0.35 s)."""
         if not rows:
             return None
+        if len(rows[0]) == 6:
+            actor = self.actor
+            rows = [(*row, actor) for row in rows]
         with self.write():
             before = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()[0]
             self.conn.executemany(
                 """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id, actor)
-                   VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 rows,
             )
             self._summaries()._summarize_points(int(before) + 1, rows)
