@@ -31,7 +31,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 INTERVAL_S = 0.025
@@ -62,7 +62,8 @@ class Usage:
     sampler_cpu_s: float = 0.0  # the sampling thread's own CPU during the cell
 
     def as_row(self) -> dict[str, Any]:
-        return asdict(self)
+        # (dataclasses.asdict deep-copies every field: 0.1 ms of the writer's time a cell)
+        return dict(self.__dict__)
 
 
 def _gil_holding_pread() -> Any:

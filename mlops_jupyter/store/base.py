@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..config import configured_actor, os_user
 from ..errors import StoreError, StoreVersionError, StoreWriteError
 
 
@@ -276,8 +277,6 @@ class StoreBase:
     def actor(self) -> str:
         """Who every write of this store is recorded as: ``$MLOPS_JUPYTER_ACTOR``, else the
         database user (team store) or the operating-system user (file store)."""
-        from ..config import configured_actor, os_user
-
         configured = configured_actor()
         if configured:
             return configured
