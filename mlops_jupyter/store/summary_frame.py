@@ -33,8 +33,10 @@ RUN_COLUMNS = [name for _, name in RUN_FIELDS]
 KEEP = 4  # runs tables kept per store (experiments, or all runs)
 # The layout of an encoded frame: bump when the columns a fresh read gives change (RUN_FIELDS,
 # the order or dtypes of frame_from_rows), so a stored copy of the old layout is not used.
-FRAME_FORMAT = 1
-_NUMERIC = ("float64", "int64", "bool")  # stored as their bytes; the rest as a JSON list
+FRAME_FORMAT = 2
+# stored as their bytes; pandas' Arrow-backed text as an Arrow IPC stream (decoding 50,000
+# runs' text columns from JSON lists took 0.1 s); the rest as a JSON list
+_NUMERIC = ("float64", "int64", "bool")
 
 
 def frame_from_rows(rows: list[Any]) -> Any:
@@ -220,6 +222,8 @@ def encode_frame(frame: Any) -> bytes:
         dtype = str(column.dtype)
         if dtype in _NUMERIC:
             data = np.ascontiguousarray(column.to_numpy()).tobytes()
+        elif _arrow_text(column):
+            data, dtype = _ipc_bytes(column), "arrow"
         else:
             missing = column.isna().to_numpy()
             values = [None if gone else v for v, gone in zip(column.tolist(), missing)]
@@ -250,6 +254,8 @@ def decode_frame(data: bytes) -> Any:
             columns[name] = np.frombuffer(chunk, dtype=dtype).copy()
         elif dtype == "Int64":
             columns[name] = pd.array(json.loads(chunk), dtype="Int64")
+        elif dtype == "arrow":
+            columns[name] = _from_ipc(chunk)
         else:
             from_lists[name] = json.loads(chunk)
     rows = pd.RangeIndex(head["rows"])
@@ -259,6 +265,31 @@ def decode_frame(data: bytes) -> Any:
          head["columns"]},
         index=rows,
     )  # fmt: skip
+
+
+def _arrow_text(column: Any) -> bool:
+    """pandas' text dtype backed by Arrow (pandas 3's default ``str``)."""
+    import pandas as pd
+
+    dtype = column.dtype
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def _ipc_bytes(column: Any) -> bytes:
+    import pyarrow as pa
+
+    table = pa.table({"v": pa.array(column.array)})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def _from_ipc(chunk: bytes) -> Any:
+    import pyarrow as pa
+
+    with pa.ipc.open_stream(chunk) as reader:
+        return reader.read_all().column(0).to_pandas().array  # the dtype a fresh read gives
 
 
 @dataclass
