@@ -886,3 +886,32 @@ def test_a_script_that_logged_many_runs_leaves_their_table_for_the_next_process(
         assert_frame_equal(table, plain.compare_frame("sweep"))
     finally:
         plain.close()
+
+
+def test_default_params_and_verdicts_of_a_big_table_are_those_of_each_run(
+    store, monkeypatch
+) -> None:
+    """#18: past MANY_RUNS ids, default params and verify verdicts are read from the rows that
+    have any (indexed) instead of joining every id; the answers must be the per-id ones."""
+    from mlops_jupyter.store import compare as compare_mod
+
+    ids = [store.create_run("big", name=f"r{i}")["id"] for i in range(40)]
+    for i, run in enumerate(ids):
+        if i % 3 == 0:
+            store.log_params(run, {"alpha": 1.0, "max_iter": 100}, source="default")
+        store.log_params(run, {"depth": i}, source="auto")
+        if i % 4 == 0:
+            store.record_verification(run, reproduced=i % 8 == 0, summary="", details=[])
+    other = store.create_run("elsewhere", name="x")["id"]  # has defaults, is not asked for
+    store.log_params(other, {"alpha": 2.0}, source="default")
+    store.record_verification(other, reproduced=True, summary="", details=[])
+    asked = ids[:35]
+    small = store.default_params(asked), store.latest_verdicts(asked)
+    monkeypatch.setattr(compare_mod, "MANY_RUNS", 10)
+    from mlops_jupyter.store import export as export_mod
+
+    monkeypatch.setattr(export_mod, "MANY_RUNS", 10)
+    big = store.default_params(asked), store.latest_verdicts(asked)
+    assert big == small
+    assert big[0] == {r: {"alpha", "max_iter"} for i, r in enumerate(asked) if i % 3 == 0}
+    assert big[1] == {r: i % 8 == 0 for i, r in enumerate(asked) if i % 4 == 0}

@@ -153,6 +153,19 @@ def m004_add_frame_copies(db: SqlDb) -> None:
     )
 
 
+@migrations()
+def m005_index_default_params(db: SqlDb) -> None:
+    """The runs whose summary lists default-valued params, indexed (#18): a table of 50,000
+    runs asked for them through a 50,000-id ``json_each`` join (0.07-0.12 s)."""
+    db.executescript(
+        """CREATE INDEX idx_compare_summaries_defaults ON compare_summaries(run_id)
+           WHERE defaults != '[]';"""
+    )
+
+
+# From this many runs, per-run lookups read the (indexed) rows that have something and keep
+# those of the runs asked for, instead of joining the ids.
+MANY_RUNS = 2_000
 _RUN_FIELDS = RUN_FIELDS
 # A copy of a runs table is stored once this many of its runs (and a tenth of them) were read
 # since the last copy: a first read of 1,000 runs or more, or changes piling up after it.
@@ -485,11 +498,18 @@ class CompareMixin(StoreBase):
         scope = json.dumps(list(run_ids))
         try:
             self.refresh_summaries()
-            rows = self.query(
-                """SELECT run_id, defaults FROM compare_summaries
-                   WHERE run_id IN (SELECT value FROM json_each(?)) AND defaults != '[]'""",
-                (scope,),
-            )
+            if len(run_ids) > MANY_RUNS:
+                wanted = set(run_ids)
+                rows = self.query(
+                    "SELECT run_id, defaults FROM compare_summaries WHERE defaults != '[]'"
+                )
+                rows = [r for r in rows if r["run_id"] in wanted]
+            else:
+                rows = self.query(
+                    """SELECT run_id, defaults FROM compare_summaries
+                       WHERE run_id IN (SELECT value FROM json_each(?)) AND defaults != '[]'""",
+                    (scope,),
+                )
             return {str(r["run_id"]): set(json.loads(r["defaults"])) for r in rows}
         except sqlite3.OperationalError:  # read-only store: straight from the params table
             out: dict[str, set[str]] = {}

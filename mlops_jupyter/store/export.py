@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Migrations, SqlDb, StoreBase, dumps, loads, utcnow
+from .compare import MANY_RUNS
 
 migrations = Migrations("mlops_jupyter.export")
 
@@ -221,6 +222,15 @@ class ExportMixin(StoreBase):
     def latest_verdicts(self, run_ids: list[str]) -> dict[str, bool]:
         """``{run_id: reproduced}`` from each run's latest verification (runs without none)."""
         out: dict[str, bool] = {}
+        if len(run_ids) > MANY_RUNS:  # a big runs table: one pass over the verifications
+            wanted = set(run_ids)
+            for row in self.query(
+                """SELECT run_id, reproduced FROM verifications WHERE id IN (
+                       SELECT MAX(id) FROM verifications GROUP BY run_id)"""
+            ):
+                if row["run_id"] in wanted:
+                    out[row["run_id"]] = bool(row["reproduced"])
+            return out
         for start in range(0, len(run_ids), 500):
             chunk = run_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))

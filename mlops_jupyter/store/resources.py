@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .base import Migrations, SqlDb, StoreBase
+from .compare import MANY_RUNS
 from .present import has_table
 
 migrations = Migrations("mlops_jupyter.resources")
@@ -92,7 +93,7 @@ class ResourcesMixin(StoreBase):
                     MAX(gpu_mem_peak_mb) AS gpu_mem_peak_mb
                     FROM execution_resources"""
         out: dict[str, dict[str, Any]] = {}
-        if len(ids) > 2_000:  # a big runs table: one pass over the table, not a query per 500
+        if len(ids) > MANY_RUNS:  # a big runs table: one pass over the table, not a query per 500
             wanted = set(ids)
             for row in self.query(totals + " GROUP BY run_id"):
                 if row["run_id"] in wanted:
