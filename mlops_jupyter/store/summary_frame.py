@@ -268,11 +268,16 @@ def decode_frame(data: bytes) -> Any:
 
 
 def _arrow_text(column: Any) -> bool:
-    """pandas' text dtype backed by Arrow (pandas 3's default ``str``)."""
+    """pandas 3's default ``str`` dtype (Arrow-backed, NaN for missing): what a fresh read
+    gives text columns, and what an Arrow string column turns back into."""
     import pandas as pd
 
     dtype = column.dtype
-    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    return (
+        isinstance(dtype, pd.StringDtype)
+        and dtype.storage == "pyarrow"
+        and dtype.na_value is not pd.NA
+    )
 
 
 def _ipc_bytes(column: Any) -> bytes:
