@@ -11,6 +11,7 @@ multisets (``pandas.util.hash_pandas_object`` per row, then counts).
 from __future__ import annotations
 
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, InvalidInput
-from ._datadiff_values import _kind, _values
+from ._datadiff_values import Matched, Summaries, _kind
 
 MAX_CHANGED_CELLS = 1_000_000  # cells listed in .changed; the counts are always exact
 SAMPLE_ROWS = 20  # rows shown in the HTML samples
@@ -111,15 +112,20 @@ def compute_diff(
     schema, renames = _schema_changes(a, b, key, atol, rtol)
     b = b.rename(columns=renames)
     common = [c for c in a.columns if c in b.columns]
-    if key:
-        rows = _keyed(a, b, key, [c for c in common if c not in key], atol, rtol)
-    else:
-        rows = _unkeyed(a, b, common)
-    if summaries:
-        values, distributions = _values(a, b, common, rows["column_changes"])
-    else:
-        values = pd.DataFrame(columns=["column", "stat", "before", "after", "changed"])
-        distributions = {}
+    exact = bool(key) and atol == 0 and rtol == 0  # B's summaries can then follow from A's
+    values = pd.DataFrame(columns=["column", "stat", "before", "after", "changed"])
+    distributions: dict[str, dict[str, Any]] = {}
+    with Summaries(a, keep=exact) if summaries else nullcontext() as pending:
+        if key:
+            rows = _keyed(a, b, key, [c for c in common if c not in key], atol, rtol)
+        else:
+            rows = _unkeyed(a, b, common)
+        if pending is not None:
+            matched = None
+            if exact:
+                ia, ib, masks = rows["matched"]
+                matched = Matched.of(ia, ib, masks, len(a), len(b))
+            values, distributions = pending.values(b, common, rows["column_changes"], matched)
     back = {v: k for k, v in renames.items()}  # rows of B keep B's column names
     rows["added"] = rows["added"].rename(columns=back)
     kinds = schema["change"].value_counts() if len(schema) else pd.Series(dtype=int)
@@ -335,6 +341,7 @@ def _keyed(
         "sample_before": sample_before,
         "sample_after": sample_after,
         "sample_mask": sample_mask,
+        "matched": (ia, ib, masks),
     }
 
 

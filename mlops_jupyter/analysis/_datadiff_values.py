@@ -1,16 +1,30 @@
 """The values part of a dataset diff: per-column summaries before and after (dtype, nulls,
 mean, std, distinct, top values) and the distributions drawn for the columns that moved most.
-Split from :mod:`._datadiff_core`, which aligns and compares the rows."""
+Split from :mod:`._datadiff_core`, which aligns and compares the rows.
+
+Side A's summaries start on threads before the rows are compared (:class:`Summaries`). After a
+keyed diff compared exactly, side B's distinct counts and value counts follow from A's and the
+few rows outside the equal matched cells (#18); everything else is computed on B itself.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._datadiff_counts import canonical, distinct_after, distinct_floats
+
 TOP_DISTRIBUTIONS = 3  # columns whose distributions are drawn
+THREADED_ROWS = 100_000  # from this many rows the summaries run on threads
+MAX_TIED = 64  # values with equal counts put in B's order from their first rows; more: recount
+_STR = pd.StringDtype(na_value=np.nan)  # pandas' default string dtype: astype(str) keeps it
+STATS = ("dtype", "nulls", "mean", "std", "distinct", "top")
 
 
 def _kind(s: pd.Series) -> str:
@@ -25,84 +39,252 @@ def _kind(s: pd.Series) -> str:
     return "other"
 
 
-# -- per-column summaries and distributions --------------------------------------------
+# -- the rows a keyed diff matched -------------------------------------------------------
 
 
-def _column_summary(s: pd.Series) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Matched:
+    """Rows a keyed diff matched (``ia`` in A, ``ib`` in B) and, per compared column, which of
+    them differ (``masks``). Compared exactly (no ``atol``/``rtol``) the other matched cells
+    are equal. ``rest_a``/``rest_b``: rows no row of the other side matched."""
+
+    ia: np.ndarray
+    ib: np.ndarray
+    masks: dict[Any, np.ndarray]
+    rest_a: np.ndarray
+    rest_b: np.ndarray
+
+    @classmethod
+    def of(
+        cls, ia: np.ndarray, ib: np.ndarray, masks: dict[Any, np.ndarray], n_a: int, n_b: int
+    ) -> Matched:
+        return cls(ia, ib, masks, _complement(ia, n_a), _complement(ib, n_b))
+
+    def outside(self, column: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of A, of B, whose cells of ``column`` are not among the equal matched cells."""
+        differ = np.flatnonzero(self.masks[column])
+        return (
+            np.concatenate([self.rest_a, self.ia[differ]]),
+            np.concatenate([self.rest_b, self.ib[differ]]),
+        )
+
+
+def _complement(rows: np.ndarray, n: int) -> np.ndarray:
+    keep = np.ones(n, dtype=bool)
+    keep[rows] = False
+    return np.flatnonzero(keep)
+
+
+@dataclass(frozen=True)
+class Before:
+    """Side A's summary of a column, the column, and the rows of A and B outside its equal
+    matched cells: side B's column is A's minus ``column[rows_a]`` plus ``b[rows_b]``."""
+
+    summary: dict[str, Any]
+    column: pd.Series
+    rows_a: np.ndarray
+    rows_b: np.ndarray
+
+    def few(self, n: int) -> bool:
+        """Few enough rows outside for B's counts to come from A's faster than counting B."""
+        return len(self.rows_a) + len(self.rows_b) < n // 4
+
+
+# -- per-column summaries ----------------------------------------------------------------
+
+
+def _column_summary(
+    s: pd.Series, before: Before | None = None, keep: bool = False
+) -> dict[str, Any]:
+    """dtype, nulls, mean, std, distinct (numbers); dtype, nulls, distinct, top (the rest).
+
+    Private entries: ``_counts``, the value counts of a string column (for its distribution);
+    with ``keep``, ``_floats``, the values a float column's distinct count was taken of (for
+    side B's count)."""
     out: dict[str, Any] = {"dtype": str(s.dtype)}
-    kind = _kind(s)
-    if kind == "number":
+    if _kind(s) == "number":
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        present = values[~np.isnan(values)]
+        present = values if _is_int(s) else values[~np.isnan(values)]  # ints have no NaN
         out["nulls"] = len(values) - len(present)
         with np.errstate(invalid="ignore", over="ignore"):  # inf in a column: NaN stats
             out["mean"] = float(present.mean()) if len(present) else None
             out["std"] = float(present.std(ddof=1)) if len(present) > 1 else None
-        out["distinct"] = _distinct(s, present)
+        _number_distinct(out, s, present, before, keep)
         return out
     out["nulls"] = int(s.isna().sum())
-    try:
-        counts = s.value_counts(dropna=True)
-    except TypeError:
-        counts = s.astype(str).value_counts(dropna=True)
+    counts = _counts_after(s, before) if before is not None else None
+    if counts is None:
+        try:
+            counts = s.value_counts(dropna=True)
+        except TypeError:
+            counts = s.astype(str).value_counts(dropna=True)
+    if s.dtype == _STR:
+        out["_counts"] = counts
     out["distinct"] = len(counts)
     total = max(int(counts.sum()), 1)
     out["top"] = ", ".join(f"{v} ({n / total:.0%})" for v, n in counts.head(3).items())
     return out
 
 
-def _distinct(s: pd.Series, present: np.ndarray) -> int:
-    """Distinct values of a numeric column: integers in a range up to 4x their count by
-    counting (O(n)), the rest by sorting (which beats hashing for floats)."""
+def _is_int(s: pd.Series) -> bool:
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
+
+
+def _number_distinct(
+    out: dict[str, Any], s: pd.Series, present: np.ndarray, before: Before | None, keep: bool
+) -> None:
+    """Integers in a range up to 4x their count by counting (O(n)); other numbers as floats,
+    by hashing (:func:`distinct_floats`) or, on side B, from side A's count."""
     if len(present) and s.dtype.kind in "iu":  # (NumPy or nullable integers, nulls dropped)
-        low, high = present.min(), present.max()
+        raw = s.to_numpy() if _is_int(s) else present
+        low, high = int(raw.min()), int(raw.max())
         if high - low < 4 * len(present) and abs(low) < 2**52 and abs(high) < 2**52:
-            return int(np.count_nonzero(np.bincount((present - low).astype(np.int64))))
-    return len(np.unique(present))
-
-
-def _summaries(series: list[pd.Series]) -> list[dict[str, Any]]:
-    """Column summaries, on a few threads for large frames (numpy sorts and Arrow release the GIL)."""
-    rows = max((len(s) for s in series), default=0)
-    workers = min(4, os.cpu_count() or 1)
-    if rows < 100_000 or workers < 2:
-        return [_column_summary(s) for s in series]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_column_summary, series))
-
-
-def _values(
-    a: pd.DataFrame, b: pd.DataFrame, common: list[Any], column_changes: pd.Series
-) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
-    """Per-column summary before and after (long form) and the distributions to draw."""
-    rows = []
-    shift: dict[Any, float] = {}
-    stats = ("dtype", "nulls", "mean", "std", "distinct", "top")
-    columns = [*a.columns, *[c for c in b.columns if c not in a.columns]]
-    summaries = _summaries([a[c] for c in a.columns] + [b[c] for c in b.columns])
-    side_a = dict(zip(a.columns, summaries[: a.shape[1]]))
-    side_b = dict(zip(b.columns, summaries[a.shape[1] :]))
-    for c in columns:
-        before, after = side_a.get(c, {}), side_b.get(c, {})
-        for stat in stats:
-            if stat not in before and stat not in after:
-                continue
-            x, y = before.get(stat), after.get(stat)
-            rows.append(
-                {"column": c, "stat": stat, "before": x, "after": y, "changed": not _close(x, y)}
+            small = _is_int(s) and low >= 0 and high < 4 * len(present)
+            offsets = raw if small else raw - low  # the same count of bins in use
+            out["distinct"] = int(
+                np.count_nonzero(np.bincount(offsets.astype(np.intp, copy=False)))
             )
-        if c in common:
-            shift[c] = _shift(before, after, len(a), len(b))
-    values = pd.DataFrame(rows, columns=["column", "stat", "before", "after", "changed"])
-    ranked = sorted(
-        common,
-        key=lambda c: (-int(column_changes.get(c, 0)), -shift.get(c, 0.0)),
-    )
-    picks = [c for c in ranked if column_changes.get(c, 0) > 0 or shift.get(c, 0) > 0]
-    distributions = {str(c): _distribution(a[c], b[c]) for c in picks[:TOP_DISTRIBUTIONS]}
-    return values, distributions
+            return
+    values = present + 0.0  # -0.0 and 0.0 are one value (as for np.unique)
+    if keep:
+        out["_floats"] = values
+    floats_a = before.summary.get("_floats") if before is not None else None
+    if (
+        before is not None
+        and floats_a is not None
+        and before.few(len(values))
+        and before.summary["distinct"] * 4 >= len(floats_a)  # else B's count is as quick
+    ):
+        gone = canonical(_floats_at(before.column, before.rows_a))
+        new = canonical(_floats_at(s, before.rows_b))
+        out["distinct"] = distinct_after(before.summary["distinct"], floats_a, gone, new)
+        return
+    out["distinct"] = distinct_floats(values)
+
+
+def _floats_at(s: pd.Series, rows: np.ndarray) -> np.ndarray:
+    return s.iloc[rows].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _counts_after(s: pd.Series, before: Before) -> pd.Series | None:
+    """B's value counts of a string column, as ``s.value_counts()`` orders them: A's, less the
+    rows that left, plus those that came, ties put in the order of their first row in B. None
+    (count B itself) when many rows changed or too many values tie."""
+    counts_a = before.summary.get("_counts")
+    if counts_a is None or s.dtype != before.column.dtype or not before.few(len(s)):
+        return None
+    gone = before.column.iloc[before.rows_a].value_counts(dropna=True)
+    new = s.iloc[before.rows_b].value_counts(dropna=True)
+    delta = new.sub(gone, fill_value=0)
+    delta = delta[delta != 0].astype(np.int64)
+    if len(delta):
+        updated = counts_a.reindex(delta.index, fill_value=0) + delta
+        rest = counts_a[~counts_a.index.isin(delta.index)]
+        counts = pd.concat([rest, updated[updated > 0]])
+    else:
+        counts = counts_a
+    tied = counts.duplicated(keep=False).to_numpy()
+    if np.count_nonzero(tied) > MAX_TIED:
+        return None
+    first = np.zeros(len(counts), dtype=np.int64)  # value_counts: a stable sort of the values
+    first[tied] = [_first_row(s, v) for v in counts.index[tied]]  # in order of their first row
+    order = np.lexsort((first, -counts.to_numpy()))
+    return counts.iloc[order].rename_axis(s.name).rename("count")
+
+
+def _first_row(s: pd.Series, value: Any) -> int:
+    """Position of the first row of ``s`` that holds ``value`` (one of its values)."""
+    try:
+        import pyarrow.compute as pc
+
+        return int(pc.index(s.array.__arrow_array__(), value).as_py())  # stops at the first
+    except (AttributeError, TypeError, ValueError, NotImplementedError):
+        return int(np.argmax(s.eq(value).to_numpy(dtype=bool, na_value=False)))
+
+
+class Summaries:
+    """The column summaries of a diff. Side A's start at once, on threads for large frames
+    (numpy and Arrow release the GIL), while the rows are compared; :meth:`values` adds side
+    B's and returns the long-form table and the distributions. Use as a context manager."""
+
+    def __init__(self, a: pd.DataFrame, *, keep: bool) -> None:
+        workers = min(4, os.cpu_count() or 1)
+        threaded = len(a) >= THREADED_ROWS and workers > 1
+        self._pool = ThreadPoolExecutor(max_workers=workers) if threaded else None
+        self._a = a
+        self._side_a = {c: self._submit(_column_summary, a[c], None, keep) for c in a.columns}
+
+    def __enter__(self) -> Summaries:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, fn: Callable[..., dict[str, Any]], *args: Any) -> Future[dict[str, Any]]:
+        if self._pool is not None:
+            return self._pool.submit(fn, *args)
+        done: Future[dict[str, Any]] = Future()
+        done.set_result(fn(*args))
+        return done
+
+    def _after(self, c: Any, sb: pd.Series, matched: Matched | None) -> dict[str, Any]:
+        if matched is None or c not in matched.masks:
+            return _column_summary(sb)
+        rows_a, rows_b = matched.outside(c)
+        before = Before(self._side_a[c].result(), self._a[c], rows_a, rows_b)
+        return {**_column_summary(sb, before), "_before": before}
+
+    def values(
+        self,
+        b: pd.DataFrame,
+        common: list[Any],
+        column_changes: pd.Series,
+        matched: Matched | None = None,
+    ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+        """Per-column summary before and after (long form) and the distributions to draw.
+        ``matched``: the rows of an exact keyed diff (B's counts then come from A's)."""
+        a = self._a
+        side_b_futures = {c: self._submit(self._after, c, b[c], matched) for c in b.columns}
+        side_a = {c: f.result() for c, f in self._side_a.items()}
+        side_b = {c: f.result() for c, f in side_b_futures.items()}
+        rows = []
+        shift: dict[Any, float] = {}
+        columns = [*a.columns, *[c for c in b.columns if c not in a.columns]]
+        for c in columns:
+            before, after = side_a.get(c, {}), side_b.get(c, {})
+            for stat in STATS:
+                if stat not in before and stat not in after:
+                    continue
+                x, y = before.get(stat), after.get(stat)
+                rows.append(
+                    {
+                        "column": c,
+                        "stat": stat,
+                        "before": x,
+                        "after": y,
+                        "changed": not _close(x, y),
+                    }
+                )
+            if c in common:
+                shift[c] = _shift(before, after, len(a), len(b))
+        values = pd.DataFrame(rows, columns=["column", "stat", "before", "after", "changed"])
+        ranked = sorted(
+            common,
+            key=lambda c: (-int(column_changes.get(c, 0)), -shift.get(c, 0.0)),
+        )
+        picks = [c for c in ranked if column_changes.get(c, 0) > 0 or shift.get(c, 0) > 0]
+        distributions = {
+            str(c): _distribution(
+                a[c],
+                b[c],
+                side_a[c].get("_counts"),
+                side_b[c].get("_counts"),
+                side_b[c].get("_before"),
+            )
+            for c in picks[:TOP_DISTRIBUTIONS]
+        }
+        return values, distributions
 
 
 def _close(x: Any, y: Any) -> bool:
@@ -127,22 +309,45 @@ def _shift(before: dict[str, Any], after: dict[str, Any], n_a: int, n_b: int) ->
     return float(score) if np.isfinite(score) else 0.0
 
 
-def _distribution(sa: pd.Series, sb: pd.Series, bins: int = 20) -> dict[str, Any]:
+# -- distributions -----------------------------------------------------------------------
+
+
+def _distribution(
+    sa: pd.Series,
+    sb: pd.Series,
+    counts_a: pd.Series | None = None,
+    counts_b: pd.Series | None = None,
+    before: Before | None = None,
+    bins: int = 20,
+) -> dict[str, Any]:
+    """Histograms of two numeric columns on shared edges, else the counts of their 10 most
+    common values. ``counts_*``: the value counts already taken of a string column;
+    ``before``: B's histogram is then A's less the rows that left plus those that came."""
     if _kind(sa) == _kind(sb) == "number":
-        va = sa.to_numpy(dtype=np.float64, na_value=np.nan)
-        vb = sb.to_numpy(dtype=np.float64, na_value=np.nan)
-        va, vb = va[np.isfinite(va)], vb[np.isfinite(vb)]
-        both = np.concatenate([va, vb])
-        if len(both):
-            edges = np.histogram_bin_edges(both, bins=bins)
+        va, vb = _finite(sa), _finite(sb)
+        if len(va) or len(vb):
+            ends = np.array([f(v) for v in (va, vb) if len(v) for f in (np.min, np.max)])
+            edges = np.histogram_bin_edges(ends, bins=bins)  # the edges all the values give
+            # equal bins: numpy places the values by arithmetic (checked against the edges),
+            # not by a sort of them, unless the span overflows
+            fast = bool(np.isfinite(edges[-1] - edges[0]))
+            cut: dict[str, Any] = (
+                {"bins": bins, "range": (edges[0], edges[-1])} if fast else {"bins": edges}
+            )
+            hist_a = np.histogram(va, **cut)[0]
+            if before is not None and before.few(len(sb)):
+                gone = np.histogram(_finite(before.column.iloc[before.rows_a]), **cut)[0]
+                hist_b = hist_a - gone + np.histogram(_finite(sb.iloc[before.rows_b]), **cut)[0]
+            else:
+                hist_b = np.histogram(vb, **cut)[0]
             return {
                 "kind": "numeric",
                 "edges": edges.tolist(),
-                "a": np.histogram(va, bins=edges)[0].tolist(),
-                "b": np.histogram(vb, bins=edges)[0].tolist(),
+                "a": hist_a.tolist(),
+                "b": hist_b.tolist(),
             }
-    ca = sa.astype(str).value_counts()
-    cb = sb.astype(str).value_counts()
+    ca = counts_a if counts_a is not None else sa.astype(str).value_counts()
+    cb = counts_b if counts_b is not None else sb.astype(str).value_counts()
     labels = list((ca.add(cb, fill_value=0)).sort_values(ascending=False).index[:10])
     return {
         "kind": "categorical",
@@ -150,3 +355,8 @@ def _distribution(sa: pd.Series, sb: pd.Series, bins: int = 20) -> dict[str, Any
         "a": [int(ca.get(v, 0)) for v in labels],
         "b": [int(cb.get(v, 0)) for v in labels],
     }
+
+
+def _finite(s: pd.Series) -> np.ndarray:
+    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values[np.isfinite(values)]
