@@ -132,6 +132,27 @@ def test_duplicate_keys_are_reported_not_collapsed() -> None:
     assert "Duplicate keys" in d.to_html()
 
 
+def test_integer_keys_by_offset_match_factorised_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compact integer key is aligned by its offsets, not hashed (#18): the same rows, cells
+    and duplicates, listed in order of first occurrence as with factorised codes."""
+    from mlops_jupyter.analysis import _datadiff_core
+
+    rng = np.random.default_rng(4)
+    ids = rng.permutation(np.concatenate([np.arange(-500, 1500), [7, 7, -3, 900]]))
+    a = pd.DataFrame({"id": ids.astype(np.int32), "x": rng.integers(0, 5, len(ids))})
+    b = a.sample(frac=0.9, random_state=3).copy()
+    b.loc[b.index[::7], "x"] += 1
+    b = pd.concat([b, pd.DataFrame({"id": np.array([1500, 1501, 1500], np.int32), "x": 0})])
+    fast = diff(a, b, key="id", store=False)
+    monkeypatch.setattr(_datadiff_core, "_int_key_codes", lambda *args: None)
+    hashed = diff(a, b, key="id", store=False)
+    assert fast.summary == hashed.summary and fast.summary["duplicate_keys"] == 4
+    for part in ("changed", "added", "removed", "duplicates", "values"):
+        pd.testing.assert_frame_equal(getattr(fast, part), getattr(hashed, part))
+    in_a = sorted((7, -3, 900), key=lambda k: int(np.flatnonzero(ids == k)[0]))
+    assert fast.duplicates["id"].tolist() == [*in_a, 1500]  # not sorted by value
+
+
 def test_multi_column_key() -> None:
     a = pd.DataFrame({"g": ["a", "a", "b", "b"], "n": [1, 2, 1, 2], "v": [1.0, 2.0, 3.0, 4.0]})
     b = pd.DataFrame({"g": ["b", "a", "b", "c"], "n": [2, 2, 1, 1], "v": [4.0, 2.5, 3.0, 0.0]})

@@ -260,23 +260,24 @@ def _align(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """Matched row positions (ia, ib), rows only in A, rows only in B, duplicated keys."""
     n_a = len(a)
-    codes = None
-    n_codes = 1
-    for k in key:
-        sa, sb = a[k], b[k]
-        both = (
-            pd.concat([sa, sb], ignore_index=True)
-            if sa.dtype == sb.dtype
-            else pd.Series(np.concatenate([sa.to_numpy(object), sb.to_numpy(object)]))
-        )
-        c, uniques = pd.factorize(both, use_na_sentinel=False)
-        if codes is None:
-            codes = c.astype(np.int64)
-        else:
-            codes, _ = pd.factorize(codes * len(uniques) + c)
-            codes = codes.astype(np.int64)
-        n_codes = int(codes.max()) + 1 if len(codes) else 1
+    codes = _int_key_codes(a, b, key)
+    by_first = codes is None  # factorised codes number the keys in order of first occurrence
+    if codes is None:
+        for k in key:
+            sa, sb = a[k], b[k]
+            both = (
+                pd.concat([sa, sb], ignore_index=True)
+                if sa.dtype == sb.dtype
+                else pd.Series(np.concatenate([sa.to_numpy(object), sb.to_numpy(object)]))
+            )
+            c, uniques = pd.factorize(both, use_na_sentinel=False)
+            if codes is None:
+                codes = c.astype(np.int64)
+            else:
+                codes, _ = pd.factorize(codes * len(uniques) + c)
+                codes = codes.astype(np.int64)
     assert codes is not None
+    n_codes = int(codes.max()) + 1 if len(codes) else 1
     ca, cb = codes[:n_a], codes[n_a:]
     count_a = np.bincount(ca, minlength=n_codes)
     count_b = np.bincount(cb, minlength=n_codes)
@@ -298,11 +299,32 @@ def _align(
         order = np.arange(len(codes))[::-1]
         first[codes[order]] = order  # the first occurrence wins (written last)
         firsts = first[dup_codes]
+        if not by_first:  # list them as factorised codes would: in order of first occurrence
+            order = np.argsort(firsts, kind="stable")
+            dup_codes, firsts = dup_codes[order], firsts[order]
         both_keys = pd.concat([a[list(key)], b[list(key)]], ignore_index=True)
         duplicates = both_keys.iloc[firsts].reset_index(drop=True)
         duplicates["rows_a"] = count_a[dup_codes]
         duplicates["rows_b"] = count_b[dup_codes]
     return ia, ib, removed, added, duplicates
+
+
+def _int_key_codes(a: pd.DataFrame, b: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray | None:
+    """A single integer key in a compact range: its offsets from the smallest key are codes
+    (no hashing); None otherwise."""
+    if len(key) != 1:
+        return None
+    sa, sb = a[key[0]], b[key[0]]
+    if not (_is_int(sa) and sa.dtype == sb.dtype != np.uint64) or not (len(sa) and len(sb)):
+        return None
+    va, vb = sa.to_numpy(), sb.to_numpy()
+    low, high = min(int(va.min()), int(vb.min())), max(int(va.max()), int(vb.max()))
+    if high - low >= 2 * (len(va) + len(vb)):
+        return None
+    codes = np.empty(len(va) + len(vb), dtype=np.int64)
+    np.subtract(va, low, out=codes[: len(va)], dtype=np.int64)
+    np.subtract(vb, low, out=codes[len(va) :], dtype=np.int64)
+    return codes
 
 
 def _keyed(
@@ -314,10 +336,11 @@ def _keyed(
     rtol: float,
 ) -> dict[str, Any]:
     ia, ib, removed, added, duplicates = _align(a, b, key)
+    rows_a, rows_b = _run(ia), _run(ib)
     changed_any = np.zeros(len(ia), dtype=bool)
     masks: dict[Any, np.ndarray] = {}
     for c in columns:
-        mask = _differs(a[c], b[c], ia, ib, atol, rtol)
+        mask = _differs(a[c], b[c], rows_a, rows_b, atol, rtol)
         masks[c] = mask
         changed_any |= mask
     column_changes = pd.Series(
@@ -345,6 +368,14 @@ def _keyed(
     }
 
 
+def _run(rows: np.ndarray) -> np.ndarray | slice:
+    """``rows`` as a slice when they are consecutive (B often keeps A's order): a view of each
+    column instead of a copy."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and (np.diff(rows) == 1).all():
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
 def _changed_cells(
     a: pd.DataFrame,
     b: pd.DataFrame,
@@ -354,23 +385,20 @@ def _changed_cells(
     masks: dict[Any, np.ndarray],
 ) -> pd.DataFrame:
     """One row per changed cell: key values, column, before, after (in A's row order)."""
-    parts = []
+    rows, cols, before, after = [], [], [], []
     budget = MAX_CHANGED_CELLS
-    for order, (c, mask) in enumerate(masks.items()):
+    for number, (c, mask) in enumerate(masks.items()):
         pos = np.flatnonzero(mask)[:budget]
         budget -= len(pos)
         if not len(pos):
             continue
-        part = a[list(key)].iloc[ia[pos]].reset_index(drop=True)
-        part["column"] = c
-        part["before"] = pd.Series(a[c].iloc[ia[pos]].to_numpy(dtype=object), dtype=object)
-        part["after"] = pd.Series(b[c].iloc[ib[pos]].to_numpy(dtype=object), dtype=object)
-        part["_row"] = pos
-        part["_col"] = order
-        parts.append(part)
+        rows.append(pos)
+        cols.append(np.full(len(pos), number))
+        before.append(a[c].iloc[ia[pos]].to_numpy(dtype=object))
+        after.append(b[c].iloc[ib[pos]].to_numpy(dtype=object))
         if budget <= 0:
             break
-    if not parts:
+    if not rows:
         return pd.DataFrame(
             {
                 **{k: pd.Series(dtype=a[k].dtype) for k in key},
@@ -379,9 +407,14 @@ def _changed_cells(
                 "after": [],
             }
         ).astype({"column": object, "before": object, "after": object})
-    out = pd.concat(parts, ignore_index=True)
-    out = out.sort_values(["_row", "_col"], kind="stable").drop(columns=["_row", "_col"])
-    return out.reset_index(drop=True)
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    order = np.lexsort((col, row))  # by row of A, then by column
+    labels = list(masks)
+    out = a[list(key)].iloc[ia[row[order]]].reset_index(drop=True)
+    out["column"] = pd.Series([labels[i] for i in col[order]])  # dtype inferred from the labels
+    out["before"] = pd.Series(np.concatenate(before)[order], dtype=object)
+    out["after"] = pd.Series(np.concatenate(after)[order], dtype=object)
+    return out
 
 
 def _unkeyed(a: pd.DataFrame, b: pd.DataFrame, common: list[Any]) -> dict[str, Any]:
@@ -446,7 +479,9 @@ def _surplus(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
 # -- comparing one column ----------------------------------------------------------------------
 
 
-def _arrays(s: pd.Series, rows: np.ndarray, as_float: bool) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(
+    s: pd.Series, rows: np.ndarray | slice, as_float: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Values at ``rows`` as a numpy array plus their missing-value mask."""
     dtype = s.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "biufc":
@@ -469,7 +504,12 @@ def _arrays(s: pd.Series, rows: np.ndarray, as_float: bool) -> tuple[np.ndarray,
 
 
 def _differs(
-    sa: pd.Series, sb: pd.Series, ia: np.ndarray, ib: np.ndarray, atol: float, rtol: float
+    sa: pd.Series,
+    sb: pd.Series,
+    ia: np.ndarray | slice,
+    ib: np.ndarray | slice,
+    atol: float,
+    rtol: float,
 ) -> np.ndarray:
     """Boolean mask over the matched rows: True where A's cell differs from B's."""
     ka, kb = _kind(sa), _kind(sb)
@@ -513,11 +553,11 @@ def _is_int(s: pd.Series) -> bool:
 
 
 def _extension_differs(
-    sa: pd.Series, sb: pd.Series, ia: np.ndarray, ib: np.ndarray
+    sa: pd.Series, sb: pd.Series, ia: np.ndarray | slice, ib: np.ndarray | slice
 ) -> np.ndarray | None:
     """Same extension dtype (Arrow strings, categoricals): compare without leaving the array."""
     try:
-        xa, xb = sa.array.take(ia), sb.array.take(ib)
+        xa, xb = _take(sa.array, ia), _take(sb.array, ib)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ne = xa != xb
@@ -528,6 +568,10 @@ def _extension_differs(
     except (TypeError, ValueError, NotImplementedError):
         return None
     return (ne & ~na_a & ~na_b) | (na_a != na_b)
+
+
+def _take(array: Any, rows: np.ndarray | slice) -> Any:
+    return array[rows] if isinstance(rows, slice) else array.take(rows)
 
 
 def _unequal(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
