@@ -571,3 +571,42 @@ def test_summaries_equal_the_plain_computation(
         assert calls["distinct_after"] > 0 and calls["_first_row"] > 0
     objects = pd.Series(["a", "b", None, "b"], dtype=object)  # no Arrow array: a scan
     assert _datadiff_values._first_row(objects, "b") == 1
+
+
+def test_work_threads_and_the_caller_share_the_queue() -> None:
+    """The summaries' thread pool (#18): workers take tasks from the front, the caller from the
+    back; a task's exception reaches whoever waits on it; leaving drops what never started."""
+    import threading
+
+    from mlops_jupyter.analysis._datadiff_work import Work
+
+    gate, started = threading.Event(), threading.Event()
+
+    def hold() -> bool:
+        started.set()
+        return gate.wait(10)
+
+    with Work(1) as work:
+        blocked = work.submit(hold)  # keeps the one worker busy
+        assert started.wait(10)
+        rest = [work.submit(lambda i=i: (i, threading.current_thread().name)) for i in range(4)]
+        work.help()  # the caller runs the four, newest first
+        assert [f.result()[0] for f in rest] == [0, 1, 2, 3]
+        assert {f.result()[1] for f in rest} == {threading.current_thread().name}
+        failing = work.submit(lambda: 1 / 0)
+        work.help()
+        with pytest.raises(ZeroDivisionError):
+            failing.result()
+        gate.set()
+        assert blocked.result() is True
+        gate.clear()
+        started.clear()
+        work.submit(hold)
+        assert started.wait(10)
+        never = work.submit(lambda: "ran")
+        threading.Timer(0.2, gate.set).start()  # frees the worker after the queue is closed
+    assert never.cancelled()
+    with Work(0) as inline:  # no threads: at once, in the caller
+        assert inline.submit(lambda: threading.current_thread().name).result() == (
+            threading.current_thread().name
+        )

@@ -9,9 +9,6 @@ few rows outside the equal matched cells (#18); everything else is computed on B
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ._datadiff_counts import canonical, distinct_after, distinct_floats
+from ._datadiff_work import Work, default_workers
 
 TOP_DISTRIBUTIONS = 3  # columns whose distributions are drawn
 THREADED_ROWS = 100_000  # from this many rows the summaries run on threads
@@ -203,30 +201,22 @@ def _first_row(s: pd.Series, value: Any) -> int:
 
 
 class Summaries:
-    """The column summaries of a diff. Side A's start at once, on threads for large frames
-    (numpy and Arrow release the GIL), while the rows are compared; :meth:`values` adds side
-    B's and returns the long-form table and the distributions. Use as a context manager."""
+    """The column summaries of a diff. Side A's start at once, on a worker thread for large
+    frames (numpy and Arrow release the GIL), while the caller compares the rows; then
+    :meth:`values` helps with what is left, adds side B's and returns the long-form table and
+    the distributions. Use as a context manager."""
 
     def __init__(self, a: pd.DataFrame, *, keep: bool) -> None:
-        workers = min(4, os.cpu_count() or 1)
-        threaded = len(a) >= THREADED_ROWS and workers > 1
-        self._pool = ThreadPoolExecutor(max_workers=workers) if threaded else None
+        self._work = Work(default_workers() if len(a) >= THREADED_ROWS else 0)
         self._a = a
-        self._side_a = {c: self._submit(_column_summary, a[c], None, keep) for c in a.columns}
+        slow_first = sorted(a.columns, key=lambda c: _cost(a[c]), reverse=True)
+        self._side_a = {c: self._work.submit(_column_summary, a[c], None, keep) for c in slow_first}
 
     def __enter__(self) -> Summaries:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _submit(self, fn: Callable[..., dict[str, Any]], *args: Any) -> Future[dict[str, Any]]:
-        if self._pool is not None:
-            return self._pool.submit(fn, *args)
-        done: Future[dict[str, Any]] = Future()
-        done.set_result(fn(*args))
-        return done
+        self._work.__exit__(*exc)
 
     def _after(self, c: Any, sb: pd.Series, matched: Matched | None) -> dict[str, Any]:
         if matched is None or c not in matched.masks:
@@ -244,10 +234,13 @@ class Summaries:
     ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
         """Per-column summary before and after (long form) and the distributions to draw.
         ``matched``: the rows of an exact keyed diff (B's counts then come from A's)."""
+        self._work.help()  # A's summaries not started yet: all of them are running or done
+        slow_first = sorted(b.columns, key=lambda c: _cost(b[c]), reverse=True)
+        side_b_futures = {c: self._work.submit(self._after, c, b[c], matched) for c in slow_first}
+        self._work.help()
         a = self._a
-        side_b_futures = {c: self._submit(self._after, c, b[c], matched) for c in b.columns}
-        side_a = {c: f.result() for c, f in self._side_a.items()}
-        side_b = {c: f.result() for c, f in side_b_futures.items()}
+        side_a = {c: self._side_a[c].result() for c in a.columns}
+        side_b = {c: side_b_futures[c].result() for c in b.columns}
         rows = []
         shift: dict[Any, float] = {}
         columns = [*a.columns, *[c for c in b.columns if c not in a.columns]]
@@ -285,6 +278,13 @@ class Summaries:
             for c in picks[:TOP_DISTRIBUTIONS]
         }
         return values, distributions
+
+
+def _cost(s: pd.Series) -> int:
+    """Which summaries take longest (to start them first): floats, then others, integers."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        return 2
+    return 0 if _is_int(s) else 1
 
 
 def _close(x: Any, y: Any) -> bool:
