@@ -30,7 +30,7 @@ def _hashed(values: np.ndarray) -> np.ndarray:
 
 
 def _buckets(hashes: np.ndarray, bits: int) -> np.ndarray:
-    return (hashes >> np.uint64(64 - bits)).astype(np.intp)
+    return np.right_shift(hashes, np.uint64(64 - bits)).view(np.intp)  # < 2**bits: fits
 
 
 def distinct_floats(values: np.ndarray) -> int:

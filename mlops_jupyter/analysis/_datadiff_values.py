@@ -21,6 +21,7 @@ from ._datadiff_work import Work, default_workers
 TOP_DISTRIBUTIONS = 3  # columns whose distributions are drawn
 THREADED_ROWS = 100_000  # from this many rows the summaries run on threads
 MAX_TIED = 64  # values with equal counts put in B's order from their first rows; more: recount
+MAX_COUNTED = 10_000  # B's value counts from A's up to this many values; more: recount
 _STR = pd.StringDtype(na_value=np.nan)  # pandas' default string dtype: astype(str) keeps it
 STATS = ("dtype", "nulls", "mean", "std", "distinct", "top")
 
@@ -102,7 +103,7 @@ def _column_summary(
     out: dict[str, Any] = {"dtype": str(s.dtype)}
     if _kind(s) == "number":
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        present = values if _is_int(s) else values[~np.isnan(values)]  # ints have no NaN
+        present = values if _is_int(s) else _present(values)
         out["nulls"] = len(values) - len(present)
         with np.errstate(invalid="ignore", over="ignore"):  # inf in a column: NaN stats
             out["mean"] = float(present.mean()) if len(present) else None
@@ -122,6 +123,12 @@ def _column_summary(
     total = max(int(counts.sum()), 1)
     out["top"] = ", ".join(f"{v} ({n / total:.0%})" for v, n in counts.head(3).items())
     return out
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    """The values that are not NaN (the array itself when none is: no copy)."""
+    missing = np.isnan(values)
+    return values[~missing] if missing.any() else values
 
 
 def _is_int(s: pd.Series) -> bool:
@@ -167,27 +174,36 @@ def _floats_at(s: pd.Series, rows: np.ndarray) -> np.ndarray:
 def _counts_after(s: pd.Series, before: Before) -> pd.Series | None:
     """B's value counts of a string column, as ``s.value_counts()`` orders them: A's, less the
     rows that left, plus those that came, ties put in the order of their first row in B. None
-    (count B itself) when many rows changed or too many values tie."""
+    (count B itself) when many rows changed or many values are counted or tie."""
     counts_a = before.summary.get("_counts")
-    if counts_a is None or s.dtype != before.column.dtype or not before.few(len(s)):
+    if (
+        counts_a is None
+        or len(counts_a) > MAX_COUNTED
+        or s.dtype != before.column.dtype
+        or not before.few(len(s))
+    ):
         return None
-    gone = before.column.iloc[before.rows_a].value_counts(dropna=True)
-    new = s.iloc[before.rows_b].value_counts(dropna=True)
-    delta = new.sub(gone, fill_value=0)
-    delta = delta[delta != 0].astype(np.int64)
-    if len(delta):
-        updated = counts_a.reindex(delta.index, fill_value=0) + delta
-        rest = counts_a[~counts_a.index.isin(delta.index)]
-        counts = pd.concat([rest, updated[updated > 0]])
-    else:
-        counts = counts_a
-    tied = counts.duplicated(keep=False).to_numpy()
-    if np.count_nonzero(tied) > MAX_TIED:
+    counts = dict(zip(counts_a.index, counts_a.to_numpy().tolist()))
+    for value, n in _tally(before.column, before.rows_a):
+        counts[value] -= n
+    for value, n in _tally(s, before.rows_b):
+        counts[value] = counts.get(value, 0) + n
+    labels = [v for v, n in counts.items() if n > 0]
+    numbers = np.array([counts[v] for v in labels], dtype=np.int64)
+    _, where, repeats = np.unique(numbers, return_inverse=True, return_counts=True)
+    tied = np.flatnonzero(repeats[where] > 1)
+    if len(tied) > MAX_TIED:
         return None
-    first = np.zeros(len(counts), dtype=np.int64)  # value_counts: a stable sort of the values
-    first[tied] = [_first_row(s, v) for v in counts.index[tied]]  # in order of their first row
-    order = np.lexsort((first, -counts.to_numpy()))
-    return counts.iloc[order].rename_axis(s.name).rename("count")
+    first = np.zeros(len(labels), dtype=np.int64)  # value_counts: a stable sort of the values
+    first[tied] = [_first_row(s, labels[i]) for i in tied]  # in order of their first row
+    order = np.lexsort((first, -numbers))
+    index = pd.Index([labels[i] for i in order], dtype=counts_a.index.dtype, name=s.name)
+    return pd.Series(numbers[order], index=index, name="count")
+
+
+def _tally(s: pd.Series, rows: np.ndarray) -> list[tuple[Any, int]]:
+    counted = s.iloc[rows].value_counts(dropna=True)
+    return list(zip(counted.index, counted.to_numpy().tolist()))
 
 
 def _first_row(s: pd.Series, value: Any) -> int:
