@@ -480,9 +480,11 @@ def test_distinct_after_equals_a_recount() -> None:
         assert counted == expected, trial
 
 
-def _summary_pair(n: int, *, shuffle: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A frame of every kind of column and an edited copy (cells edited, rows removed and
-    added); string column ``s`` has tied counts in A and in B."""
+def _summary_pair(n: int, *, rows: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A frame of every kind of column and an edited copy; string column ``s`` has tied counts
+    in A and in B. ``rows``: "kept" (cells edited, rows removed and added, B in A's order),
+    "shuffled" (the same, B's rows shuffled), "same" (the same rows, f, few and s edited, the
+    zeros of z turned to -0.0)."""
     rng = np.random.default_rng(11)
     a = pd.DataFrame(
         {
@@ -495,6 +497,7 @@ def _summary_pair(n: int, *, shuffle: bool) -> tuple[pd.DataFrame, pd.DataFrame]
             "s": np.repeat(np.array(["red", "green", "blue"]), [n // 3, n // 3, n - 2 * (n // 3)]),
             "o": pd.Series(rng.choice(np.array(["x", 1, "1", None], dtype=object), n)),
             "many": pd.Series([f"v{i}" for i in rng.integers(0, n // 4, n)], dtype="str"),
+            "z": np.where(np.arange(n) % 2 == 0, 0.0, 1.0),
         }
     )
     a["s"] = a["s"].sample(frac=1.0, random_state=1).to_numpy()
@@ -506,69 +509,85 @@ def _summary_pair(n: int, *, shuffle: bool) -> tuple[pd.DataFrame, pd.DataFrame]
     zeros = np.flatnonzero(a["f"].to_numpy() == 0)
     b.loc[zeros[::2], "f"] = -b.loc[zeros[::2], "f"]  # 0.0 <-> -0.0: equal cells
     b.loc[edited[::2], "few"] = 0.5
+    reds = np.flatnonzero(a["s"].to_numpy() == "red")[:100]
+    greens = np.flatnonzero(a["s"].to_numpy() == "green")[:100]
+    b.loc[np.concatenate([reds, greens]), "s"] = "cyan"  # red and green still tie in B
+    if rows == "same":  # equal cells, other bytes: the mean of z's zeros keeps its sign
+        b["z"] = np.where(a["z"].to_numpy() == 0.0, -0.0, 1.0)
+        return a, b
     b.loc[edited[::4], "k"] += 1
     b.loc[edited[::5], "wide"] = 7
     b.loc[edited[::6], "holes"] = pd.NA
     b.loc[edited[::7], "many"] = "fresh"
-    reds = np.flatnonzero(a["s"].to_numpy() == "red")[:100]
-    greens = np.flatnonzero(a["s"].to_numpy() == "green")[:100]
-    b.loc[np.concatenate([reds, greens]), "s"] = "cyan"  # red and green still tie in B
     blues = np.flatnonzero(a["s"].to_numpy() == "blue")
     removed = rng.choice(blues, n // 200, replace=False)  # blue rows leave, blue rows come
     b = b.drop(index=removed)
     added = a.iloc[blues[: n // 100]].assign(id=np.arange(n, n + n // 100))
     added.loc[added.index[::2], "f"] = rng.normal(size=len(added.index[::2]))
     b = pd.concat([b, added], ignore_index=True)
-    if shuffle:
+    if rows == "shuffled":
         b = b.sample(frac=1.0, random_state=2).reset_index(drop=True)
     return a, b
 
 
+def _same(got: object, expected: object) -> bool:
+    """Equal, NaN equal to NaN, and -0.0 not equal to 0.0."""
+    import math
+
+    if isinstance(got, float) and isinstance(expected, float):
+        if math.isnan(got) or math.isnan(expected):
+            return math.isnan(got) and math.isnan(expected)
+        return got == expected and math.copysign(1, got) == math.copysign(1, expected)
+    return bool(got == expected)
+
+
 @pytest.mark.parametrize(
-    ("n", "shuffle", "options"),
+    ("n", "rows", "options"),
     [
-        (120_000, False, {"key": "id"}),  # on threads; B's counts from A's
-        (120_000, True, {"key": "id"}),
-        (120_000, False, {"key": "id", "atol": 1e-12}),  # close cells: B counted itself
-        (120_000, True, {}),  # without a key
-        (3_000, True, {"key": "id"}),  # small: no threads, np.unique
+        (120_000, "kept", {"key": "id"}),  # on threads; B's counts from A's
+        (120_000, "shuffled", {"key": "id"}),
+        (120_000, "same", {"key": "id"}),  # unchanged columns: A's summary is B's
+        (120_000, "kept", {"key": "id", "atol": 1e-12}),  # close cells: B counted itself
+        (120_000, "shuffled", {}),  # without a key
+        (3_000, "shuffled", {"key": "id"}),  # small: no threads, np.unique
     ],
 )
 def test_summaries_equal_the_plain_computation(
-    n: int, shuffle: bool, options: dict[str, object], monkeypatch: pytest.MonkeyPatch
+    n: int, rows: str, options: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every summary and distribution of a diff equals the plain one of each side (a sort for
     distinct numbers, value_counts, histograms of sorted values), and the quick paths ran."""
     from mlops_jupyter.analysis import _datadiff_values
 
-    calls: dict[str, int] = {"distinct_after": 0, "_first_row": 0}
+    calls: dict[str, int] = {"distinct_after": 0, "_first_row": 0, "_identical": 0}
 
     def spy(name: str) -> object:
         real = getattr(_datadiff_values, name)
 
         def wrapper(*args: object) -> object:
-            calls[name] += 1
-            return real(*args)
+            result = real(*args)
+            calls[name] += result is not False  # _identical: count the columns it found
+            return result
 
         return wrapper
 
     for name in calls:
         monkeypatch.setattr(_datadiff_values, name, spy(name))
     monkeypatch.setattr(_datadiff_values, "TOP_DISTRIBUTIONS", 100)  # draw every column
-    a, b = _summary_pair(n, shuffle=shuffle)
+    a, b = _summary_pair(n, rows=rows)
     d = diff(a, b, store=False, **options)  # type: ignore[arg-type]
     values = d.values.set_index(["column", "stat"])
     for side, frame in (("before", a), ("after", b)):
         for column in frame.columns:
             for stat, expected in _plain_summary(frame[column]).items():
                 got = values.loc[(column, stat), side]
-                same = got == expected or (got != got and expected != expected)  # NaN stats
-                assert same, (side, column, stat, got, expected)
+                assert _same(got, expected), (side, column, stat, got, expected)
     assert {str(c) for c in d.column_changes[d.column_changes > 0].index} <= set(d.distributions)
     for column, drawn in d.distributions.items():
         assert drawn == _plain_distribution(a[column], b[column]), column
     if options == {"key": "id"} and n > 100_000:
         assert calls["distinct_after"] > 0 and calls["_first_row"] > 0
+        assert calls["_identical"] == (3 if rows == "same" else 0)  # k, wide, many
     objects = pd.Series(["a", "b", None, "b"], dtype=object)  # no Arrow array: a scan
     assert _datadiff_values._first_row(objects, "b") == 1
 
