@@ -564,7 +564,6 @@ def _differs(
     else:
         va, na_a = _arrays(sa, ia, floaty)
         vb, na_b = _arrays(sb, ib, floaty)
-    both_present = ~na_a & ~na_b
     if floaty:
         with np.errstate(invalid="ignore"):
             if atol == 0 and rtol == 0:
@@ -573,7 +572,9 @@ def _differs(
                 unequal = ~np.isclose(va, vb, rtol=rtol, atol=atol, equal_nan=True)
     else:
         unequal = _unequal(va, vb)
-    return (unequal & both_present) | (na_a != na_b)
+    if not (na_a.any() or na_b.any()):  # no missing cell: the comparison is the answer
+        return unequal
+    return (unequal & ~na_a & ~na_b) | (na_a != na_b)
 
 
 def _is_int(s: pd.Series) -> bool:
@@ -584,6 +585,12 @@ def _extension_differs(sa: pd.Series, sb: pd.Series, ia: Rows, ib: Rows) -> np.n
     """Same extension dtype (Arrow strings, categoricals): compare without leaving the array."""
     try:
         xa, xb = ia.of_array(sa.array), ib.of_array(sb.array)
+        if _arrow_backed(sa.dtype):
+            import pyarrow.compute as pc
+
+            ca, cb = xa.__arrow_array__(), xb.__arrow_array__()
+            if not (ca.null_count or cb.null_count):  # Arrow's answer has no null to fill
+                return np.asarray(pc.not_equal(ca, cb).to_numpy(), dtype=bool)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ne = xa != xb
@@ -594,6 +601,12 @@ def _extension_differs(sa: pd.Series, sb: pd.Series, ia: Rows, ib: Rows) -> np.n
     except (TypeError, ValueError, NotImplementedError):
         return None
     return (ne & ~na_a & ~na_b) | (na_a != na_b)
+
+
+def _arrow_backed(dtype: Any) -> bool:
+    return isinstance(dtype, pd.ArrowDtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    )
 
 
 def _unequal(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
