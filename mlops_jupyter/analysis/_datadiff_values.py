@@ -168,20 +168,20 @@ def _number_distinct(
                 np.count_nonzero(np.bincount(offsets.astype(np.intp, copy=False)))
             )
             return
-    values = present + 0.0  # -0.0 and 0.0 are one value (as for np.unique)
-    if keep:
-        out["_floats"] = values
     floats_a = before.summary.get("_floats") if before is not None else None
     if (
         before is not None
         and floats_a is not None
-        and before.few(len(values))
+        and before.few(len(present))
         and before.summary["distinct"] * 4 >= len(floats_a)  # else B's count is as quick
     ):
         gone = canonical(_floats_at(before.column, before.rows_a))
         new = canonical(_floats_at(s, before.rows_b))
         out["distinct"] = distinct_after(before.summary["distinct"], floats_a, gone, new)
         return
+    values = present + 0.0  # -0.0 and 0.0 are one value (as for np.unique)
+    if keep:
+        out["_floats"] = values
     out["distinct"] = distinct_floats(values)
 
 
@@ -304,8 +304,9 @@ class Summaries:
             key=lambda c: (-int(column_changes.get(c, 0)), -shift.get(c, 0.0)),
         )
         picks = [c for c in ranked if column_changes.get(c, 0) > 0 or shift.get(c, 0) > 0]
-        distributions = {
-            str(c): _distribution(
+        drawn = {
+            str(c): self._work.submit(
+                _distribution,
                 a[c],
                 b[c],
                 side_a[c].get("_counts"),
@@ -314,7 +315,8 @@ class Summaries:
             )
             for c in picks[:TOP_DISTRIBUTIONS]
         }
-        return values, distributions
+        self._work.help()
+        return values, {c: f.result() for c, f in drawn.items()}
 
 
 def _cost(s: pd.Series) -> int:
