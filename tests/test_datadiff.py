@@ -634,7 +634,7 @@ def test_work_threads_and_the_caller_share_the_queue() -> None:
 def test_matched_rows_picked_by_slice_mask_or_take_alike() -> None:
     """Rows.of (#18): consecutive rows as a slice, increasing ones as a mask, others taken;
     each picks the same values from numpy and Arrow arrays, and the diffs agree."""
-    from mlops_jupyter.analysis._datadiff_core import Rows
+    from mlops_jupyter.analysis._datadiff_cells import Rows
 
     n = 1000
     values = pd.Series([f"s{i % 7}" for i in range(n)], dtype="str")
