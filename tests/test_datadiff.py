@@ -132,6 +132,27 @@ def test_duplicate_keys_are_reported_not_collapsed() -> None:
     assert "Duplicate keys" in d.to_html()
 
 
+def test_integer_keys_by_offset_match_factorised_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compact integer key is aligned by its offsets, not hashed (#18): the same rows, cells
+    and duplicates, listed in order of first occurrence as with factorised codes."""
+    from mlops_jupyter.analysis import _datadiff_core
+
+    rng = np.random.default_rng(4)
+    ids = rng.permutation(np.concatenate([np.arange(-500, 1500), [7, 7, -3, 900]]))
+    a = pd.DataFrame({"id": ids.astype(np.int32), "x": rng.integers(0, 5, len(ids))})
+    b = a.sample(frac=0.9, random_state=3).copy()
+    b.loc[b.index[::7], "x"] += 1
+    b = pd.concat([b, pd.DataFrame({"id": np.array([1500, 1501, 1500], np.int32), "x": 0})])
+    fast = diff(a, b, key="id", store=False)
+    monkeypatch.setattr(_datadiff_core, "_int_key_codes", lambda *args: None)
+    hashed = diff(a, b, key="id", store=False)
+    assert fast.summary == hashed.summary and fast.summary["duplicate_keys"] == 4
+    for part in ("changed", "added", "removed", "duplicates", "values"):
+        pd.testing.assert_frame_equal(getattr(fast, part), getattr(hashed, part))
+    in_a = sorted((7, -3, 900), key=lambda k: int(np.flatnonzero(ids == k)[0]))
+    assert fast.duplicates["id"].tolist() == [*in_a, 1500]  # not sorted by value
+
+
 def test_multi_column_key() -> None:
     a = pd.DataFrame({"g": ["a", "a", "b", "b"], "n": [1, 2, 1, 2], "v": [1.0, 2.0, 3.0, 4.0]})
     b = pd.DataFrame({"g": ["b", "a", "b", "c"], "n": [2, 2, 1, 1], "v": [4.0, 2.5, 3.0, 0.0]})
@@ -341,3 +362,301 @@ def test_rows_only_diff_and_distinct_integers_counted_exactly() -> None:
     for column in ("small", "wide", "holes"):
         assert distinct.loc[column, "before"] == a[column].nunique()
         assert distinct.loc[column, "after"] == b[column].nunique()
+
+
+# -- column summaries (#18): the quick paths report what the plain computation reports ---------
+
+
+def _plain_summary(s: pd.Series) -> dict[str, object]:
+    """A column's summary as computed before #18: a sort for distinct numbers, value_counts."""
+    out: dict[str, object] = {"dtype": str(s.dtype)}
+    kind = _kind(s)
+    if kind == "number":
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = values[~np.isnan(values)]
+        out["nulls"] = len(values) - len(present)
+        with np.errstate(invalid="ignore", over="ignore"):
+            out["mean"] = float(present.mean()) if len(present) else None
+            out["std"] = float(present.std(ddof=1)) if len(present) > 1 else None
+        out["distinct"] = len(np.unique(present))
+        return out
+    out["nulls"] = int(s.isna().sum())
+    try:
+        counts = s.value_counts(dropna=True)
+    except TypeError:
+        counts = s.astype(str).value_counts(dropna=True)
+    out["distinct"] = len(counts)
+    total = max(int(counts.sum()), 1)
+    out["top"] = ", ".join(f"{v} ({n / total:.0%})" for v, n in counts.head(3).items())
+    return out
+
+
+def _plain_distribution(sa: pd.Series, sb: pd.Series, bins: int = 20) -> dict[str, object]:
+    if _kind(sa) == _kind(sb) == "number":
+        va = sa.to_numpy(dtype=np.float64, na_value=np.nan)
+        vb = sb.to_numpy(dtype=np.float64, na_value=np.nan)
+        va, vb = va[np.isfinite(va)], vb[np.isfinite(vb)]
+        both = np.concatenate([va, vb])
+        if len(both):
+            edges = np.histogram_bin_edges(both, bins=bins)
+            return {
+                "kind": "numeric",
+                "edges": edges.tolist(),
+                "a": np.histogram(va, bins=edges)[0].tolist(),  # sorts the values
+                "b": np.histogram(vb, bins=edges)[0].tolist(),
+            }
+    ca, cb = sa.astype(str).value_counts(), sb.astype(str).value_counts()
+    labels = list((ca.add(cb, fill_value=0)).sort_values(ascending=False).index[:10])
+    return {
+        "kind": "categorical",
+        "labels": labels,
+        "a": [int(ca.get(v, 0)) for v in labels],
+        "b": [int(cb.get(v, 0)) for v in labels],
+    }
+
+
+def _kind(s: pd.Series) -> str:
+    from mlops_jupyter.analysis._datadiff_values import _kind as kind
+
+    return kind(s)
+
+
+def _tricky_floats(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Floats with NaN, -0.0 and 0.0, inf and -inf, subnormals, repeats and close neighbours."""
+    x = rng.normal(size=n)
+    x[rng.choice(n, n // 20, replace=False)] = np.nan
+    x[rng.choice(n, n // 50, replace=False)] = 0.0
+    x[rng.choice(n, n // 50, replace=False)] = -0.0
+    x[rng.choice(n, 30, replace=False)] = np.inf
+    x[rng.choice(n, 20, replace=False)] = -np.inf
+    x[rng.choice(n, 10, replace=False)] = 5e-324
+    x[: n // 10] = x[n // 10 : 2 * (n // 10)]  # a tenth repeats another tenth
+    x[-5:] = np.nextafter(1.0, [2.0, 0.0, 3.0, -1.0, 1.0])
+    return x
+
+
+@pytest.mark.parametrize("n", [1_000, 70_000, 300_000])
+def test_distinct_floats_equals_a_sort(n: int) -> None:
+    """The hashed distinct count equals len(np.unique(...)) whatever the values repeat."""
+    from mlops_jupyter.analysis._datadiff_counts import canonical, distinct_floats
+
+    rng = np.random.default_rng(n)
+    columns = {
+        "tricky": _tricky_floats(rng, n),
+        "few values": rng.choice(rng.normal(size=40), n),
+        "all twice": np.repeat(rng.normal(size=n // 2), 2),
+        "integers as floats": np.arange(n, dtype=np.float64),
+        "dyadic": rng.integers(0, 2**16, n) / 2**16,
+        "zeros of both signs": np.where(rng.random(n) < 0.5, 0.0, -0.0),
+        "one zero of each sign": np.concatenate([rng.normal(size=n), [0.0, -0.0]]),
+        "only NaN": np.full(n, np.nan),
+    }
+    for name, x in columns.items():
+        assert distinct_floats(canonical(x)) == len(np.unique(x[~np.isnan(x)])), name
+
+
+def test_distinct_after_equals_a_recount() -> None:
+    """B's count from A's (A less the values of rows that left, plus those that came) equals a
+    count of B, values of both signs of zero, repeated, new and gone included."""
+    from mlops_jupyter.analysis._datadiff_counts import canonical, distinct_after, distinct_floats
+
+    rng = np.random.default_rng(7)
+    n = 200_000
+    for trial in range(6):
+        a = _tricky_floats(rng, n)
+        if trial % 2:
+            a = np.round(a, 2)  # many repeats: values leave only when their last copy does
+        gone_rows = rng.choice(n, 3_000 * (trial + 1), replace=False)
+        came = np.concatenate(
+            [rng.normal(size=500), a[rng.choice(n, 700)], [0.0, -0.0, np.nan, np.inf]]
+        )
+        kept = np.ones(n, dtype=bool)
+        kept[gone_rows] = False
+        b = np.concatenate([a[kept], came])
+        expected = len(np.unique(b[~np.isnan(b)]))
+        counted = distinct_after(
+            distinct_floats(canonical(a)), canonical(a), canonical(a[gone_rows]), canonical(came)
+        )
+        assert counted == expected, trial
+
+
+def _summary_pair(n: int, *, rows: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A frame of every kind of column and an edited copy; string column ``s`` has tied counts
+    in A and in B. ``rows``: "kept" (cells edited, rows removed and added, B in A's order),
+    "shuffled" (the same, B's rows shuffled), "same" (the same rows, f, few and s edited, the
+    zeros of z turned to -0.0)."""
+    rng = np.random.default_rng(11)
+    a = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "f": _tricky_floats(rng, n),
+            "few": rng.choice(rng.normal(size=30), n),
+            "k": rng.integers(0, 100, n),
+            "wide": rng.integers(-(2**40), 2**40, n),
+            "holes": pd.array(rng.integers(0, 9, n), dtype="Int64"),
+            "s": np.repeat(np.array(["red", "green", "blue"]), [n // 3, n // 3, n - 2 * (n // 3)]),
+            "o": pd.Series(rng.choice(np.array(["x", 1, "1", None], dtype=object), n)),
+            "many": pd.Series([f"v{i}" for i in rng.integers(0, n // 4, n)], dtype="str"),
+            "z": np.where(np.arange(n) % 2 == 0, 0.0, 1.0),
+        }
+    )
+    a["s"] = a["s"].sample(frac=1.0, random_state=1).to_numpy()
+    a.loc[::9, "holes"] = pd.NA
+    b = a.copy()
+    edited = rng.choice(n, n // 50, replace=False)
+    b.loc[edited[::3], "f"] = rng.normal(size=len(edited[::3]))
+    b.loc[edited[1::3], "f"] = np.nan
+    zeros = np.flatnonzero(a["f"].to_numpy() == 0)
+    b.loc[zeros[::2], "f"] = -b.loc[zeros[::2], "f"]  # 0.0 <-> -0.0: equal cells
+    b.loc[edited[::2], "few"] = 0.5
+    reds = np.flatnonzero(a["s"].to_numpy() == "red")[:100]
+    greens = np.flatnonzero(a["s"].to_numpy() == "green")[:100]
+    b.loc[np.concatenate([reds, greens]), "s"] = "cyan"  # red and green still tie in B
+    if rows == "same":  # equal cells, other bytes: the mean of z's zeros keeps its sign
+        b["z"] = np.where(a["z"].to_numpy() == 0.0, -0.0, 1.0)
+        return a, b
+    b.loc[edited[::4], "k"] += 1
+    b.loc[edited[::5], "wide"] = 7
+    b.loc[edited[::6], "holes"] = pd.NA
+    b.loc[edited[::7], "many"] = "fresh"
+    blues = np.flatnonzero(a["s"].to_numpy() == "blue")
+    removed = rng.choice(blues, n // 200, replace=False)  # blue rows leave, blue rows come
+    b = b.drop(index=removed)
+    added = a.iloc[blues[: n // 100]].assign(id=np.arange(n, n + n // 100))
+    added.loc[added.index[::2], "f"] = rng.normal(size=len(added.index[::2]))
+    b = pd.concat([b, added], ignore_index=True)
+    if rows == "shuffled":
+        b = b.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    return a, b
+
+
+def _same(got: object, expected: object) -> bool:
+    """Equal, NaN equal to NaN, and -0.0 not equal to 0.0."""
+    import math
+
+    if isinstance(got, float) and isinstance(expected, float):
+        if math.isnan(got) or math.isnan(expected):
+            return math.isnan(got) and math.isnan(expected)
+        return got == expected and math.copysign(1, got) == math.copysign(1, expected)
+    return bool(got == expected)
+
+
+@pytest.mark.parametrize(
+    ("n", "rows", "options"),
+    [
+        (120_000, "kept", {"key": "id"}),  # on threads; B's counts from A's
+        (120_000, "shuffled", {"key": "id"}),
+        (120_000, "same", {"key": "id"}),  # unchanged columns: A's summary is B's
+        (120_000, "kept", {"key": "id", "atol": 1e-12}),  # close cells: B counted itself
+        (120_000, "shuffled", {}),  # without a key
+        (3_000, "shuffled", {"key": "id"}),  # small: no threads, np.unique
+    ],
+)
+def test_summaries_equal_the_plain_computation(
+    n: int, rows: str, options: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every summary and distribution of a diff equals the plain one of each side (a sort for
+    distinct numbers, value_counts, histograms of sorted values), and the quick paths ran."""
+    from mlops_jupyter.analysis import _datadiff_values
+
+    calls: dict[str, int] = {"distinct_after": 0, "_first_row": 0, "_identical": 0}
+
+    def spy(name: str) -> object:
+        real = getattr(_datadiff_values, name)
+
+        def wrapper(*args: object) -> object:
+            result = real(*args)
+            calls[name] += result is not False  # _identical: count the columns it found
+            return result
+
+        return wrapper
+
+    for name in calls:
+        monkeypatch.setattr(_datadiff_values, name, spy(name))
+    monkeypatch.setattr(_datadiff_values, "TOP_DISTRIBUTIONS", 100)  # draw every column
+    a, b = _summary_pair(n, rows=rows)
+    d = diff(a, b, store=False, **options)  # type: ignore[arg-type]
+    values = d.values.set_index(["column", "stat"])
+    for side, frame in (("before", a), ("after", b)):
+        for column in frame.columns:
+            for stat, expected in _plain_summary(frame[column]).items():
+                got = values.loc[(column, stat), side]
+                assert _same(got, expected), (side, column, stat, got, expected)
+    assert {str(c) for c in d.column_changes[d.column_changes > 0].index} <= set(d.distributions)
+    for column, drawn in d.distributions.items():
+        assert drawn == _plain_distribution(a[column], b[column]), column
+    if options == {"key": "id"} and n > 100_000:
+        assert calls["distinct_after"] > 0 and calls["_first_row"] > 0
+        assert calls["_identical"] == (3 if rows == "same" else 0)  # k, wide, many
+    objects = pd.Series(["a", "b", None, "b"], dtype=object)  # no Arrow array: a scan
+    assert _datadiff_values._first_row(objects, "b") == 1
+
+
+def test_work_threads_and_the_caller_share_the_queue() -> None:
+    """The summaries' thread pool (#18): workers take tasks from the front, the caller from the
+    back; a task's exception reaches whoever waits on it; leaving drops what never started."""
+    import threading
+
+    from mlops_jupyter.analysis._datadiff_work import Work
+
+    gate, started = threading.Event(), threading.Event()
+
+    def hold() -> bool:
+        started.set()
+        return gate.wait(10)
+
+    with Work(1) as work:
+        blocked = work.submit(hold)  # keeps the one worker busy
+        assert started.wait(10)
+        rest = [work.submit(lambda i=i: (i, threading.current_thread().name)) for i in range(4)]
+        work.help()  # the caller runs the four, newest first
+        assert [f.result()[0] for f in rest] == [0, 1, 2, 3]
+        assert {f.result()[1] for f in rest} == {threading.current_thread().name}
+        failing = work.submit(lambda: 1 / 0)
+        work.help()
+        with pytest.raises(ZeroDivisionError):
+            failing.result()
+        gate.set()
+        assert blocked.result() is True
+        gate.clear()
+        started.clear()
+        work.submit(hold)
+        assert started.wait(10)
+        never = work.submit(lambda: "ran")
+        threading.Timer(0.2, gate.set).start()  # frees the worker after the queue is closed
+    assert never.cancelled()
+    with Work(0) as inline:  # no threads: at once, in the caller
+        assert inline.submit(lambda: threading.current_thread().name).result() == (
+            threading.current_thread().name
+        )
+
+
+def test_matched_rows_picked_by_slice_mask_or_take_alike() -> None:
+    """Rows.of (#18): consecutive rows as a slice, increasing ones as a mask, others taken;
+    each picks the same values from numpy and Arrow arrays, and the diffs agree."""
+    from mlops_jupyter.analysis._datadiff_cells import Rows
+
+    n = 1000
+    values = pd.Series([f"s{i % 7}" for i in range(n)], dtype="str")
+    numbers = np.arange(n) * 1.5
+    cases = {
+        "run": np.arange(100, 900),
+        "mask": np.flatnonzero(np.arange(n) % 10 != 3),
+        "take": np.random.default_rng(0).permutation(n)[:800],
+        "few": np.array([5, 9, 400]),
+    }
+    for name, index in cases.items():
+        rows = Rows.of(index, n)
+        assert (rows.run is not None, rows.mask is not None) == (
+            name == "run",
+            name == "mask",
+        ), name
+        assert list(rows.of_array(values.array)) == list(values.array.take(index)), name
+        assert (rows.of_numpy(numbers) == numbers[index]).all(), name
+    a = pd.DataFrame({"id": np.arange(n), "s": values, "x": numbers})
+    b = a.drop(index=cases["take"][:50]).copy()  # B in A's order: matched rows as mask / run
+    b.loc[b.index[::9], "s"] = "new"
+    shuffled = b.sample(frac=1.0, random_state=1)  # matched rows taken
+    in_order, taken = diff(a, b, key="id", store=False), diff(a, shuffled, key="id", store=False)
+    assert in_order.summary == taken.summary and in_order.column_changes["s"] == len(b.index[::9])
+    pd.testing.assert_frame_equal(in_order.changed, taken.changed)

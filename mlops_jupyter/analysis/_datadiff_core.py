@@ -1,8 +1,10 @@
 """The computation behind :func:`mlops_jupyter.analysis.datadiff.diff`: DataFrames in, a frozen
 :class:`DatasetDiff` out. No store, no I/O.
 
-With a key the rows are aligned on the key columns (factorised codes, no Python loop) and
-compared column by column on numpy arrays: floats with ``atol``/``rtol``, NaN equals NaN. Keys
+With a key the rows are aligned on the key columns (factorised codes, or a compact integer
+key's offsets; no Python loop) and compared column by column (:mod:`._datadiff_cells`): floats
+with ``atol``/``rtol``, NaN equals NaN. The column summaries (:mod:`._datadiff_values`) start
+on a thread before the rows are compared. Keys
 that occur more than once on either side are reported in ``duplicates`` and left out of the
 row matching, never collapsed. Without a key the rows are compared by whole-row content as
 multisets (``pandas.util.hash_pandas_object`` per row, then counts).
@@ -10,7 +12,7 @@ multisets (``pandas.util.hash_pandas_object`` per row, then counts).
 
 from __future__ import annotations
 
-import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, InvalidInput
-from ._datadiff_values import _kind, _values
+from ._datadiff_cells import Rows, _differs, _is_int
+from ._datadiff_values import Matched, Summaries, _kind
 
 MAX_CHANGED_CELLS = 1_000_000  # cells listed in .changed; the counts are always exact
 SAMPLE_ROWS = 20  # rows shown in the HTML samples
@@ -111,15 +114,20 @@ def compute_diff(
     schema, renames = _schema_changes(a, b, key, atol, rtol)
     b = b.rename(columns=renames)
     common = [c for c in a.columns if c in b.columns]
-    if key:
-        rows = _keyed(a, b, key, [c for c in common if c not in key], atol, rtol)
-    else:
-        rows = _unkeyed(a, b, common)
-    if summaries:
-        values, distributions = _values(a, b, common, rows["column_changes"])
-    else:
-        values = pd.DataFrame(columns=["column", "stat", "before", "after", "changed"])
-        distributions = {}
+    exact = bool(key) and atol == 0 and rtol == 0  # B's summaries can then follow from A's
+    values = pd.DataFrame(columns=["column", "stat", "before", "after", "changed"])
+    distributions: dict[str, dict[str, Any]] = {}
+    with Summaries(a, keep=exact) if summaries else nullcontext() as pending:
+        if key:
+            rows = _keyed(a, b, key, [c for c in common if c not in key], atol, rtol)
+        else:
+            rows = _unkeyed(a, b, common)
+        if pending is not None:
+            matched = None
+            if exact:
+                ia, ib, masks = rows["matched"]
+                matched = Matched.of(ia, ib, masks, len(a), len(b))
+            values, distributions = pending.values(b, common, rows["column_changes"], matched)
     back = {v: k for k, v in renames.items()}  # rows of B keep B's column names
     rows["added"] = rows["added"].rename(columns=back)
     kinds = schema["change"].value_counts() if len(schema) else pd.Series(dtype=int)
@@ -244,7 +252,7 @@ def _renames_on_rows(
         for ca in right:
             if ca in renames.values() or _kind(a[ca]) != _kind(b[cb]):
                 continue
-            if not _differs(a[ca], b[cb], ia, ib, atol, rtol).any():
+            if not _differs(a[ca], b[cb], Rows(ia), Rows(ib), atol, rtol).any():
                 renames[cb] = ca
                 break
 
@@ -254,23 +262,24 @@ def _align(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """Matched row positions (ia, ib), rows only in A, rows only in B, duplicated keys."""
     n_a = len(a)
-    codes = None
-    n_codes = 1
-    for k in key:
-        sa, sb = a[k], b[k]
-        both = (
-            pd.concat([sa, sb], ignore_index=True)
-            if sa.dtype == sb.dtype
-            else pd.Series(np.concatenate([sa.to_numpy(object), sb.to_numpy(object)]))
-        )
-        c, uniques = pd.factorize(both, use_na_sentinel=False)
-        if codes is None:
-            codes = c.astype(np.int64)
-        else:
-            codes, _ = pd.factorize(codes * len(uniques) + c)
-            codes = codes.astype(np.int64)
-        n_codes = int(codes.max()) + 1 if len(codes) else 1
+    codes = _int_key_codes(a, b, key)
+    by_first = codes is None  # factorised codes number the keys in order of first occurrence
+    if codes is None:
+        for k in key:
+            sa, sb = a[k], b[k]
+            both = (
+                pd.concat([sa, sb], ignore_index=True)
+                if sa.dtype == sb.dtype
+                else pd.Series(np.concatenate([sa.to_numpy(object), sb.to_numpy(object)]))
+            )
+            c, uniques = pd.factorize(both, use_na_sentinel=False)
+            if codes is None:
+                codes = c.astype(np.int64)
+            else:
+                codes, _ = pd.factorize(codes * len(uniques) + c)
+                codes = codes.astype(np.int64)
     assert codes is not None
+    n_codes = int(codes.max()) + 1 if len(codes) else 1
     ca, cb = codes[:n_a], codes[n_a:]
     count_a = np.bincount(ca, minlength=n_codes)
     count_b = np.bincount(cb, minlength=n_codes)
@@ -292,11 +301,32 @@ def _align(
         order = np.arange(len(codes))[::-1]
         first[codes[order]] = order  # the first occurrence wins (written last)
         firsts = first[dup_codes]
+        if not by_first:  # list them as factorised codes would: in order of first occurrence
+            order = np.argsort(firsts, kind="stable")
+            dup_codes, firsts = dup_codes[order], firsts[order]
         both_keys = pd.concat([a[list(key)], b[list(key)]], ignore_index=True)
         duplicates = both_keys.iloc[firsts].reset_index(drop=True)
         duplicates["rows_a"] = count_a[dup_codes]
         duplicates["rows_b"] = count_b[dup_codes]
     return ia, ib, removed, added, duplicates
+
+
+def _int_key_codes(a: pd.DataFrame, b: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray | None:
+    """A single integer key in a compact range: its offsets from the smallest key are codes
+    (no hashing); None otherwise."""
+    if len(key) != 1:
+        return None
+    sa, sb = a[key[0]], b[key[0]]
+    if not (_is_int(sa) and sa.dtype == sb.dtype != np.uint64) or not (len(sa) and len(sb)):
+        return None
+    va, vb = sa.to_numpy(), sb.to_numpy()
+    low, high = min(int(va.min()), int(vb.min())), max(int(va.max()), int(vb.max()))
+    if high - low >= 2 * (len(va) + len(vb)):
+        return None
+    codes = np.empty(len(va) + len(vb), dtype=np.int64)
+    np.subtract(va, low, out=codes[: len(va)], dtype=np.int64)
+    np.subtract(vb, low, out=codes[len(va) :], dtype=np.int64)
+    return codes
 
 
 def _keyed(
@@ -308,10 +338,11 @@ def _keyed(
     rtol: float,
 ) -> dict[str, Any]:
     ia, ib, removed, added, duplicates = _align(a, b, key)
+    rows_a, rows_b = Rows.of(ia, len(a)), Rows.of(ib, len(b))
     changed_any = np.zeros(len(ia), dtype=bool)
     masks: dict[Any, np.ndarray] = {}
     for c in columns:
-        mask = _differs(a[c], b[c], ia, ib, atol, rtol)
+        mask = _differs(a[c], b[c], rows_a, rows_b, atol, rtol)
         masks[c] = mask
         changed_any |= mask
     column_changes = pd.Series(
@@ -335,6 +366,7 @@ def _keyed(
         "sample_before": sample_before,
         "sample_after": sample_after,
         "sample_mask": sample_mask,
+        "matched": (ia, ib, masks),
     }
 
 
@@ -347,23 +379,20 @@ def _changed_cells(
     masks: dict[Any, np.ndarray],
 ) -> pd.DataFrame:
     """One row per changed cell: key values, column, before, after (in A's row order)."""
-    parts = []
+    rows, cols, before, after = [], [], [], []
     budget = MAX_CHANGED_CELLS
-    for order, (c, mask) in enumerate(masks.items()):
+    for number, (c, mask) in enumerate(masks.items()):
         pos = np.flatnonzero(mask)[:budget]
         budget -= len(pos)
         if not len(pos):
             continue
-        part = a[list(key)].iloc[ia[pos]].reset_index(drop=True)
-        part["column"] = c
-        part["before"] = pd.Series(a[c].iloc[ia[pos]].to_numpy(dtype=object), dtype=object)
-        part["after"] = pd.Series(b[c].iloc[ib[pos]].to_numpy(dtype=object), dtype=object)
-        part["_row"] = pos
-        part["_col"] = order
-        parts.append(part)
+        rows.append(pos)
+        cols.append(np.full(len(pos), number))
+        before.append(_cells(a[c], ia[pos]))
+        after.append(_cells(b[c], ib[pos]))
         if budget <= 0:
             break
-    if not parts:
+    if not rows:
         return pd.DataFrame(
             {
                 **{k: pd.Series(dtype=a[k].dtype) for k in key},
@@ -372,9 +401,21 @@ def _changed_cells(
                 "after": [],
             }
         ).astype({"column": object, "before": object, "after": object})
-    out = pd.concat(parts, ignore_index=True)
-    out = out.sort_values(["_row", "_col"], kind="stable").drop(columns=["_row", "_col"])
-    return out.reset_index(drop=True)
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    order = np.lexsort((col, row))  # by row of A, then by column
+    labels = list(masks)
+    out = a[list(key)].iloc[ia[row[order]]].reset_index(drop=True)
+    out["column"] = pd.Series([labels[i] for i in col[order]])  # dtype inferred from the labels
+    out["before"] = pd.Series(np.concatenate(before)[order], dtype=object)
+    out["after"] = pd.Series(np.concatenate(after)[order], dtype=object)
+    return out
+
+
+def _cells(s: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """The values at ``rows`` as Python objects (numbers straight from numpy: no Series)."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufc":
+        return s.to_numpy()[rows].astype(object)
+    return s.iloc[rows].to_numpy(dtype=object)
 
 
 def _unkeyed(a: pd.DataFrame, b: pd.DataFrame, common: list[Any]) -> dict[str, Any]:
@@ -434,114 +475,6 @@ def _surplus(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     counts = pd.Series(theirs).value_counts()
     have = pd.Series(mine).map(counts).fillna(0).to_numpy(dtype=np.int64)
     return np.flatnonzero(occurrence >= have)
-
-
-# -- comparing one column ----------------------------------------------------------------------
-
-
-def _arrays(s: pd.Series, rows: np.ndarray, as_float: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Values at ``rows`` as a numpy array plus their missing-value mask."""
-    dtype = s.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "biufc":
-        values = s.to_numpy()[rows]
-        if as_float and dtype.kind not in "fc":
-            values = values.astype(np.float64)
-        na = np.isnan(values) if values.dtype.kind in "fc" else np.zeros(len(values), dtype=bool)
-        return values, na
-    taken = s.iloc[rows]
-    na = taken.isna().to_numpy()
-    if as_float:
-        values = taken.to_numpy(dtype=np.float64, na_value=np.nan)
-    elif _kind(taken) == "datetime":
-        values = taken.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(
-            np.int64
-        )
-    else:
-        values = taken.to_numpy(dtype=object)
-    return values, na
-
-
-def _differs(
-    sa: pd.Series, sb: pd.Series, ia: np.ndarray, ib: np.ndarray, atol: float, rtol: float
-) -> np.ndarray:
-    """Boolean mask over the matched rows: True where A's cell differs from B's."""
-    ka, kb = _kind(sa), _kind(sb)
-    if sa.dtype == sb.dtype and not isinstance(sa.dtype, np.dtype) and ka == "other":
-        fast = _extension_differs(sa, sb, ia, ib)
-        if fast is not None:
-            return fast
-    numeric = ka == kb == "number"
-    floaty = (ka == kb == "complex") or (
-        numeric
-        and (
-            pd.api.types.is_float_dtype(sa.dtype)
-            or pd.api.types.is_float_dtype(sb.dtype)
-            or atol > 0
-            or rtol > 0
-            or not (_is_int(sa) and _is_int(sb))
-        )
-    )
-    if ka == kb == "datetime" and str(sa.dtype) != str(sb.dtype):
-        ka = kb = "other"
-    if ka != kb:
-        va, na_a = _arrays(sa.astype(object), ia, False)
-        vb, na_b = _arrays(sb.astype(object), ib, False)
-    else:
-        va, na_a = _arrays(sa, ia, floaty)
-        vb, na_b = _arrays(sb, ib, floaty)
-    both_present = ~na_a & ~na_b
-    if floaty:
-        with np.errstate(invalid="ignore"):
-            if atol == 0 and rtol == 0:
-                unequal = va != vb
-            else:
-                unequal = ~np.isclose(va, vb, rtol=rtol, atol=atol, equal_nan=True)
-    else:
-        unequal = _unequal(va, vb)
-    return (unequal & both_present) | (na_a != na_b)
-
-
-def _is_int(s: pd.Series) -> bool:
-    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
-
-
-def _extension_differs(
-    sa: pd.Series, sb: pd.Series, ia: np.ndarray, ib: np.ndarray
-) -> np.ndarray | None:
-    """Same extension dtype (Arrow strings, categoricals): compare without leaving the array."""
-    try:
-        xa, xb = sa.array.take(ia), sb.array.take(ib)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ne = xa != xb
-        na_a, na_b = np.asarray(xa.isna()), np.asarray(xb.isna())
-        if hasattr(ne, "to_numpy") and not isinstance(ne, np.ndarray):
-            ne = ne.to_numpy(dtype=bool, na_value=True)
-        ne = np.asarray(ne, dtype=bool)
-    except (TypeError, ValueError, NotImplementedError):
-        return None
-    return (ne & ~na_a & ~na_b) | (na_a != na_b)
-
-
-def _unequal(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
-    if va.dtype != object and vb.dtype != object:
-        return np.asarray(va != vb, dtype=bool)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = va != vb
-        if isinstance(out, np.ndarray) and out.dtype == bool and out.shape == va.shape:
-            return out
-    except (TypeError, ValueError):
-        pass
-    return np.fromiter((not _same(x, y) for x, y in zip(va, vb)), dtype=bool, count=len(va))
-
-
-def _same(x: Any, y: Any) -> bool:
-    try:
-        return bool(x == y)
-    except (TypeError, ValueError):
-        return repr(x) == repr(y)
 
 
 # -- keys --------------------------------------------------------------------------------------

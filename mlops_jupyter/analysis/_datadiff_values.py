@@ -1,16 +1,29 @@
 """The values part of a dataset diff: per-column summaries before and after (dtype, nulls,
 mean, std, distinct, top values) and the distributions drawn for the columns that moved most.
-Split from :mod:`._datadiff_core`, which aligns and compares the rows."""
+Split from :mod:`._datadiff_core`, which aligns and compares the rows.
+
+Side A's summaries start on threads before the rows are compared (:class:`Summaries`). After a
+keyed diff compared exactly, side B's distinct counts and value counts follow from A's and the
+few rows outside the equal matched cells (#18); everything else is computed on B itself.
+"""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._datadiff_counts import canonical, distinct_after, distinct_floats
+from ._datadiff_work import Work, default_workers
+
 TOP_DISTRIBUTIONS = 3  # columns whose distributions are drawn
+THREADED_ROWS = 100_000  # from this many rows the summaries run on threads
+MAX_TIED = 64  # values with equal counts put in B's order from their first rows; more: recount
+MAX_COUNTED = 10_000  # B's value counts from A's up to this many values; more: recount
+_STR = pd.StringDtype(na_value=np.nan)  # pandas' default string dtype: astype(str) keeps it
+STATS = ("dtype", "nulls", "mean", "std", "distinct", "top")
 
 
 def _kind(s: pd.Series) -> str:
@@ -25,84 +38,292 @@ def _kind(s: pd.Series) -> str:
     return "other"
 
 
-# -- per-column summaries and distributions --------------------------------------------
+# -- the rows a keyed diff matched -------------------------------------------------------
 
 
-def _column_summary(s: pd.Series) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Matched:
+    """Rows a keyed diff matched (``ia`` in A, ``ib`` in B) and, per compared column, which of
+    them differ (``masks``). Compared exactly (no ``atol``/``rtol``) the other matched cells
+    are equal. ``rest_a``/``rest_b``: rows no row of the other side matched. ``in_order``:
+    every row matched the row at the same position."""
+
+    ia: np.ndarray
+    ib: np.ndarray
+    masks: dict[Any, np.ndarray]
+    rest_a: np.ndarray
+    rest_b: np.ndarray
+    in_order: bool = False
+
+    @classmethod
+    def of(
+        cls, ia: np.ndarray, ib: np.ndarray, masks: dict[Any, np.ndarray], n_a: int, n_b: int
+    ) -> Matched:
+        in_order = n_a == n_b == len(ia) and bool((ia == ib).all() and (np.diff(ia) == 1).all())
+        return cls(ia, ib, masks, _complement(ia, n_a), _complement(ib, n_b), in_order)
+
+    def outside(self, column: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of A, of B, whose cells of ``column`` are not among the equal matched cells."""
+        differ = np.flatnonzero(self.masks[column])
+        return (
+            np.concatenate([self.rest_a, self.ia[differ]]),
+            np.concatenate([self.rest_b, self.ib[differ]]),
+        )
+
+
+def _identical(sa: pd.Series, sb: pd.Series) -> bool:
+    """The same dtype and the same bytes (numpy) or Arrow values, row by row: -0.0 is not 0.0
+    here, since a mean could show the sign."""
+    if sa.dtype != sb.dtype:
+        return False
+    if isinstance(sa.dtype, np.dtype) and sa.dtype.kind in "biufcmM":
+        va, vb = sa.to_numpy(), sb.to_numpy()
+        if va.flags.c_contiguous and vb.flags.c_contiguous:
+            return bool(np.array_equal(va.view(np.uint8), vb.view(np.uint8)))
+        return False
+    if sa.dtype == _STR:
+        return bool(sa.array.__arrow_array__().equals(sb.array.__arrow_array__()))
+    return False
+
+
+def _complement(rows: np.ndarray, n: int) -> np.ndarray:
+    keep = np.ones(n, dtype=bool)
+    keep[rows] = False
+    return np.flatnonzero(keep)
+
+
+@dataclass(frozen=True)
+class Before:
+    """Side A's summary of a column, the column, and the rows of A and B outside its equal
+    matched cells: side B's column is A's minus ``column[rows_a]`` plus ``b[rows_b]``."""
+
+    summary: dict[str, Any]
+    column: pd.Series
+    rows_a: np.ndarray
+    rows_b: np.ndarray
+
+    def few(self, n: int) -> bool:
+        """Few enough rows outside for B's counts to come from A's faster than counting B."""
+        return len(self.rows_a) + len(self.rows_b) < n // 4
+
+
+# -- per-column summaries ----------------------------------------------------------------
+
+
+def _column_summary(
+    s: pd.Series, before: Before | None = None, keep: bool = False
+) -> dict[str, Any]:
+    """dtype, nulls, mean, std, distinct (numbers); dtype, nulls, distinct, top (the rest).
+
+    Private entries: ``_counts``, the value counts of a string column (for its distribution);
+    with ``keep``, ``_floats``, the values a float column's distinct count was taken of (for
+    side B's count)."""
     out: dict[str, Any] = {"dtype": str(s.dtype)}
-    kind = _kind(s)
-    if kind == "number":
+    if _kind(s) == "number":
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        present = values[~np.isnan(values)]
+        present = values if _is_int(s) else _present(values)
         out["nulls"] = len(values) - len(present)
         with np.errstate(invalid="ignore", over="ignore"):  # inf in a column: NaN stats
             out["mean"] = float(present.mean()) if len(present) else None
             out["std"] = float(present.std(ddof=1)) if len(present) > 1 else None
-        out["distinct"] = _distinct(s, present)
+        _number_distinct(out, s, present, before, keep)
         return out
     out["nulls"] = int(s.isna().sum())
-    try:
-        counts = s.value_counts(dropna=True)
-    except TypeError:
-        counts = s.astype(str).value_counts(dropna=True)
+    counts = _counts_after(s, before) if before is not None else None
+    if counts is None:
+        try:
+            counts = s.value_counts(dropna=True)
+        except TypeError:
+            counts = s.astype(str).value_counts(dropna=True)
+    if s.dtype == _STR:
+        out["_counts"] = counts
     out["distinct"] = len(counts)
     total = max(int(counts.sum()), 1)
     out["top"] = ", ".join(f"{v} ({n / total:.0%})" for v, n in counts.head(3).items())
     return out
 
 
-def _distinct(s: pd.Series, present: np.ndarray) -> int:
-    """Distinct values of a numeric column: integers in a range up to 4x their count by
-    counting (O(n)), the rest by sorting (which beats hashing for floats)."""
+def _present(values: np.ndarray) -> np.ndarray:
+    """The values that are not NaN (the array itself when none is: no copy)."""
+    missing = np.isnan(values)
+    return values[~missing] if missing.any() else values
+
+
+def _is_int(s: pd.Series) -> bool:
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
+
+
+def _number_distinct(
+    out: dict[str, Any], s: pd.Series, present: np.ndarray, before: Before | None, keep: bool
+) -> None:
+    """Integers in a range up to 4x their count by counting (O(n)); other numbers as floats,
+    by hashing (:func:`distinct_floats`) or, on side B, from side A's count."""
     if len(present) and s.dtype.kind in "iu":  # (NumPy or nullable integers, nulls dropped)
-        low, high = present.min(), present.max()
+        raw = s.to_numpy() if _is_int(s) else present
+        low, high = int(raw.min()), int(raw.max())
         if high - low < 4 * len(present) and abs(low) < 2**52 and abs(high) < 2**52:
-            return int(np.count_nonzero(np.bincount((present - low).astype(np.int64))))
-    return len(np.unique(present))
-
-
-def _summaries(series: list[pd.Series]) -> list[dict[str, Any]]:
-    """Column summaries, on a few threads for large frames (numpy sorts and Arrow release the GIL)."""
-    rows = max((len(s) for s in series), default=0)
-    workers = min(4, os.cpu_count() or 1)
-    if rows < 100_000 or workers < 2:
-        return [_column_summary(s) for s in series]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_column_summary, series))
-
-
-def _values(
-    a: pd.DataFrame, b: pd.DataFrame, common: list[Any], column_changes: pd.Series
-) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
-    """Per-column summary before and after (long form) and the distributions to draw."""
-    rows = []
-    shift: dict[Any, float] = {}
-    stats = ("dtype", "nulls", "mean", "std", "distinct", "top")
-    columns = [*a.columns, *[c for c in b.columns if c not in a.columns]]
-    summaries = _summaries([a[c] for c in a.columns] + [b[c] for c in b.columns])
-    side_a = dict(zip(a.columns, summaries[: a.shape[1]]))
-    side_b = dict(zip(b.columns, summaries[a.shape[1] :]))
-    for c in columns:
-        before, after = side_a.get(c, {}), side_b.get(c, {})
-        for stat in stats:
-            if stat not in before and stat not in after:
-                continue
-            x, y = before.get(stat), after.get(stat)
-            rows.append(
-                {"column": c, "stat": stat, "before": x, "after": y, "changed": not _close(x, y)}
+            small = _is_int(s) and low >= 0 and high < 4 * len(present)
+            offsets = raw if small else raw - low  # the same count of bins in use
+            out["distinct"] = int(
+                np.count_nonzero(np.bincount(offsets.astype(np.intp, copy=False)))
             )
-        if c in common:
-            shift[c] = _shift(before, after, len(a), len(b))
-    values = pd.DataFrame(rows, columns=["column", "stat", "before", "after", "changed"])
-    ranked = sorted(
-        common,
-        key=lambda c: (-int(column_changes.get(c, 0)), -shift.get(c, 0.0)),
-    )
-    picks = [c for c in ranked if column_changes.get(c, 0) > 0 or shift.get(c, 0) > 0]
-    distributions = {str(c): _distribution(a[c], b[c]) for c in picks[:TOP_DISTRIBUTIONS]}
-    return values, distributions
+            return
+    floats_a = before.summary.get("_floats") if before is not None else None
+    if (
+        before is not None
+        and floats_a is not None
+        and before.few(len(present))
+        and before.summary["distinct"] * 4 >= len(floats_a)  # else B's count is as quick
+    ):
+        gone = canonical(_floats_at(before.column, before.rows_a))
+        new = canonical(_floats_at(s, before.rows_b))
+        out["distinct"] = distinct_after(before.summary["distinct"], floats_a, gone, new)
+        return
+    values = present + 0.0  # -0.0 and 0.0 are one value (as for np.unique)
+    if keep:
+        out["_floats"] = values
+    out["distinct"] = distinct_floats(values)
+
+
+def _floats_at(s: pd.Series, rows: np.ndarray) -> np.ndarray:
+    return s.iloc[rows].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _counts_after(s: pd.Series, before: Before) -> pd.Series | None:
+    """B's value counts of a string column, as ``s.value_counts()`` orders them: A's, less the
+    rows that left, plus those that came, ties put in the order of their first row in B. None
+    (count B itself) when many rows changed or many values are counted or tie."""
+    counts_a = before.summary.get("_counts")
+    if (
+        counts_a is None
+        or len(counts_a) > MAX_COUNTED
+        or s.dtype != before.column.dtype
+        or not before.few(len(s))
+    ):
+        return None
+    counts = dict(zip(counts_a.index, counts_a.to_numpy().tolist()))
+    for value, n in _tally(before.column, before.rows_a):
+        counts[value] -= n
+    for value, n in _tally(s, before.rows_b):
+        counts[value] = counts.get(value, 0) + n
+    labels = [v for v, n in counts.items() if n > 0]
+    numbers = np.array([counts[v] for v in labels], dtype=np.int64)
+    _, where, repeats = np.unique(numbers, return_inverse=True, return_counts=True)
+    tied = np.flatnonzero(repeats[where] > 1)
+    if len(tied) > MAX_TIED:
+        return None
+    first = np.zeros(len(labels), dtype=np.int64)  # value_counts: a stable sort of the values
+    first[tied] = [_first_row(s, labels[i]) for i in tied]  # in order of their first row
+    order = np.lexsort((first, -numbers))
+    index = pd.Index([labels[i] for i in order], dtype=counts_a.index.dtype, name=s.name)
+    return pd.Series(numbers[order], index=index, name="count")
+
+
+def _tally(s: pd.Series, rows: np.ndarray) -> list[tuple[Any, int]]:
+    counted = s.iloc[rows].value_counts(dropna=True)
+    return list(zip(counted.index, counted.to_numpy().tolist()))
+
+
+def _first_row(s: pd.Series, value: Any) -> int:
+    """Position of the first row of ``s`` that holds ``value`` (one of its values)."""
+    try:
+        import pyarrow.compute as pc
+
+        return int(pc.index(s.array.__arrow_array__(), value).as_py())  # stops at the first
+    except (AttributeError, TypeError, ValueError, NotImplementedError):
+        return int(np.argmax(s.eq(value).to_numpy(dtype=bool, na_value=False)))
+
+
+class Summaries:
+    """The column summaries of a diff. Side A's start at once, on a worker thread for large
+    frames (numpy and Arrow release the GIL), while the caller compares the rows; then
+    :meth:`values` helps with what is left, adds side B's and returns the long-form table and
+    the distributions. Use as a context manager."""
+
+    def __init__(self, a: pd.DataFrame, *, keep: bool) -> None:
+        self._work = Work(default_workers() if len(a) >= THREADED_ROWS else 0)
+        self._a = a
+        slow_first = sorted(a.columns, key=lambda c: _cost(a[c]), reverse=True)
+        self._side_a = {c: self._work.submit(_column_summary, a[c], None, keep) for c in slow_first}
+
+    def __enter__(self) -> Summaries:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._work.__exit__(*exc)
+
+    def _after(self, c: Any, sb: pd.Series, matched: Matched | None) -> dict[str, Any]:
+        if matched is None or c not in matched.masks:
+            return _column_summary(sb)
+        rows_a, rows_b = matched.outside(c)
+        summary_a, sa = self._side_a[c].result(), self._a[c]
+        if matched.in_order and not len(rows_a) and not len(rows_b) and _identical(sa, sb):
+            return summary_a  # the same column: the same summary (no second pass over it)
+        before = Before(summary_a, sa, rows_a, rows_b)
+        return {**_column_summary(sb, before), "_before": before}
+
+    def values(
+        self,
+        b: pd.DataFrame,
+        common: list[Any],
+        column_changes: pd.Series,
+        matched: Matched | None = None,
+    ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+        """Per-column summary before and after (long form) and the distributions to draw.
+        ``matched``: the rows of an exact keyed diff (B's counts then come from A's)."""
+        self._work.help()  # A's summaries not started yet: all of them are running or done
+        slow_first = sorted(b.columns, key=lambda c: _cost(b[c]), reverse=True)
+        side_b_futures = {c: self._work.submit(self._after, c, b[c], matched) for c in slow_first}
+        self._work.help()
+        a = self._a
+        side_a = {c: self._side_a[c].result() for c in a.columns}
+        side_b = {c: side_b_futures[c].result() for c in b.columns}
+        rows = []
+        shift: dict[Any, float] = {}
+        columns = [*a.columns, *[c for c in b.columns if c not in a.columns]]
+        for c in columns:
+            before, after = side_a.get(c, {}), side_b.get(c, {})
+            for stat in STATS:
+                if stat not in before and stat not in after:
+                    continue
+                x, y = before.get(stat), after.get(stat)
+                rows.append(
+                    {
+                        "column": c,
+                        "stat": stat,
+                        "before": x,
+                        "after": y,
+                        "changed": not _close(x, y),
+                    }
+                )
+            if c in common:
+                shift[c] = _shift(before, after, len(a), len(b))
+        values = pd.DataFrame(rows, columns=["column", "stat", "before", "after", "changed"])
+        ranked = sorted(
+            common,
+            key=lambda c: (-int(column_changes.get(c, 0)), -shift.get(c, 0.0)),
+        )
+        picks = [c for c in ranked if column_changes.get(c, 0) > 0 or shift.get(c, 0) > 0]
+        drawn = {
+            str(c): self._work.submit(
+                _distribution,
+                a[c],
+                b[c],
+                side_a[c].get("_counts"),
+                side_b[c].get("_counts"),
+                side_b[c].get("_before"),
+            )
+            for c in picks[:TOP_DISTRIBUTIONS]
+        }
+        self._work.help()
+        return values, {c: f.result() for c, f in drawn.items()}
+
+
+def _cost(s: pd.Series) -> int:
+    """Which summaries take longest (to start them first): floats, then others, integers."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        return 2
+    return 0 if _is_int(s) else 1
 
 
 def _close(x: Any, y: Any) -> bool:
@@ -127,22 +348,45 @@ def _shift(before: dict[str, Any], after: dict[str, Any], n_a: int, n_b: int) ->
     return float(score) if np.isfinite(score) else 0.0
 
 
-def _distribution(sa: pd.Series, sb: pd.Series, bins: int = 20) -> dict[str, Any]:
+# -- distributions -----------------------------------------------------------------------
+
+
+def _distribution(
+    sa: pd.Series,
+    sb: pd.Series,
+    counts_a: pd.Series | None = None,
+    counts_b: pd.Series | None = None,
+    before: Before | None = None,
+    bins: int = 20,
+) -> dict[str, Any]:
+    """Histograms of two numeric columns on shared edges, else the counts of their 10 most
+    common values. ``counts_*``: the value counts already taken of a string column;
+    ``before``: B's histogram is then A's less the rows that left plus those that came."""
     if _kind(sa) == _kind(sb) == "number":
-        va = sa.to_numpy(dtype=np.float64, na_value=np.nan)
-        vb = sb.to_numpy(dtype=np.float64, na_value=np.nan)
-        va, vb = va[np.isfinite(va)], vb[np.isfinite(vb)]
-        both = np.concatenate([va, vb])
-        if len(both):
-            edges = np.histogram_bin_edges(both, bins=bins)
+        va, vb = _finite(sa), _finite(sb)
+        if len(va) or len(vb):
+            ends = np.array([f(v) for v in (va, vb) if len(v) for f in (np.min, np.max)])
+            edges = np.histogram_bin_edges(ends, bins=bins)  # the edges all the values give
+            # equal bins: numpy places the values by arithmetic (checked against the edges),
+            # not by a sort of them, unless the span overflows
+            fast = bool(np.isfinite(edges[-1] - edges[0]))
+            cut: dict[str, Any] = (
+                {"bins": bins, "range": (edges[0], edges[-1])} if fast else {"bins": edges}
+            )
+            hist_a = np.histogram(va, **cut)[0]
+            if before is not None and before.few(len(sb)):
+                gone = np.histogram(_finite(before.column.iloc[before.rows_a]), **cut)[0]
+                hist_b = hist_a - gone + np.histogram(_finite(sb.iloc[before.rows_b]), **cut)[0]
+            else:
+                hist_b = np.histogram(vb, **cut)[0]
             return {
                 "kind": "numeric",
                 "edges": edges.tolist(),
-                "a": np.histogram(va, bins=edges)[0].tolist(),
-                "b": np.histogram(vb, bins=edges)[0].tolist(),
+                "a": hist_a.tolist(),
+                "b": hist_b.tolist(),
             }
-    ca = sa.astype(str).value_counts()
-    cb = sb.astype(str).value_counts()
+    ca = counts_a if counts_a is not None else sa.astype(str).value_counts()
+    cb = counts_b if counts_b is not None else sb.astype(str).value_counts()
     labels = list((ca.add(cb, fill_value=0)).sort_values(ascending=False).index[:10])
     return {
         "kind": "categorical",
@@ -150,3 +394,8 @@ def _distribution(sa: pd.Series, sb: pd.Series, bins: int = 20) -> dict[str, Any
         "a": [int(ca.get(v, 0)) for v in labels],
         "b": [int(cb.get(v, 0)) for v in labels],
     }
+
+
+def _finite(s: pd.Series) -> np.ndarray:
+    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values[np.isfinite(values)]
