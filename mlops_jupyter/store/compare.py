@@ -313,7 +313,8 @@ class CompareMixin(StoreBase):
         self.wait_for_writes(timeout)
 
     def _count_changed_runs(self, n: int) -> None:
-        """Once this process changed 1,000 run summaries, keep copies of their tables at exit."""
+        """After 1,000 summary writes in this process, look at exit (or close) for tables with
+        that many changed runs to keep copies of (:meth:`keep_copies` decides by the runs)."""
         changed = self.__dict__.get("_changed_runs", 0) + n
         self.__dict__["_changed_runs"] = changed
         if changed >= COPY_MIN_RUNS and not self.__dict__.get("_copies_at_exit"):

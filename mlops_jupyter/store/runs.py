@@ -214,20 +214,13 @@ class RunsMixin(StoreBase):
         execution_id: int | None = None,
     ) -> None:
         """Metric points of several runs at once: ``(run_id, key, value, step)``."""
-        now = utcnow()
-        data = [
-            (r, str(k), s, None if v is None else float(v), now, execution_id)
-            for r, k, v, s in rows
-        ]
-        if data:
-            with self.write():
-                first = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()
-                self.conn.executemany(
-                    """INSERT INTO metrics (run_id, key, step, value, logged_at, execution_id, actor)
-                       VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
-                    data,
-                )
-                self._summaries()._summarize_points(int(first[0]) + 1, data)
+        now, actor = utcnow(), self.actor
+        self.insert_metric_rows(
+            [
+                (r, str(k), s, None if v is None else float(v), now, execution_id, actor)
+                for r, k, v, s in rows
+            ]
+        )
 
     def record_metric_origins(
         self,
@@ -544,16 +537,12 @@ class RunsMixin(StoreBase):
     def insert_metric_rows(self, rows: list[tuple[Any, ...]]) -> tuple[int, int] | None:
         """Append metric rows as they are stored: ``(run_id, key, step, value, logged_at,
         execution_id, actor)``, values already floats or None (the flusher builds them so, in
-        one pass; rows without the actor get this store's). Returns the ids given to them
-        (first, last), or None when there were none.
+        one pass). Returns the ids given to them (first, last), or None when there were none.
 
         The actor is bound with the row: ``mlops_actor()`` in the INSERT is a Python call per
         row, which doubled a flush of 100,000 points (0.80 s against 0.35 s)."""
         if not rows:
             return None
-        if len(rows[0]) == 6:
-            actor = self.actor
-            rows = [(*row, actor) for row in rows]
         with self.write():
             before = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM metrics").fetchone()[0]
             self.conn.executemany(
