@@ -18,8 +18,11 @@ from .conftest import run
 
 
 def _fill_the_disk(store: Any) -> None:
-    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
-    store.conn.execute(f"PRAGMA max_page_count = {pages}")
+    # through query(): after the queued writes, under the store's lock (the connection used
+    # beside the writer thread deadlocked: the writer's mlops_actor() call inside sqlite3_step
+    # waited for the GIL this thread held while it waited for the connection's mutex)
+    pages = store.query("PRAGMA page_count")[0]["page_count"]
+    store.query(f"PRAGMA max_page_count = {pages}")
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ def full_store(shell: Any) -> Any:
     store = session_mod.get_session().store
     _fill_the_disk(store)
     yield store
-    store.conn.execute("PRAGMA max_page_count = 1073741823")
+    store.query("PRAGMA max_page_count = 1073741823")
     _warn._warned.clear()
     session_mod.reset_session()
 
