@@ -178,3 +178,33 @@ def test_brand_new_store_opened_by_several_processes_at_once(
     assert len(applied) == expected_version()  # each migration ran exactly once
     assert len(store.list_runs()) == n
     store.close()
+
+
+GIL_AND_CONNECTION = textwrap.dedent(
+    """
+    import sys, threading
+    from mlops_jupyter.store import open_store
+    store = open_store(sys.argv[1], shared=False)
+    run = store.create_run("exp")["id"]
+    def write():
+        for i in range(3000):
+            with store.write():
+                store.log_params(run, {f"p{i}": i})
+    writer = threading.Thread(target=write)
+    writer.start()
+    while writer.is_alive():  # the connection used beside the writer, outside its lock
+        store.conn.execute("SELECT 1").fetchone()
+    print(len(store.get_params(run)))
+    """
+)
+
+
+def test_the_connection_used_beside_a_writing_thread_does_not_deadlock(tmp_path: Path) -> None:
+    # Each row's actor was a Python function that SQLite called inside sqlite3_step: it waited
+    # for the GIL that a thread waiting for the connection's mutex held, for ever (#18)
+    out = subprocess.run(
+        [sys.executable, "-c", GIL_AND_CONNECTION, str(tmp_path / "store.db")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["3000"]

@@ -307,10 +307,10 @@ class StoreBase:
 
         path = Path(self.location)
         conn = open_reader(path) if self.readonly else open_writer(path)
-        # The actor of each row, in the INSERT itself: mlops_actor() (pgsql.py says it there)
-        # (deterministic: SQLite may then call it once per statement, not once per row)
-        conn.create_function("mlops_actor", 0, lambda: self.actor, deterministic=True)
         self.conn = conn
+        self._bound_actor: str | None = None
+        if not self.readonly:
+            self._bind_actor()
         self.db = SqlDb(conn)
         self._identity = identity(path)
         try:
@@ -321,6 +321,18 @@ class StoreBase:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise translate(exc, path) from None
+
+    def _bind_actor(self) -> None:
+        """The actor that the INSERTs read as ``(SELECT name FROM session.actor)``: a table of
+        an in-memory database attached to the connection (PostgreSQL: the transaction's
+        ``mlops.actor`` setting). Not a Python function: SQLite would call it from inside
+        ``sqlite3_step`` with the GIL released, and a thread holding the GIL while it waits
+        for the connection would deadlock with it (#18; found with gdb)."""
+        from .connect import bind_actor
+
+        actor = self.actor
+        bind_actor(self.conn, actor)
+        self._bound_actor = actor
 
     def _folder_gone(self) -> bool:
         """The store's whole folder was removed (a temporary folder cleaned up): warn once and
@@ -492,6 +504,8 @@ class StoreBase:
                     self._savepoints -= 1
                 return
             self.ensure_current()  # one stat: a deleted or replaced file is reopened
+            if self.dialect == "sqlite" and self.actor != self._bound_actor:
+                self._bind_actor()  # $MLOPS_JUPYTER_ACTOR changed
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:

@@ -39,6 +39,17 @@ def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def bind_actor(conn: sqlite3.Connection, actor: str) -> None:
+    """Let ``(SELECT name FROM session.actor)`` give ``actor`` on this connection (a one-row
+    table in an in-memory database, attached the first time)."""
+    if not any(row[1] == "session" for row in conn.execute("PRAGMA database_list")):
+        conn.execute("ATTACH DATABASE ':memory:' AS session")
+        conn.execute("CREATE TABLE session.actor (name TEXT NOT NULL)")
+        conn.execute("INSERT INTO session.actor VALUES (?)", (actor,))
+    else:
+        conn.execute("UPDATE session.actor SET name = ?", (actor,))
+
+
 def refuse_foreign(conn: sqlite3.Connection, path: Path) -> int:
     """The schema version; StoreError for an SQLite file of another application.
 

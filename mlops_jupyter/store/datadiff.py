@@ -102,7 +102,7 @@ class DatadiffMixin(StoreBase):
             cur = self.conn.execute(
                 """INSERT OR IGNORE INTO dataset_diffs (a_fingerprint, b_fingerprint, key, atol,
                    rtol, summary, run_id, execution_id, created_at, actor)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT name FROM session.actor))""",
                 (
                     a_fingerprint,
                     b_fingerprint,
@@ -119,7 +119,8 @@ class DatadiffMixin(StoreBase):
                 return False
             self.conn.execute(
                 """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, run_id,
-                   execution_id, created_at, actor) VALUES ('dataset', ?, 'dataset', ?, 'diffed', ?, ?, ?, mlops_actor())""",
+                   execution_id, created_at, actor) VALUES ('dataset', ?, 'dataset', ?, 'diffed', ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 (a_fingerprint, b_fingerprint, run_id, execution_id, utcnow()),
             )
         return True

@@ -68,7 +68,8 @@ class DatasetsMixin(StoreBase):
         with self.write():
             self.conn.execute(
                 """INSERT OR IGNORE INTO dataset_contents (fingerprint, kind, n_rows, n_cols,
-                   schema, profile, snapshot_hash, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   schema, profile, snapshot_hash, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 (
                     fingerprint,
                     kind,
@@ -120,7 +121,8 @@ class DatasetsMixin(StoreBase):
             version = 1 if latest is None else int(latest["version"]) + 1
             cur = self.conn.execute(
                 """INSERT INTO datasets (name, version, fingerprint, source_path, source_hash,
-                   run_id, execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   run_id, execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 (
                     name,
                     version,
@@ -229,7 +231,8 @@ class DatasetsMixin(StoreBase):
         with self.write():
             self.conn.execute(
                 """INSERT OR IGNORE INTO models (fingerprint, class_name, params, artifact_hash, name,
-                   run_id, execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   run_id, execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 (
                     fingerprint,
                     class_name,
@@ -302,7 +305,8 @@ class DatasetsMixin(StoreBase):
             _write_file(self.artifacts_dir, digest, data)
         with self.write():
             self.conn.execute(
-                "INSERT OR IGNORE INTO artifacts (hash, size, media_type, created_at, actor) VALUES (?, ?, ?, ?, mlops_actor())",
+                "INSERT OR IGNORE INTO artifacts (hash, size, media_type, created_at, actor) "
+                "VALUES (?, ?, ?, ?, (SELECT name FROM session.actor))",
                 (digest, len(data), media_type, utcnow()),
             )
             if in_db:
@@ -377,7 +381,8 @@ class DatasetsMixin(StoreBase):
         with self.write():
             self.conn.executemany(
                 """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, run_id,
-                   execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 rows,
             )
 

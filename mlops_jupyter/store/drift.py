@@ -145,7 +145,8 @@ class DriftMixin(StoreBase):
             if row is None:
                 self.conn.execute(
                     """INSERT INTO drift_profiles (fingerprint, name, n_rows, profile, created_at,
-                       updated_at, actor) VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
+                       updated_at, actor) VALUES (?, ?, ?, ?, ?, ?,
+                       (SELECT name FROM session.actor))""",
                     (fingerprint, name, n_rows, dumps(dict(profile)), now, now),
                 )
                 return
@@ -199,7 +200,8 @@ class DriftMixin(StoreBase):
             self.conn.execute(
                 f"""INSERT INTO drift_reports (id, created_at, {", ".join(_REPORT_FIELDS)},
                     performance, notes, options, actor)
-                    VALUES (?, ?, {", ".join("?" for _ in _REPORT_FIELDS)}, ?, ?, ?, mlops_actor())""",
+                    VALUES (?, ?, {", ".join("?" for _ in _REPORT_FIELDS)}, ?, ?, ?,
+                    (SELECT name FROM session.actor))""",
                 (
                     report_id,
                     created_at,
@@ -211,7 +213,8 @@ class DriftMixin(StoreBase):
             )
             self.conn.executemany(
                 f"""INSERT OR REPLACE INTO drift_columns (report_id, {", ".join(_COLUMN_FIELDS)}, actor)
-                    VALUES (?, {", ".join("?" for _ in _COLUMN_FIELDS)}, mlops_actor())""",
+                    VALUES (?, {", ".join("?" for _ in _COLUMN_FIELDS)},
+                    (SELECT name FROM session.actor))""",
                 [(report_id, *(c.get(f) for f in _COLUMN_FIELDS)) for c in columns],
             )
             edges = []
@@ -231,7 +234,8 @@ class DriftMixin(StoreBase):
                 )
             self.conn.executemany(
                 """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, run_id,
-                   execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, mlops_actor())""",
+                   execution_id, created_at, actor) VALUES (?, ?, ?, ?, ?, ?, NULL, ?,
+                   (SELECT name FROM session.actor))""",
                 [
                     (st, str(si), dt, str(di), rel, report.get("run_id"), created_at)
                     for st, si, rel, dt, di in edges

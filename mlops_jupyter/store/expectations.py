@@ -111,7 +111,7 @@ class ExpectationsMixin(StoreBase):
             self.conn.execute(
                 """INSERT INTO expectation_suites (name, version, status, rules, change,
                    based_on, created_by, created_at, actor)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT name FROM session.actor))""",
                 (
                     name,
                     version,
@@ -218,7 +218,8 @@ class ExpectationsMixin(StoreBase):
                 """INSERT INTO dataset_checks (fingerprint, name, version, suite, suite_version,
                    passed, n_rows, n_rules, n_failed_rules, n_failed_rows, result, duration_s,
                    run_id, execution_id, checked_at, actor)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 (
                     fingerprint,
                     name,

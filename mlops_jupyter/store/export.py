@@ -206,7 +206,8 @@ class ExportMixin(StoreBase):
         with self.write():
             cur = self.conn.execute(
                 """INSERT INTO verifications (run_id, rerun_id, bundle_path, reproduced, summary,
-                   details, verified_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   details, verified_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 (
                     run_id,
                     rerun_id,

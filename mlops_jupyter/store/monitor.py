@@ -140,14 +140,14 @@ class MonitorMixin(StoreBase):
         with self.write():
             cur = self.conn.execute(
                 f"INSERT INTO monitor_batches ({', '.join(cols)}, actor) "
-                f"VALUES ({', '.join('?' for _ in cols)}, mlops_actor())",
+                f"VALUES ({', '.join('?' for _ in cols)}, (SELECT name FROM session.actor))",
                 [values[c] for c in cols],
             )
             batch_id = int(cur.lastrowid or 0)
             self.conn.execute(
                 """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, created_at,
                    actor) VALUES ('dataset', ?, 'registered_model', ?, 'monitored', ?,
-                   mlops_actor())""",
+                   (SELECT name FROM session.actor))""",
                 (values["batch_fingerprint"], values["model_name"], values["created_at"]),
             )
             if audit is not None:
@@ -188,7 +188,8 @@ class MonitorMixin(StoreBase):
         with self.write():
             self.conn.execute(
                 """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, created_at,
-                   actor) VALUES ('dataset', ?, 'model_version', ?, ?, ?, mlops_actor())""",
+                   actor) VALUES ('dataset', ?, 'model_version', ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 (src_id, dst_id, relation, utcnow()),
             )
 
@@ -215,7 +216,7 @@ class MonitorMixin(StoreBase):
             cols = list(values)
             cur = self.conn.execute(
                 f"INSERT INTO promotion_proposals ({', '.join(cols)}, actor) "
-                f"VALUES ({', '.join('?' for _ in cols)}, mlops_actor())",
+                f"VALUES ({', '.join('?' for _ in cols)}, (SELECT name FROM session.actor))",
                 [values[c] for c in cols],
             )
             proposal_id = int(cur.lastrowid or 0)

@@ -10,8 +10,9 @@ idioms that this module rewrites (cached per statement text, so each is translat
   ``json_extract(x, '$.a')`` -> ``x::jsonb #>> '{a}'``;
 - ``IS ?`` / ``IS NOT ?`` -> ``IS [NOT] DISTINCT FROM``; scalar ``MIN(a, b)`` -> ``LEAST``;
   ``rowid`` -> ``ctid`` (insertion order of rows never updated); ``IFNULL`` -> ``COALESCE``;
-  ``group_concat`` -> ``string_agg``; ``mlops_actor()`` (the writer's name, a function the
-  SQLite connection defines) -> the transaction's ``mlops.actor`` setting; a subquery in FROM gets the alias PostgreSQL 15 needs;
+  ``group_concat`` -> ``string_agg``; ``(SELECT name FROM session.actor)`` (the writer's
+  name, a table the SQLite connection attaches) -> the transaction's ``mlops.actor``
+  setting; a subquery in FROM gets the alias PostgreSQL 15 needs;
 - an ``INSERT`` into a table with an integer ``id`` returns it (``cursor.lastrowid``);
 - DDL: ``INTEGER PRIMARY KEY`` -> an identity column, ``INTEGER`` -> ``BIGINT``, ``REAL`` ->
   ``DOUBLE PRECISION``, ``BLOB`` -> ``BYTEA``, ``WITHOUT ROWID`` dropped; ``CREATE TRIGGER ...
@@ -148,7 +149,10 @@ def _rewrite_dml(sql: str, literals: list[str]) -> str:
     flags = re.IGNORECASE
     sql = _reserved(sql)
     sql = re.sub(
-        r"\bmlops_actor\s*\(\s*\)", "current_setting('mlops.actor', true)", sql, flags=flags
+        r"\(\s*SELECT\s+name\s+FROM\s+session\.actor\s*\)",
+        "current_setting('mlops.actor', true)",
+        sql,
+        flags=flags,
     )
     sql = re.sub(r"\bIFNULL\s*\(", "COALESCE(", sql, flags=flags)
     sql = re.sub(r"\bgroup_concat\s*\(", "string_agg(", sql, flags=flags)

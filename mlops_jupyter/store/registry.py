@@ -280,7 +280,8 @@ class RegistryMixin(StoreBase):
         now = utcnow()
         with self.write():
             self.conn.execute(
-                "INSERT OR IGNORE INTO registered_models (name, created_at, actor) VALUES (?, ?, mlops_actor())",
+                "INSERT OR IGNORE INTO registered_models (name, created_at, actor) "
+                "VALUES (?, ?, (SELECT name FROM session.actor))",
                 (name, now),
             )
             last = self.conn.execute(
@@ -291,7 +292,8 @@ class RegistryMixin(StoreBase):
                 """INSERT INTO model_versions (name, version, model_fingerprint, class_name, task,
                    artifact_hash, format, untrusted_types, run_id, execution_id, metrics,
                    training_datasets, train_fingerprint, eval_fingerprint, card, created_by,
-                   created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   created_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 (
                     name,
                     version,
@@ -370,7 +372,7 @@ class RegistryMixin(StoreBase):
             self.conn.execute(
                 """INSERT OR IGNORE INTO eval_datasets (fingerprint, snapshot_hash, x_kind,
                    feature_columns, target_column, n_rows, created_at, actor)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT name FROM session.actor))""",
                 (
                     fingerprint,
                     snapshot_hash,
@@ -444,7 +446,7 @@ class RegistryMixin(StoreBase):
             )
             self.conn.execute(
                 """INSERT INTO alias_history (name, alias, version, action, start_at, audit_id, actor)
-                   VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   VALUES (?, ?, ?, ?, ?, ?, (SELECT name FROM session.actor))""",
                 (name, alias, int(version), action, now, record["id"]),
             )
             self.conn.execute(
@@ -481,11 +483,13 @@ class RegistryMixin(StoreBase):
     ) -> None:
         with self.write():
             self.conn.execute(
-                "INSERT OR IGNORE INTO registered_models (name, created_at, actor) VALUES (?, ?, mlops_actor())",
+                "INSERT OR IGNORE INTO registered_models (name, created_at, actor) "
+                "VALUES (?, ?, (SELECT name FROM session.actor))",
                 (name, utcnow()),
             )
             self.conn.execute(
-                """INSERT INTO policies (name, policy, updated_at, actor) VALUES (?, ?, ?, mlops_actor())
+                """INSERT INTO policies (name, policy, updated_at, actor)
+                   VALUES (?, ?, ?, (SELECT name FROM session.actor))
                    ON CONFLICT(name) DO UPDATE SET policy = excluded.policy,
                    updated_at = excluded.updated_at, actor = excluded.actor""",
                 (name, dumps(dict(policy)), utcnow()),

@@ -68,7 +68,7 @@ class ResourcesMixin(StoreBase):
         with self.write_one():
             self.conn.execute(
                 f"INSERT OR REPLACE INTO execution_resources (execution_id, run_id, {cols}, "
-                f"actor) VALUES (?, ?, {marks}, mlops_actor())",
+                f"actor) VALUES (?, ?, {marks}, (SELECT name FROM session.actor))",
                 [int(execution_id), run_id, *(usage.get(f) for f in FIELDS)],
             )
 

@@ -36,7 +36,8 @@ class RunsMixin(StoreBase):
             return str(row["id"])
         with self.write():
             self.conn.execute(
-                "INSERT OR IGNORE INTO experiments (id, name, created_at, actor) VALUES (?, ?, ?, mlops_actor())",
+                "INSERT OR IGNORE INTO experiments (id, name, created_at, actor) "
+                "VALUES (?, ?, ?, (SELECT name FROM session.actor))",
                 (new_id(), name, utcnow()),
             )
             row = self.query_one("SELECT id FROM experiments WHERE name = ?", (name,))
@@ -94,7 +95,8 @@ class RunsMixin(StoreBase):
                 """INSERT INTO runs (id, experiment_id, name, status, started_at, notebook_path,
                    kernel_id, parent_run_id, source, git_commit, git_dirty, environment_id,
                    user, host, tags, pid, process, actor)
-                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
                 (
                     run_id,
                     experiment_id,
@@ -128,7 +130,7 @@ class RunsMixin(StoreBase):
                 """INSERT INTO runs (id, experiment_id, name, status, started_at, notebook_path,
                    kernel_id, source, git_commit, git_dirty, user, host, tags, pid, process,
                    actor) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                   mlops_actor())""",
+                   (SELECT name FROM session.actor))""",
                 (
                     row["id"],
                     experiment_id,
@@ -181,7 +183,8 @@ class RunsMixin(StoreBase):
                 """INSERT INTO runs (id, experiment_id, name, status, started_at, ended_at,
                    parent_run_id, notebook_path, kernel_id, source, git_commit, git_dirty,
                    environment_id, user, host, tags, actor)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', mlops_actor())""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}',
+                   (SELECT name FROM session.actor))""",
                 [
                     (i, parent["experiment_id"], n, status, at, at, parent_run_id, *shared)
                     for i, n, at in zip(ids, names, _instants(now, len(names)))
@@ -200,7 +203,8 @@ class RunsMixin(StoreBase):
                 stale = self._summaries()._stale_among({d[0] for d in data})
                 self.conn.executemany(
                     """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
-                       logged_at, actor) VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
+                       logged_at, actor) VALUES (?, ?, ?, ?, ?, ?,
+                       (SELECT name FROM session.actor))""",
                     data,
                 )
                 self._summaries()._summarize_params(
@@ -238,7 +242,7 @@ class RunsMixin(StoreBase):
                 self.conn.executemany(
                     """INSERT OR REPLACE INTO metric_origins (run_id, key, producer, split,
                        model_fingerprint, model_name, execution_id, detail, actor)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT name FROM session.actor))""",
                     data,
                 )
 
@@ -416,7 +420,7 @@ class RunsMixin(StoreBase):
             cur = self.conn.execute(
                 """INSERT INTO executions (run_id, execution_count, cell_id, code, code_hash,
                    started_at, duration_s, status, error, reads, writes, actor)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT name FROM session.actor))""",
                 (
                     run_id,
                     execution_count,
@@ -476,7 +480,7 @@ class RunsMixin(StoreBase):
             )
             self.conn.executemany(
                 """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
-                   logged_at, actor) VALUES (?, ?, ?, ?, ?, ?, mlops_actor())""",
+                   logged_at, actor) VALUES (?, ?, ?, ?, ?, ?, (SELECT name FROM session.actor))""",
                 rows,
             )
             self._summaries()._summarize_params(
@@ -539,8 +543,9 @@ class RunsMixin(StoreBase):
         execution_id, actor)``, values already floats or None (the flusher builds them so, in
         one pass). Returns the ids given to them (first, last), or None when there were none.
 
-        The actor is bound with the row: ``mlops_actor()`` in the INSERT is a Python call per
-        row, which doubled a flush of 100,000 points (0.80 s against 0.35 s)."""
+        The actor is bound with the row, the cheapest way for 100,000 of them: #15's
+        ``mlops_actor()`` in the INSERT was a Python call per row and doubled such a flush
+        (0.80 s against 0.35 s)."""
         if not rows:
             return None
         with self.write():
@@ -609,7 +614,8 @@ class RunsMixin(StoreBase):
             with self.write():
                 self.conn.execute(
                     """INSERT OR IGNORE INTO environments (id, python_version, platform, packages,
-                       created_at, actor) VALUES (?, ?, ?, ?, ?, mlops_actor())""",
+                       created_at, actor) VALUES (?, ?, ?, ?, ?,
+                       (SELECT name FROM session.actor))""",
                     (
                         env_id,
                         python_version,

@@ -70,7 +70,7 @@ class TagsMixin(StoreBase):
         with self.write_one():
             self.conn.executemany(
                 """INSERT INTO dataset_tags (name, version, key, value, kind, set_by, set_at,
-                   actor) VALUES (?, ?, ?, ?, ?, ?, ?, mlops_actor())
+                   actor) VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT name FROM session.actor))
                    ON CONFLICT(name, version, key) DO UPDATE SET value = excluded.value,
                    kind = excluded.kind, set_by = excluded.set_by, set_at = excluded.set_at,
                    actor = excluded.actor""",
