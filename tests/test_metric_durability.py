@@ -12,6 +12,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,7 +141,7 @@ def test_a_large_flush_stores_the_times_as_one_point_at_a_time_would() -> None:
     second boundaries and at the last microsecond of a second."""
     import time
 
-    from mlops_jupyter.capture.session import iso_utc, metric_rows
+    from mlops_jupyter.store.points import iso_utc, metric_rows
 
     now = time.time()
     batch = [("loss", i * 0.5, i, now + i * 3.7e-6) for i in range(5000)]
@@ -148,3 +149,30 @@ def test_a_large_flush_stores_the_times_as_one_point_at_a_time_would() -> None:
     rows = metric_rows("run", batch, "ann")
     assert rows == [("run", k, s, v, iso_utc(t), None, "ann") for k, v, s, t in batch]
     assert len({r[4][:19] for r in rows}) > 1  # the batch spans seconds
+
+
+def test_points_written_by_sqlite_read_back_as_the_rows_python_makes(store: Any) -> None:
+    """On SQLite the flush binds the points as logged and SQLite makes each row: the same
+    run, key, step, value, actor and time text as metric_rows, float times or text ones."""
+    import random
+
+    from mlops_jupyter.store.points import metric_rows
+
+    rng = random.Random(7)
+    now = time.time()
+    points: list[tuple[str, float | None, int | None, Any]] = [
+        ("loss", rng.random(), i, now + i * 3.7e-6) for i in range(3000)
+    ]
+    points += [("auc", 0.9, None, 1_700_000_000.9999999), ("auc", None, 2, 1_700_000_001.0)]
+    points += [("auc", 0.7, 3, "2024-01-02T03:04:05.000006+00:00"), ("lr", 1e-300, -1, 0.5)]
+    points += [(k, v, s, rng.uniform(0, 4e9)) for k, v, s in [("t", 1.0, 1)] * 500]
+    run = store.create_run("exp")["id"]
+    first, last = store.insert_points(run, points)
+    assert last - first + 1 == len(points)
+    got = store.conn.execute(
+        "SELECT run_id, key, step, value, logged_at, execution_id, actor FROM metrics "
+        "WHERE id BETWEEN ? AND ? ORDER BY id",
+        (first, last),
+    ).fetchall()
+    assert got == metric_rows(run, points, store.actor)
+    assert store.latest_metrics(run) == {"loss": points[2999][1], "auc": 0.7, "lr": 1e-300, "t": 1.0}

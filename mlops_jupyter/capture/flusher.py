@@ -32,8 +32,6 @@ def hand_over(session: Any) -> tuple[Any, dict[str, BaseException]] | None:
     Returns ``(store, outcome)``: ``outcome["error"]`` is set if that group failed (its points
     are then back in the buffer); None when there was nothing to write.
     """
-    from .session import metric_rows
-
     if not session.pending_metrics or not session.is_open():
         return None
     run_id = session.ensure_run()
@@ -44,12 +42,11 @@ def hand_over(session: Any) -> tuple[Any, dict[str, BaseException]] | None:
         del session.pending_metrics[:n]
     if not batch:
         return None
-    rows = metric_rows(run_id, batch, store.actor)
     outcome: dict[str, BaseException] = {}
     interactive = session.interactive
 
     def write(st: Any) -> None:  # on the writer thread
-        span = st.insert_metric_rows(rows)  # log_metric made the values floats already
+        span = st.insert_points(run_id, batch)  # log_metric made the values floats already
         if interactive and span is not None:
             session.flushed.note(run_id, span)
 

@@ -22,10 +22,10 @@ import sys
 import threading
 import time
 import weakref
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..store.points import iso_utc
 from . import flusher
 from .detect import FingerprintCache
 from .links import Links
@@ -401,48 +401,6 @@ def _shared_stores() -> dict[Any, Any]:
 
         _open_stores = _open
     return _open_stores
-
-
-_iso_second: tuple[int, str] = (-1, "")
-
-
-def iso_utc(t: float | str) -> str:
-    """Epoch seconds as ISO-8601 UTC with microseconds (as ``utcnow``), fast for runs of points."""
-    global _iso_second
-    if isinstance(t, str):
-        return t
-    sec = int(t)
-    if _iso_second[0] != sec:
-        _iso_second = (sec, datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    micros = min(int((t - sec) * 1_000_000), 999_999)
-    return f"{_iso_second[1]}.{micros:06d}+00:00"
-
-
-def metric_rows(
-    run_id: str, batch: list[tuple[str, float, int | None, Any]], actor: str | None
-) -> list[tuple]:
-    """Buffered points ``(key, value, step, time)`` as the store's metric rows ``(run_id, key,
-    step, value, logged_at, None, actor)``, times as :func:`iso_utc` gives them, in one pass:
-    numpy splits seconds and microseconds with the same float arithmetic and each second's
-    text is made once (a flush of 100,000 points)."""
-    if len(batch) < 64:
-        return [(run_id, k, s, v, iso_utc(t), None, actor) for k, v, s, t in batch]
-    import numpy as np
-
-    try:
-        epoch = np.fromiter((p[3] for p in batch), dtype=np.float64, count=len(batch))
-    except (TypeError, ValueError):  # some times are text already
-        return [(run_id, k, s, v, iso_utc(t), None, actor) for k, v, s, t in batch]
-    seconds = epoch.astype(np.int64)  # int(t): times are after 1970
-    micros = np.minimum(((epoch - seconds) * 1_000_000).astype(np.int64), 999_999)
-    distinct, which = np.unique(seconds, return_inverse=True)
-    prefixes = [
-        datetime.fromtimestamp(int(sec), UTC).strftime("%Y-%m-%dT%H:%M:%S.") for sec in distinct
-    ]
-    return [
-        (run_id, k, s, v, f"{prefixes[i]}{m:06d}+00:00", None, actor)
-        for (k, v, s, _), i, m in zip(batch, which.tolist(), micros.tolist())
-    ]
 
 
 _session: Session | None = None

@@ -395,26 +395,24 @@ class CompareMixin(StoreBase):
 
     # -- kept current at write time (inside the caller's write transaction) ------------------
 
-    def _summarize_points(self, first_id: int, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Fold metric rows ``(run_id, key, step, value, ...)`` just inserted with ids
-        ``first_id``.. (in that order) into the summaries, when every earlier point is folded
-        already."""
+    def _summarize_points(
+        self, first_id: int, count: int, latest: dict[str, dict[str, Any]]
+    ) -> None:
+        """Fold the ``count`` metric points just inserted with ids ``first_id``.., whose last
+        value of each run and key is ``latest[run][key]``, into the summaries, when every
+        earlier point is folded already."""
         state = self.conn.execute(
             "SELECT value FROM compare_state WHERE name = 'metric_watermark'"
         ).fetchone()
-        if not rows or state is None or int(state[0]) != first_id - 1:
+        if not count or state is None or int(state[0]) != first_id - 1:
             return  # another writer's points come first: the next read folds all in order
-        last = {(row[0], row[1]): row[3] for row in rows}  # the latest point of each key wins
-        latest: dict[str, dict[str, Any]] = {}
-        for (run, key), value in last.items():
-            latest.setdefault(run, {})[key] = value
         current = self._load_summaries(set(latest))
         for run, values in latest.items():
             current[run][1].update(values)
         self._save_summaries(current)
         self.conn.execute(
             "UPDATE compare_state SET value = ? WHERE name = 'metric_watermark'",
-            (first_id + len(rows) - 1,),
+            (first_id + count - 1,),
         )
 
     def _stale_among(self, run_ids: set[str]) -> set[str]:

@@ -40,12 +40,14 @@ def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
 
 
 def bind_actor(conn: sqlite3.Connection, actor: str) -> None:
-    """Let ``(SELECT name FROM session.actor)`` give ``actor`` on this connection (a one-row
-    table in an in-memory database, attached the first time)."""
+    """Let ``(SELECT name FROM session.actor)`` give ``actor`` on this connection: a one-row
+    table of an in-memory database, attached the first time with ``session.points`` too (metric
+    points on their way into ``metrics``, :mod:`.points`)."""
     if not any(row[1] == "session" for row in conn.execute("PRAGMA database_list")):
         conn.execute("ATTACH DATABASE ':memory:' AS session")
         conn.execute("CREATE TABLE session.actor (name TEXT NOT NULL)")
         conn.execute("INSERT INTO session.actor VALUES (?)", (actor,))
+        conn.execute("CREATE TABLE session.points (key, value, step, t)")  # as bound: no affinity
     else:
         conn.execute("UPDATE session.actor SET name = ?", (actor,))
 

@@ -538,6 +538,14 @@ class RunsMixin(StoreBase):
         ]
         return self.insert_metric_rows(rows)
 
+    def insert_points(
+        self, run_id: str, points: list[tuple[str, float | None, int | None, Any]]
+    ) -> tuple[int, int] | None:
+        """Buffered points ``(key, value, step, time)`` of one run (:mod:`.points`)."""
+        from .points import insert_points
+
+        return insert_points(self, run_id, points)
+
     def insert_metric_rows(self, rows: list[tuple[Any, ...]]) -> tuple[int, int] | None:
         """Append metric rows as they are stored: ``(run_id, key, step, value, logged_at,
         execution_id, actor)``, values already floats or None (the flusher builds them so, in
@@ -555,7 +563,10 @@ class RunsMixin(StoreBase):
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 rows,
             )
-            self._summaries()._summarize_points(int(before) + 1, rows)
+            latest: dict[str, dict[str, Any]] = {}
+            for run, key, _step, value, *_ in rows:  # the latest point of each key wins
+                latest.setdefault(run, {})[key] = value
+            self._summaries()._summarize_points(int(before) + 1, len(rows), latest)
         return int(before) + 1, int(before) + len(rows)  # ids only grow, inside one transaction
 
     def adopt_metrics(
