@@ -193,3 +193,39 @@ def test_environment_stored_once(store) -> None:
     c = store.record_environment("3.11.0", "linux", {"pandas": "3.1", "numpy": "2.0"})
     assert a == b != c
     assert store.get_environment(a)["packages"] == {"numpy": "2.0", "pandas": "3.0"}
+
+
+def test_a_failing_write_group_is_undone_alone_and_reported_with_its_own_error(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    store = open_store(tmp_path / "s.db", shared=False)
+    errors: dict[str, BaseException] = {}
+
+    def group(name: str, fail: bool = False, hold: threading.Event | None = None):
+        def job(st) -> None:
+            if hold is not None:
+                hold.wait(10)
+            st.conn.execute(
+                "INSERT INTO experiments (id, name, created_at) VALUES (?, ?, 't')", (name, name)
+            )
+            if fail:
+                st.conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+        return job, lambda exc: errors.__setitem__(name, exc)
+
+    store.write_later(*group("alone-bad", fail=True))  # a group alone in its transaction
+    store.wait_for_writes()
+    hold = threading.Event()
+    store.write_later(*group("first", hold=hold))  # the writer waits inside this one
+    for name, fail in (("good-1", False), ("bad", True), ("good-2", False)):
+        store.write_later(*group(name, fail=fail))  # queued meanwhile: one transaction
+    hold.set()
+    store.wait_for_writes()
+    names = {r["name"] for r in store.query("SELECT name FROM experiments")}
+    assert names == {"first", "good-1", "good-2"}
+    assert set(errors) == {"alone-bad", "bad"}
+    assert all(type(e) is sqlite3.OperationalError for e in errors.values())  # not "disk full"
+    assert "no_such_table" in str(errors["alone-bad"])
+    store.close()

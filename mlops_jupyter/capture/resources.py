@@ -67,27 +67,42 @@ class Usage:
 
 
 def _gil_holding_pread() -> Any:
-    """``pread`` called through ctypes.PyDLL, which keeps the GIL: ``os.pread`` lets go of it,
-    and any release on the cell's thread lets IPython's history thread commit after every cell
-    (see :meth:`Monitor.begin`). None where libc cannot be loaded so."""
+    """``read(fd, size)``: ``pread`` called through ctypes.PyDLL, which keeps the GIL.
+    ``os.pread`` lets go of it, and any release on the cell's thread lets IPython's history
+    thread commit after every cell (see :meth:`Monitor.begin`). ``os.pread`` where libc cannot
+    be loaded so."""
     try:
         import ctypes
 
         libc = ctypes.PyDLL(None)
         pread = libc.pread
     except (OSError, AttributeError, ImportError):
-        return None
+        return lambda fd, size: os.pread(fd, size, 0)
     pread.restype = ctypes.c_ssize_t
     pread.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_long]
-    buffer = ctypes.create_string_buffer(128)
+    buffers: dict[tuple[int, int], Any] = {}  # (thread, size): the sampler thread reads too
 
-    def read(fd: int) -> bytes:
-        n = pread(fd, buffer, 128, 0)
+    def read(fd: int, size: int) -> bytes:
+        key = (threading.get_ident(), size)
+        buffer = buffers.get(key)
+        if buffer is None:
+            buffer = buffers[key] = ctypes.create_string_buffer(size)
+        n = pread(fd, buffer, size, 0)
         if n < 0:
             raise OSError("pread failed")
         return buffer.raw[:n]
 
     return read
+
+
+_pread: Any = None
+
+
+def pread_keeping_gil(fd: int, size: int) -> bytes:
+    global _pread
+    if _pread is None:
+        _pread = _gil_holding_pread()
+    return _pread(fd, size)  # type: ignore[no-any-return]
 
 
 class _Self:
@@ -108,7 +123,6 @@ class _Self:
                 self.uptime_fd = os.open("/proc/uptime", os.O_RDONLY)
                 self.page_kb = os.sysconf("SC_PAGE_SIZE") / 1024.0
                 self.statm = os.open("/proc/self/statm", os.O_RDONLY)
-        self.read_statm = _gil_holding_pread() if self.statm is not None else None
         self.proc: Any = None
 
     def uptime(self) -> float | None:
@@ -139,8 +153,7 @@ class _Self:
             try:
                 import resource
 
-                read = self.read_statm or (lambda fd: os.pread(fd, 128, 0))
-                rss = int(read(self.statm).split()[1]) * self.page_kb
+                rss = int(pread_keeping_gil(self.statm, 128).split()[1]) * self.page_kb
                 return rss, float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
             except (OSError, ValueError, IndexError, ImportError):
                 self.statm = None
@@ -182,7 +195,7 @@ class _Child:
         """``(cpu seconds, rss kB)``, or None once the process is gone."""
         try:
             if self.stat_fd is not None:
-                stat = os.pread(self.stat_fd, 4096, 0)  # utime, stime and rss in one read
+                stat = pread_keeping_gil(self.stat_fd, 4096)  # utime, stime and rss in one read
                 fields = stat[stat.rindex(b")") + 2 :].split()
                 cpu = (int(fields[11]) + int(fields[12])) / _TICKS
                 return cpu, float(int(fields[21]) * _PAGE_KB)

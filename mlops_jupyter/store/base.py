@@ -219,6 +219,10 @@ def warn_replaced(message: str, stacklevel: int = 2) -> None:
         warnings.warn(message, StoreReplacedWarning, stacklevel=stacklevel)
 
 
+class _Undo(Exception):
+    """Rolls back a write group that failed alone in its transaction."""
+
+
 class StoreBase:
     """Owns the connection. Subclass mixins add the queries for each area.
 
@@ -468,14 +472,22 @@ class StoreBase:
         self, batch: list[tuple[Callable[[Any], None], Callable[[BaseException], None]]]
     ) -> None:
         failed: list[tuple[Callable[[BaseException], None], BaseException]] = []
+        alone = len(batch) == 1  # the transaction is the group: no savepoint (2 statements)
         try:
             with self.write():
                 for job, on_error in batch:
                     try:
-                        with self.write():  # a savepoint: one failing group is undone alone
+                        if alone:
                             job(self)
+                        else:
+                            with self.write():  # a savepoint: one failing group is undone alone
+                                job(self)
                     except Exception as group_error:
                         failed.append((on_error, group_error))
+                        if alone:
+                            raise _Undo from None
+        except _Undo:
+            pass  # rolled back; the group's own error is reported
         except Exception as commit_error:  # the transaction itself (disk full, locked too long)
             failed = [(on_error, commit_error) for _job, on_error in batch]
         for report, error in failed:

@@ -218,6 +218,9 @@ class RunsMixin(StoreBase):
         execution_id: int | None = None,
     ) -> None:
         """Metric points of several runs at once: ``(run_id, key, value, step)``."""
+        rows = list(rows)
+        if not rows:  # a cell's record asks twice, most cells with none
+            return
         now, actor = utcnow(), self.actor
         self.insert_metric_rows(
             [
