@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._datadiff_counts import canonical, distinct_after, distinct_floats
+from ._datadiff_counts import Counted, canonical, count_floats, distinct_after
 from ._datadiff_work import Work, default_workers
 
 TOP_DISTRIBUTIONS = 3  # columns whose distributions are drawn
@@ -116,8 +116,8 @@ def _column_summary(
     """dtype, nulls, mean, std, distinct (numbers); dtype, nulls, distinct, top (the rest).
 
     Private entries: ``_counts``, the value counts of a string column (for its distribution);
-    with ``keep``, ``_floats``, the values a float column's distinct count was taken of (for
-    side B's count)."""
+    with ``keep``, ``_floats``, the :class:`Counted` values of a float column's distinct count
+    (for side B's count)."""
     out: dict[str, Any] = {"dtype": str(s.dtype)}
     if _kind(s) == "number":
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -168,21 +168,21 @@ def _number_distinct(
                 np.count_nonzero(np.bincount(offsets.astype(np.intp, copy=False)))
             )
             return
-    floats_a = before.summary.get("_floats") if before is not None else None
+    floats_a: Counted | None = before.summary.get("_floats") if before is not None else None
     if (
         before is not None
         and floats_a is not None
         and before.few(len(present))
-        and before.summary["distinct"] * 4 >= len(floats_a)  # else B's count is as quick
+        and floats_a.distinct * 4 >= len(floats_a.values)  # else B's count is as quick
     ):
         gone = canonical(_floats_at(before.column, before.rows_a))
         new = canonical(_floats_at(s, before.rows_b))
-        out["distinct"] = distinct_after(before.summary["distinct"], floats_a, gone, new)
+        out["distinct"] = distinct_after(floats_a, gone, new)
         return
-    values = present + 0.0  # -0.0 and 0.0 are one value (as for np.unique)
+    counted = count_floats(present)  # -0.0 and 0.0 are one value (as for np.unique)
     if keep:
-        out["_floats"] = values
-    out["distinct"] = distinct_floats(values)
+        out["_floats"] = counted
+    out["distinct"] = counted.distinct
 
 
 def _floats_at(s: pd.Series, rows: np.ndarray) -> np.ndarray:
