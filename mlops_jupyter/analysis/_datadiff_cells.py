@@ -92,6 +92,8 @@ def _differs(
             or not (_is_int(sa) and _is_int(sb))
         )
     )
+    if ka == kb != "datetime" and atol == 0 and rtol == 0 and _plain(sa) and _plain(sb):
+        return _numpy_differs(sa, sb, ia, ib, floaty)
     if ka == kb == "datetime" and str(sa.dtype) != str(sb.dtype):
         ka = kb = "other"
     if ka != kb:
@@ -115,6 +117,24 @@ def _differs(
 
 def _is_int(s: pd.Series) -> bool:
     return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
+
+
+def _plain(s: pd.Series) -> bool:
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufc"
+
+
+def _numpy_differs(sa: pd.Series, sb: pd.Series, ia: Rows, ib: Rows, floaty: bool) -> np.ndarray:
+    """Exact comparison of numpy columns: NaN is looked for only in the cells that compare
+    unequal (NaN against NaN is equal), not in every cell of both sides."""
+    va, vb = ia.of_numpy(sa.to_numpy()), ib.of_numpy(sb.to_numpy())
+    if floaty:
+        va, vb = (v if v.dtype.kind in "fc" else v.astype(np.float64) for v in (va, vb))
+    with np.errstate(invalid="ignore"):
+        unequal = np.asarray(va != vb, dtype=bool)
+    if va.dtype.kind in "fc" and vb.dtype.kind in "fc":
+        at = np.flatnonzero(unequal)
+        unequal[at[np.isnan(va[at]) & np.isnan(vb[at])]] = False
+    return unequal
 
 
 def _extension_differs(sa: pd.Series, sb: pd.Series, ia: Rows, ib: Rows) -> np.ndarray | None:

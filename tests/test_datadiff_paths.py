@@ -1,0 +1,137 @@
+"""The quick paths of the keyed diff (#18) give what a plain computation gives: distinct counts
+of floats (hashed in place, B's looked up in A's first-round buckets) and the comparison of
+numpy columns (NaN looked for only where cells compare unequal)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_jupyter.analysis import _datadiff_cells, _datadiff_counts
+from mlops_jupyter.analysis._datadiff_cells import Rows, _differs
+from mlops_jupyter.analysis._datadiff_counts import canonical, count_floats, occurrences
+from mlops_jupyter.analysis.datadiff import diff
+
+
+def _floats(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Mostly distinct floats (hashed, not sorted) with NaN, both zeros, inf and repeats."""
+    x = rng.normal(size=n)
+    x[rng.choice(n, n // 50, replace=False)] = np.nan
+    x[rng.choice(n, n // 100, replace=False)] = 0.0
+    x[rng.choice(n, n // 100, replace=False)] = -0.0
+    x[rng.choice(n, 40, replace=False)] = np.inf
+    x[: n // 20] = x[n // 20 : n // 10]  # a twentieth repeats another
+    return x
+
+
+def _plain_occurrences(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    found, counts = np.unique(values + 0.0, return_counts=True)
+    at = np.searchsorted(found, wanted)
+    hit = (at < len(found)) & (found[np.minimum(at, len(found) - 1)] == wanted)
+    return np.where(hit, counts[np.minimum(at, len(found) - 1)], 0)
+
+
+@pytest.mark.parametrize("n", [200_000, 1_000])
+def test_counted_floats_keep_their_buckets_and_look_values_up_alike(n: int) -> None:
+    rng = np.random.default_rng(n)
+    x = _floats(rng, n)
+    present = x[~np.isnan(x)]
+    counted = count_floats(present)
+    assert counted.distinct == len(np.unique(present))
+    assert counted.values is present  # no copy kept: -0.0 as it came
+    assert (counted.buckets is not None) == (n >= _datadiff_counts.SMALL)
+    wanted = np.unique(
+        canonical(np.concatenate([present[rng.choice(len(present), 500)], rng.normal(size=500)]))
+    )
+    wanted = np.union1d(wanted, [0.0, np.inf])
+    expected = _plain_occurrences(present, wanted)
+    assert (occurrences(counted, wanted) == expected).all()
+    rehashed = _datadiff_counts.Counted(counted.distinct, present)  # no buckets: hashed anew
+    assert (occurrences(rehashed, wanted) == expected).all()
+
+
+def test_mostly_repeated_floats_are_counted_without_buckets() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.choice(np.array([0.0, -0.0, 1.5, 2.5, -7.0]), 300_000)
+    counted = count_floats(x)
+    assert counted.distinct == 4 and counted.buckets is None
+    wanted = np.array([0.0, 1.5, 3.0])
+    assert (occurrences(counted, wanted) == _plain_occurrences(x, wanted)).all()
+
+
+def test_side_b_counts_come_from_a_s_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a keyed diff B's distinct count of a float column is looked up in A's buckets, and
+    equals a sort of B's values."""
+    from mlops_jupyter.analysis import _datadiff_values
+
+    seen: list[bool] = []
+    real = _datadiff_values.distinct_after
+
+    def spy(counted: _datadiff_counts.Counted, gone: np.ndarray, new: np.ndarray) -> int:
+        seen.append(counted.buckets is not None)
+        return real(counted, gone, new)
+
+    monkeypatch.setattr(_datadiff_values, "distinct_after", spy)
+    rng = np.random.default_rng(5)
+    n = 150_000
+    a = pd.DataFrame({"id": np.arange(n), "f": _floats(rng, n)})
+    b = a.copy()
+    edited = rng.choice(n, 1_000, replace=False)
+    b.loc[edited[:400], "f"] = rng.normal(size=400)
+    b.loc[edited[400:700], "f"] = np.nan
+    b.loc[edited[700:], "f"] = a["f"].to_numpy()[edited[:300]]  # values A already holds
+    b = b.drop(index=rng.choice(n, 500, replace=False))
+    d = diff(a, b, key="id", store=False)
+    distinct = d.values[d.values["stat"] == "distinct"].set_index("column")
+    f = b["f"].to_numpy()
+    assert distinct.loc["f", "after"] == len(np.unique(f[~np.isnan(f)]))
+    assert seen == [True]
+
+
+def _plain_differs(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """Cell by cell: unequal unless equal or both NaN."""
+    out = []
+    for x, y in zip(va.tolist(), vb.tolist()):
+        nan_x, nan_y = x != x, y != y
+        out.append(not (x == y or (nan_x and nan_y)))
+    return np.array(out, dtype=bool)
+
+
+def test_numpy_columns_compare_like_cell_by_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Floats (NaN, -0.0, inf), integers, booleans, complex and integers against floats give
+    the mask a cell-by-cell comparison gives, through the numpy path."""
+    calls = []
+    real = _datadiff_cells._numpy_differs
+
+    def spy(*args: object) -> np.ndarray:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_datadiff_cells, "_numpy_differs", spy)
+    rng = np.random.default_rng(9)
+    n = 4_000
+    pool = np.array([0.0, -0.0, 1.0, np.nan, np.inf, -np.inf, 2.5])
+    complex_pool = np.array([1 + 1j, complex(np.nan, 0), complex(0, np.nan), 0j, -0j])
+    pairs = {
+        "floats": (rng.choice(pool, n), rng.choice(pool, n)),
+        "ints": (rng.integers(0, 3, n), rng.integers(0, 3, n)),
+        "int against float": (rng.integers(0, 3, n), rng.choice(pool, n)),
+        "bools": (rng.random(n) < 0.5, rng.random(n) < 0.5),
+        "complex": (rng.choice(complex_pool, n), rng.choice(complex_pool, n)),
+        "uint against int": (rng.integers(0, 3, n).astype(np.uint64), rng.integers(-1, 3, n)),
+    }
+    order = rng.permutation(n)
+    for name, (xa, xb) in pairs.items():
+        for rows_a, rows_b in (
+            (np.arange(n), np.arange(n)),  # slices
+            (np.flatnonzero(rng.random(n) < 0.8), None),  # a mask
+            (order, order[::-1].copy()),  # takes
+        ):
+            rows_b = np.arange(len(rows_a)) if rows_b is None else rows_b
+            got = _differs(
+                pd.Series(xa), pd.Series(xb), Rows.of(rows_a, n), Rows.of(rows_b, n), 0.0, 0.0
+            )
+            expected = _plain_differs(xa[rows_a], xb[rows_b])
+            assert (got == expected).all(), name
+    assert len(calls) == 3 * len(pairs)
