@@ -135,3 +135,108 @@ def test_numpy_columns_compare_like_cell_by_cell(monkeypatch: pytest.MonkeyPatch
             expected = _plain_differs(xa[rows_a], xb[rows_b])
             assert (got == expected).all(), name
     assert len(calls) == 3 * len(pairs)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 128, 129, 1_000, 65_537, 300_001])
+def test_mean_std_are_numpy_s_bit_for_bit(n: int) -> None:
+    """mean_std sums once where numpy's std sums twice, and sums exact integers as they are;
+    the figures are numpy's to the last bit (inf and huge values included)."""
+    from mlops_jupyter.analysis._datadiff_numbers import exact_ints, mean_std
+
+    rng = np.random.default_rng(n)
+    huge = rng.normal(size=n) * 1e300
+    with_inf = rng.normal(size=n)
+    with_inf[:: max(n // 3, 1)] = np.inf
+    for values in (rng.normal(size=n) * 1e6 + 3, huge, with_inf, -np.abs(rng.normal(size=n))):
+        with np.errstate(invalid="ignore", over="ignore"):
+            expected = (float(values.mean()), float(values.std(ddof=1)) if n > 1 else None)
+        assert _bits(mean_std(values)) == _bits(expected)
+    for ints in (
+        rng.integers(-1000, 1000, n),
+        rng.integers(0, 2**62 // n, n, dtype=np.uint64),  # sums just below 2**63
+        rng.integers(-(2**40), 2**40, n),
+    ):
+        low, high = int(ints.min()), int(ints.max())
+        floats = ints.astype(np.float64)
+        expected = (float(floats.mean()), float(floats.std(ddof=1)) if n > 1 else None)
+        if exact_ints(ints, low, high):
+            assert _bits(mean_std(ints, ints_exact=True)) == _bits(expected)
+        assert _bits(mean_std(floats)) == _bits(expected)
+    if n >= 1_000:  # sums past 2**53, on which numpy's float sum rounds otherwise
+        for _ in range(50):
+            ints = rng.integers(2**51, 2**52, n) | 1
+            floats = ints.astype(np.float64)
+            if float(sum(ints.tolist())) != float(np.add.reduce(floats)):
+                break
+        else:
+            raise AssertionError("no sum that rounds")
+        assert not exact_ints(ints, int(ints.min()), int(ints.max()))
+        assert _bits(mean_std(floats)) == _bits((float(floats.mean()), float(floats.std(ddof=1))))
+
+
+def _bits(pair: tuple[float | None, float | None]) -> tuple[object, ...]:
+    return tuple(None if x is None else np.float64(x).view(np.int64) for x in pair)
+
+
+def test_integer_counts_after_a_diff_equal_a_recount() -> None:
+    """B's distinct integers from A's bins (less the rows that left, plus those that came)
+    equal np.unique of B: values out of A's range, last copies leaving, negatives, uints."""
+    from mlops_jupyter.analysis._datadiff_numbers import count_ints, ints_after
+
+    rng = np.random.default_rng(2)
+    for trial in range(8):
+        n = 20_000
+        dtype = np.uint64 if trial % 4 == 3 else np.int64
+        low = 0 if dtype == np.uint64 else -500 * trial
+        a = rng.integers(low, low + 300 * (trial + 1), n).astype(dtype)
+        gone_rows = rng.choice(n, 2_000, replace=False)
+        came = np.concatenate(
+            [
+                rng.integers(low, low + 10_000, 300),  # mostly out of A's range
+                a[rng.choice(n, 200)].astype(np.int64),
+                [int(a.max()) + 1, low],
+            ]
+        ).astype(dtype)
+        kept = np.ones(n, dtype=bool)
+        kept[gone_rows] = False
+        b = np.concatenate([a[kept], came])
+        binned = count_ints(a, int(a.min()), int(a.max()))
+        assert binned is not None and binned.distinct == len(np.unique(a))
+        assert ints_after(binned, a[gone_rows], came) == len(np.unique(b)), trial
+        assert ints_after(binned, a[:0], came[:0]) == binned.distinct
+    assert count_ints(np.array([0, 2**60]), 0, 2**60) is None  # too wide: hashed instead
+
+
+def test_side_b_integer_counts_come_from_a_s_bins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_jupyter.analysis import _datadiff_values
+
+    seen: list[int] = []
+    real = _datadiff_values.ints_after
+
+    def spy(*args: object) -> int:
+        result = real(*args)  # type: ignore[arg-type]
+        seen.append(result)
+        return result
+
+    monkeypatch.setattr(_datadiff_values, "ints_after", spy)
+    rng = np.random.default_rng(8)
+    n = 150_000
+    a = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "k": rng.integers(-50, 50, n),
+            "holes": pd.array(rng.integers(0, 9, n), dtype="Int64"),
+        }
+    )
+    a.loc[::11, "holes"] = pd.NA
+    b = a.copy()
+    edited = rng.choice(n, 2_000, replace=False)
+    b.loc[edited[:1000], "k"] = 1_000  # a value A never held
+    b.loc[edited[1000:], "holes"] = pd.NA
+    b.loc[np.flatnonzero(a["k"].to_numpy() == -50), "k"] = 0  # a value that leaves B
+    b = b.drop(index=rng.choice(n, 500, replace=False))
+    d = diff(a, b, key="id", store=False)
+    distinct = d.values[d.values["stat"] == "distinct"].set_index("column")
+    for column in ("k", "holes"):
+        assert distinct.loc[column, "after"] == b[column].nunique()
+    assert sorted(seen) == sorted([b["k"].nunique(), b["holes"].nunique()])
