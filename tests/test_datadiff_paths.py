@@ -240,3 +240,46 @@ def test_side_b_integer_counts_come_from_a_s_bins(monkeypatch: pytest.MonkeyPatc
     for column in ("k", "holes"):
         assert distinct.loc[column, "after"] == b[column].nunique()
     assert sorted(seen) == sorted([b["k"].nunique(), b["holes"].nunique()])
+
+
+def test_chunked_arrow_columns_are_joined_once_and_diff_alike() -> None:
+    """one_chunk joins the chunks of Arrow-backed columns (str, string[pyarrow], ArrowDtype)
+    without touching the frame it was given; a diff of chunked frames equals the diff of the
+    same frames in one chunk."""
+    import pyarrow as pa
+
+    from mlops_jupyter.analysis._datadiff_cells import one_chunk
+
+    n = 3_000
+    rng = np.random.default_rng(4)
+    words = np.array(["red", "green", "blue", None], dtype=object)
+    a = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "s": pd.Series(rng.choice(words, n), dtype="str"),
+            "t": pd.Series(rng.choice(words, n), dtype="string[pyarrow]"),
+            "u": pd.Series(rng.integers(0, 5, n), dtype=pd.ArrowDtype(pa.int64())),
+            "x": rng.normal(size=n),
+        }
+    )
+    b = a.copy()
+    b.loc[rng.choice(n, 100, replace=False), "s"] = "cyan"
+    b.loc[rng.choice(n, 100, replace=False), "t"] = None
+    b = pd.concat([b.iloc[:1000], b.iloc[1500:], a.iloc[:200].assign(id=np.arange(n, n + 200))])
+    b = b.reset_index(drop=True)
+    chunks = {c: b[c].array.__arrow_array__().num_chunks for c in "stu"}
+    assert min(chunks.values()) > 1
+    joined = one_chunk(b)
+    assert {c: joined[c].array.__arrow_array__().num_chunks for c in "stu"} == dict.fromkeys(
+        "stu", 1
+    )
+    assert {c: b[c].array.__arrow_array__().num_chunks for c in "stu"} == chunks  # untouched
+    pd.testing.assert_frame_equal(joined, b)
+    assert one_chunk(a) is a  # nothing to join: the same frame
+    rebuilt = pd.DataFrame({c: pd.Series(b[c].tolist(), dtype=b[c].dtype) for c in b.columns})
+    assert all(rebuilt[c].array.__arrow_array__().num_chunks == 1 for c in "stu")
+    d, e = diff(a, b, key="id", store=False), diff(a, rebuilt, key="id", store=False)
+    assert d.summary == e.summary
+    for field in ("values", "changed", "added", "removed", "sample_before", "sample_after"):
+        pd.testing.assert_frame_equal(getattr(d, field), getattr(e, field))
+    assert d.distributions == e.distributions

@@ -45,6 +45,32 @@ class Rows:
         return array[self.mask] if self.mask is not None else array.take(self.index)
 
 
+def one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each Arrow-backed column of several chunks in one (a copy of those columns
+    alone). Arrow takes rows from a chunked array by first joining its chunks, every time:
+    20 rows of 1M strings in 2 chunks 0.8 ms, in one 0.02 ms; a diff takes rows of a column
+    several times (changed cells, added, removed and sample rows, B's value counts)."""
+    joined: dict[int, Any] = {}
+    for i, dtype in enumerate(frame.dtypes):
+        if not _arrow_backed(dtype):
+            continue
+        chunked = frame.iloc[:, i].array.__arrow_array__()
+        if getattr(chunked, "num_chunks", 1) > 1:
+            joined[i] = _from_arrow(chunked.combine_chunks(), dtype)
+    if not joined:
+        return frame
+    frame = frame.copy(deep=False)
+    for i, values in joined.items():
+        frame.isetitem(i, values)
+    return frame
+
+
+def _from_arrow(values: Any, dtype: Any) -> Any:
+    if isinstance(dtype, pd.ArrowDtype):
+        return pd.arrays.ArrowExtensionArray(values)
+    return pd.array(values, dtype=dtype)
+
+
 def _arrays(s: pd.Series, rows: Rows, as_float: bool) -> tuple[np.ndarray, np.ndarray]:
     """Values at ``rows`` as a numpy array plus their missing-value mask."""
     dtype = s.dtype

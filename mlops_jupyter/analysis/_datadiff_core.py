@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, InvalidInput
-from ._datadiff_cells import Rows, _differs, _is_int
+from ._datadiff_cells import Rows, _differs, _is_int, one_chunk
 from ._datadiff_values import Matched, Summaries, _kind
 
 MAX_CHANGED_CELLS = 1_000_000  # cells listed in .changed; the counts are always exact
@@ -111,6 +111,7 @@ def compute_diff(
             )
     key = tuple(key)
     a, b = _with_key_columns(a, key, labels[0]), _with_key_columns(b, key, labels[1])
+    a, b = one_chunk(a), one_chunk(b)  # rows are taken from each column several times
     schema, renames = _schema_changes(a, b, key, atol, rtol)
     b = b.rename(columns=renames)
     common = [c for c in a.columns if c in b.columns]
