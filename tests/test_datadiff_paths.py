@@ -283,3 +283,31 @@ def test_chunked_arrow_columns_are_joined_once_and_diff_alike() -> None:
     for field in ("values", "changed", "added", "removed", "sample_before", "sample_after"):
         pd.testing.assert_frame_equal(getattr(d, field), getattr(e, field))
     assert d.distributions == e.distributions
+
+
+def test_string_tallies_and_nulls_are_pandas_value_counts() -> None:
+    """A string column's tally of some rows (Arrow's value_counts) and null count (Arrow's)
+    equal pandas' value_counts and isna on the same rows: None left out, "" kept; and a diff
+    whose B counts come from such tallies reports what value_counts of B reports."""
+    from mlops_jupyter.analysis._datadiff_values import _column_summary, _tally
+
+    rng = np.random.default_rng(12)
+    n = 200_000
+    pool = np.array(["a", "", "bb", "ééé", None, "a "], dtype=object)
+    s = pd.Series(rng.choice(pool, n), dtype="str")
+    for rows in (rng.choice(n, 3_000), np.arange(0), np.flatnonzero(s.isna().to_numpy())[:50]):
+        expected = s.iloc[rows].value_counts(dropna=True)
+        assert dict(_tally(s, rows)) == dict(zip(expected.index, expected.to_numpy().tolist()))
+    assert _column_summary(s)["nulls"] == int(s.isna().sum()) > 0
+    a = pd.DataFrame({"id": np.arange(n), "s": s})
+    b = a.copy()
+    b.loc[rng.choice(n, 2_000, replace=False), "s"] = None
+    b.loc[rng.choice(n, 2_000, replace=False), "s"] = "new"
+    d = diff(a, b, key="id", store=False)
+    values = d.values.set_index(["column", "stat"])
+    counts = b["s"].value_counts(dropna=True)
+    assert values.loc[("s", "nulls"), "after"] == int(b["s"].isna().sum())
+    assert values.loc[("s", "distinct"), "after"] == len(counts)
+    total = int(counts.sum())
+    top = ", ".join(f"{v} ({k / total:.0%})" for v, k in counts.head(3).items())
+    assert values.loc[("s", "top"), "after"] == top

@@ -123,7 +123,7 @@ def _column_summary(
     if _kind(s) == "number":
         _number_summary(out, s, before, keep)
         return out
-    out["nulls"] = int(s.isna().sum())
+    out["nulls"] = s.array.__arrow_array__().null_count if s.dtype == _STR else int(s.isna().sum())
     counts = _counts_after(s, before) if before is not None else None
     if counts is None:
         try:
@@ -250,6 +250,14 @@ def _counts_after(s: pd.Series, before: Before) -> pd.Series | None:
 
 
 def _tally(s: pd.Series, rows: np.ndarray) -> list[tuple[Any, int]]:
+    """The values at ``rows`` and how often each occurs, missing ones left out; a string
+    column's counted by Arrow (a Series' value_counts costs ~1 ms more, mostly pandas')."""
+    if s.dtype == _STR:
+        import pyarrow.compute as pc
+
+        counted = pc.value_counts(s.array.__arrow_array__().take(rows))
+        pairs = zip(counted.field(0).to_pylist(), counted.field(1).to_pylist())
+        return [(value, n) for value, n in pairs if value is not None]
     counted = s.iloc[rows].value_counts(dropna=True)
     return list(zip(counted.index, counted.to_numpy().tolist()))
 
