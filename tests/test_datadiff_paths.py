@@ -311,3 +311,37 @@ def test_string_tallies_and_nulls_are_pandas_value_counts() -> None:
     total = int(counts.sum())
     top = ", ".join(f"{v} ({k / total:.0%})" for v, k in counts.head(3).items())
     assert values.loc[("s", "top"), "after"] == top
+
+
+@pytest.mark.parametrize("twice", [False, True])
+@pytest.mark.parametrize("kind", ["compact ints", "strings"])
+def test_rows_aligned_by_key_as_a_merge_aligns_them(twice: bool, kind: str) -> None:
+    """_align (keys without duplicates take a shorter path) pairs the rows a merge on the key
+    pairs, lists the rest as removed and added, and duplicated keys apart."""
+    from mlops_jupyter.analysis._datadiff_core import _align
+
+    rng = np.random.default_rng(3)
+    n = 5_000
+    ids_a = rng.permutation(n)
+    ids_b = np.concatenate([rng.permutation(n)[: n - 300], np.arange(n, n + 200)])
+    if twice:
+        ids_a[:5] = ids_a[5:10]
+        ids_b[-3:] = ids_b[:3]
+    key = (lambda v: np.array([f"k{i}" for i in v], dtype=object)) if kind == "strings" else None
+    a = pd.DataFrame({"id": key(ids_a) if key else ids_a})
+    b = pd.DataFrame({"id": key(ids_b) if key else ids_b})
+    ia, ib, removed, added, duplicates = _align(a, b, ("id",))
+    counts_a, counts_b = a["id"].value_counts(), b["id"].value_counts()
+    dup_keys = set(counts_a[counts_a > 1].index) | set(counts_b[counts_b > 1].index)
+    merged = (
+        a.reset_index()
+        .merge(b.reset_index(), on="id", suffixes=("_a", "_b"))
+        .query("id not in @dup_keys")
+        .sort_values("index_a")
+    )
+    assert (ia == merged["index_a"].to_numpy()).all() and (ib == merged["index_b"].to_numpy()).all()
+    ok_a = ~a["id"].isin(list(dup_keys)).to_numpy()
+    ok_b = ~b["id"].isin(list(dup_keys)).to_numpy()
+    assert (removed == np.flatnonzero(~a["id"].isin(b["id"]).to_numpy() & ok_a)).all()
+    assert (added == np.flatnonzero(~b["id"].isin(a["id"]).to_numpy() & ok_b)).all()
+    assert set(duplicates["id"]) == dup_keys and bool(dup_keys) == twice
