@@ -152,18 +152,20 @@ def _number_summary(out: dict[str, Any], s: pd.Series, before: Before | None, ke
     """nulls, mean, std and distinct of a number column. NumPy integers are summed as they are
     when their float sums are exact (no copy to floats)."""
     low = high = 0
+    exact = False
     if _is_int(s):
         present = raw = s.to_numpy()
         if len(present):
             low, high = int(present.min()), int(present.max())
-        if not exact_ints(present, low, high):
+        exact = exact_ints(present, low, high)
+        if not exact:
             present = present.astype(np.float64)
     else:
         present = raw = _present(s.to_numpy(dtype=np.float64, na_value=np.nan))
         if len(present) and s.dtype.kind in "iu":  # nullable integers, nulls dropped
             low, high = int(present.min()), int(present.max())
     out["nulls"] = len(s) - len(present)
-    out["mean"], out["std"] = mean_std(present, ints_exact=present.dtype.kind in "iu")
+    out["mean"], out["std"] = mean_std(present, ints_exact=exact)
     _number_distinct(out, s, raw, low, high, before, keep)
 
 
