@@ -45,6 +45,32 @@ class Rows:
         return array[self.mask] if self.mask is not None else array.take(self.index)
 
 
+def one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each Arrow-backed column of several chunks in one (a copy of those columns
+    alone). Arrow takes rows from a chunked array by first joining its chunks, every time:
+    20 rows of 1M strings in 2 chunks 0.8 ms, in one 0.02 ms; a diff takes rows of a column
+    several times (changed cells, added, removed and sample rows, B's value counts)."""
+    joined: dict[int, Any] = {}
+    for i, dtype in enumerate(frame.dtypes):
+        if not _arrow_backed(dtype):
+            continue
+        chunked = frame.iloc[:, i].array.__arrow_array__()
+        if getattr(chunked, "num_chunks", 1) > 1:
+            joined[i] = _from_arrow(chunked.combine_chunks(), dtype)
+    if not joined:
+        return frame
+    frame = frame.copy(deep=False)
+    for i, values in joined.items():
+        frame.isetitem(i, values)
+    return frame
+
+
+def _from_arrow(values: Any, dtype: Any) -> Any:
+    if isinstance(dtype, pd.ArrowDtype):
+        return pd.arrays.ArrowExtensionArray(values)
+    return pd.array(values, dtype=dtype)
+
+
 def _arrays(s: pd.Series, rows: Rows, as_float: bool) -> tuple[np.ndarray, np.ndarray]:
     """Values at ``rows`` as a numpy array plus their missing-value mask."""
     dtype = s.dtype
@@ -92,6 +118,8 @@ def _differs(
             or not (_is_int(sa) and _is_int(sb))
         )
     )
+    if ka == kb != "datetime" and atol == 0 and rtol == 0 and _plain(sa) and _plain(sb):
+        return _numpy_differs(sa, sb, ia, ib, floaty)
     if ka == kb == "datetime" and str(sa.dtype) != str(sb.dtype):
         ka = kb = "other"
     if ka != kb:
@@ -115,6 +143,24 @@ def _differs(
 
 def _is_int(s: pd.Series) -> bool:
     return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
+
+
+def _plain(s: pd.Series) -> bool:
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufc"
+
+
+def _numpy_differs(sa: pd.Series, sb: pd.Series, ia: Rows, ib: Rows, floaty: bool) -> np.ndarray:
+    """Exact comparison of numpy columns: NaN is looked for only in the cells that compare
+    unequal (NaN against NaN is equal), not in every cell of both sides."""
+    va, vb = ia.of_numpy(sa.to_numpy()), ib.of_numpy(sb.to_numpy())
+    if floaty:
+        va, vb = (v if v.dtype.kind in "fc" else v.astype(np.float64) for v in (va, vb))
+    with np.errstate(invalid="ignore"):
+        unequal = np.asarray(va != vb, dtype=bool)
+    if va.dtype.kind in "fc" and vb.dtype.kind in "fc":
+        at = np.flatnonzero(unequal)
+        unequal[at[np.isnan(va[at]) & np.isnan(vb[at])]] = False
+    return unequal
 
 
 def _extension_differs(sa: pd.Series, sb: pd.Series, ia: Rows, ib: Rows) -> np.ndarray | None:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, InvalidInput
-from ._datadiff_cells import Rows, _differs, _is_int
+from ._datadiff_cells import Rows, _differs, _is_int, one_chunk
 from ._datadiff_values import Matched, Summaries, _kind
 
 MAX_CHANGED_CELLS = 1_000_000  # cells listed in .changed; the counts are always exact
@@ -111,6 +111,7 @@ def compute_diff(
             )
     key = tuple(key)
     a, b = _with_key_columns(a, key, labels[0]), _with_key_columns(b, key, labels[1])
+    a, b = one_chunk(a), one_chunk(b)  # rows are taken from each column several times
     schema, renames = _schema_changes(a, b, key, atol, rtol)
     b = b.rename(columns=renames)
     common = [c for c in a.columns if c in b.columns]
@@ -283,6 +284,14 @@ def _align(
     ca, cb = codes[:n_a], codes[n_a:]
     count_a = np.bincount(ca, minlength=n_codes)
     count_b = np.bincount(cb, minlength=n_codes)
+    duplicates = pd.DataFrame(columns=[*key, "rows_a", "rows_b"])
+    if count_a.max(initial=0) <= 1 and count_b.max(initial=0) <= 1:  # no key twice: every row
+        pos_b = np.full(n_codes, -1, dtype=np.int64)  # takes part (no masks of rows to keep)
+        pos_b[cb] = np.arange(len(cb))
+        partner = pos_b[ca]
+        hit = partner >= 0
+        ia = np.flatnonzero(hit)
+        return ia, partner[ia], np.flatnonzero(~hit), np.flatnonzero(count_a[cb] == 0), duplicates
     dup = (count_a > 1) | (count_b > 1)
     ok_a, ok_b = ~dup[ca], ~dup[cb]
     pos_b = np.full(n_codes, -1, dtype=np.int64)
@@ -295,7 +304,6 @@ def _align(
     removed = rows_a[~hit]
     added = rows_b[count_a[cb[rows_b]] == 0]
     dup_codes = np.flatnonzero(dup)
-    duplicates = pd.DataFrame(columns=[*key, "rows_a", "rows_b"])
     if len(dup_codes):
         first = np.full(n_codes, -1, dtype=np.int64)
         order = np.arange(len(codes))[::-1]

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._datadiff_counts import canonical, distinct_after, distinct_floats
+from ._datadiff_counts import Counted, canonical, count_floats, distinct_after
+from ._datadiff_numbers import Binned, count_ints, exact_ints, ints_after, mean_std
 from ._datadiff_work import Work, default_workers
 
 TOP_DISTRIBUTIONS = 3  # columns whose distributions are drawn
@@ -116,19 +117,13 @@ def _column_summary(
     """dtype, nulls, mean, std, distinct (numbers); dtype, nulls, distinct, top (the rest).
 
     Private entries: ``_counts``, the value counts of a string column (for its distribution);
-    with ``keep``, ``_floats``, the values a float column's distinct count was taken of (for
-    side B's count)."""
+    with ``keep``, ``_floats``, the :class:`Counted` values of a float column's distinct count,
+    or ``_bins``, the :class:`Binned` integers of an integer column's (for side B's count)."""
     out: dict[str, Any] = {"dtype": str(s.dtype)}
     if _kind(s) == "number":
-        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        present = values if _is_int(s) else _present(values)
-        out["nulls"] = len(values) - len(present)
-        with np.errstate(invalid="ignore", over="ignore"):  # inf in a column: NaN stats
-            out["mean"] = float(present.mean()) if len(present) else None
-            out["std"] = float(present.std(ddof=1)) if len(present) > 1 else None
-        _number_distinct(out, s, present, before, keep)
+        _number_summary(out, s, before, keep)
         return out
-    out["nulls"] = int(s.isna().sum())
+    out["nulls"] = s.array.__arrow_array__().null_count if s.dtype == _STR else int(s.isna().sum())
     counts = _counts_after(s, before) if before is not None else None
     if counts is None:
         try:
@@ -153,36 +148,73 @@ def _is_int(s: pd.Series) -> bool:
     return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
 
 
+def _number_summary(out: dict[str, Any], s: pd.Series, before: Before | None, keep: bool) -> None:
+    """nulls, mean, std and distinct of a number column. NumPy integers are summed as they are
+    when their float sums are exact (no copy to floats)."""
+    low = high = 0
+    exact = False
+    if _is_int(s):
+        present = raw = s.to_numpy()
+        if len(present):
+            low, high = int(present.min()), int(present.max())
+        exact = exact_ints(present, low, high)
+        if not exact:
+            present = present.astype(np.float64)
+    else:
+        present = raw = _present(s.to_numpy(dtype=np.float64, na_value=np.nan))
+        if len(present) and s.dtype.kind in "iu":  # nullable integers, nulls dropped
+            low, high = int(present.min()), int(present.max())
+    out["nulls"] = len(s) - len(present)
+    out["mean"], out["std"] = mean_std(present, ints_exact=exact)
+    _number_distinct(out, s, raw, low, high, before, keep)
+
+
 def _number_distinct(
-    out: dict[str, Any], s: pd.Series, present: np.ndarray, before: Before | None, keep: bool
+    out: dict[str, Any],
+    s: pd.Series,
+    present: np.ndarray,
+    low: int,
+    high: int,
+    before: Before | None,
+    keep: bool,
 ) -> None:
     """Integers in a range up to 4x their count by counting (O(n)); other numbers as floats,
-    by hashing (:func:`distinct_floats`) or, on side B, from side A's count."""
+    by hashing (:func:`count_floats`). On side B, from side A's bins or count. ``present``:
+    the values without NaN (NumPy integers as they are)."""
+    summary_a = before.summary if before is not None and before.few(len(present)) else {}
+    binned_a: Binned | None = summary_a.get("_bins")
+    if before is not None and binned_a is not None and s.dtype == before.column.dtype:
+        gone, new = _ints_at(before.column, before.rows_a), _ints_at(s, before.rows_b)
+        out["distinct"] = ints_after(binned_a, gone, new)
+        return
     if len(present) and s.dtype.kind in "iu":  # (NumPy or nullable integers, nulls dropped)
-        raw = s.to_numpy() if _is_int(s) else present
-        low, high = int(raw.min()), int(raw.max())
-        if high - low < 4 * len(present) and abs(low) < 2**52 and abs(high) < 2**52:
-            small = _is_int(s) and low >= 0 and high < 4 * len(present)
-            offsets = raw if small else raw - low  # the same count of bins in use
-            out["distinct"] = int(
-                np.count_nonzero(np.bincount(offsets.astype(np.intp, copy=False)))
-            )
+        binned = count_ints(present, low, high)
+        if binned is not None:
+            if keep:
+                out["_bins"] = binned
+            out["distinct"] = binned.distinct
             return
-    floats_a = before.summary.get("_floats") if before is not None else None
+    floats_a: Counted | None = summary_a.get("_floats")
     if (
         before is not None
         and floats_a is not None
-        and before.few(len(present))
-        and before.summary["distinct"] * 4 >= len(floats_a)  # else B's count is as quick
+        and floats_a.distinct * 4 >= len(floats_a.values)  # else B's count is as quick
     ):
-        gone = canonical(_floats_at(before.column, before.rows_a))
-        new = canonical(_floats_at(s, before.rows_b))
-        out["distinct"] = distinct_after(before.summary["distinct"], floats_a, gone, new)
+        gone_f = canonical(_floats_at(before.column, before.rows_a))
+        new_f = canonical(_floats_at(s, before.rows_b))
+        out["distinct"] = distinct_after(floats_a, gone_f, new_f)
         return
-    values = present + 0.0  # -0.0 and 0.0 are one value (as for np.unique)
+    counted = count_floats(present.astype(np.float64, copy=False))  # -0.0 and 0.0: one value
     if keep:
-        out["_floats"] = values
-    out["distinct"] = distinct_floats(values)
+        out["_floats"] = counted
+    out["distinct"] = counted.distinct
+
+
+def _ints_at(s: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """The integers at ``rows`` (missing ones left out), as :func:`_number_summary` counts."""
+    if _is_int(s):
+        return s.to_numpy()[rows]
+    return _present(_floats_at(s, rows))
 
 
 def _floats_at(s: pd.Series, rows: np.ndarray) -> np.ndarray:
@@ -220,6 +252,14 @@ def _counts_after(s: pd.Series, before: Before) -> pd.Series | None:
 
 
 def _tally(s: pd.Series, rows: np.ndarray) -> list[tuple[Any, int]]:
+    """The values at ``rows`` and how often each occurs, missing ones left out; a string
+    column's counted by Arrow (a Series' value_counts costs ~1 ms more, mostly pandas')."""
+    if s.dtype == _STR:
+        import pyarrow.compute as pc
+
+        counted = pc.value_counts(s.array.__arrow_array__().take(rows))
+        pairs = zip(counted.field(0).to_pylist(), counted.field(1).to_pylist())
+        return [(value, n) for value, n in pairs if value is not None]
     counted = s.iloc[rows].value_counts(dropna=True)
     return list(zip(counted.index, counted.to_numpy().tolist()))
 
