@@ -13,6 +13,7 @@ from mlops_jupyter.errors import (
     RunNotFound,
     StoreError,
     StoreVersionError,
+    StoreWriteError,
 )
 from mlops_jupyter.store import open_store
 from mlops_jupyter.store.schema import expected_version
@@ -229,3 +230,12 @@ def test_a_failing_write_group_is_undone_alone_and_reported_with_its_own_error(
     assert all(type(e) is sqlite3.OperationalError for e in errors.values())  # not "disk full"
     assert "no_such_table" in str(errors["alone-bad"])
     store.close()
+
+
+def test_a_write_on_a_read_only_store_is_one_clear_error_each_time(tmp_path: Path) -> None:
+    open_store(tmp_path / "s.db", shared=False).close()
+    reader = open_store(tmp_path / "s.db", shared=False, readonly=True)
+    for _ in range(2):  # the second time too (no half-made state from the first)
+        with pytest.raises(StoreWriteError, match="Cannot write"):
+            reader.create_run("exp")
+    reader.close()

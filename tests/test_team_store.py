@@ -4,6 +4,7 @@ both; against the real PostgreSQL server of the session (tests/pgserver.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -407,3 +408,43 @@ def test_facts_a_run_learns_after_a_push_follow_on_the_next(pg_server: Any, tmp_
     for s in (local, team):
         s.close()
     pg_server.drop(team_url)
+
+
+def test_a_write_group_that_catches_a_failed_statement_is_not_lost_silently(
+    store_location: Any, backend: str
+) -> None:
+    """SQLite undoes a failed statement alone; PostgreSQL aborts the whole transaction and would
+    turn its COMMIT into a silent ROLLBACK: the group must then hear of it, the others kept."""
+    import threading
+
+    store = open_store(store_location, shared=False)
+    errors: dict[str, BaseException] = {}
+
+    def group(name: str, swallow: bool = False, hold: threading.Event | None = None) -> Any:
+        def job(st: Any) -> None:
+            if hold is not None:
+                hold.wait(10)
+            st.conn.execute(
+                "INSERT INTO experiments (id, name, created_at) VALUES (?, ?, 't')", (name, name)
+            )
+            if swallow:  # as capture's own steps do: a failed extra is not the cell's failure
+                with contextlib.suppress(Exception):
+                    st.conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+        return job, lambda exc: errors.__setitem__(name, exc)
+
+    store.write_later(*group("alone", swallow=True))
+    store.wait_for_writes()
+    hold = threading.Event()
+    store.write_later(*group("first", hold=hold))
+    for name, swallow in (("good-1", False), ("swallowed", True), ("good-2", False)):
+        store.write_later(*group(name, swallow=swallow))  # one transaction, behind "first"
+    hold.set()
+    store.wait_for_writes()
+    names = {r["name"] for r in store.query("SELECT name FROM experiments")}
+    if backend == "sqlite":
+        assert names == {"alone", "first", "good-1", "swallowed", "good-2"} and not errors
+    else:
+        assert names == {"first", "good-1", "good-2"}
+        assert set(errors) == {"alone", "swallowed"}
+    store.close()

@@ -78,8 +78,10 @@ class CellAfter:
         self.execution_id = execution_id
         if self.usage is not None:
             try:
-                # one INSERT, atomic on its own: no savepoint (two statements more per cell)
-                store.record_resources(execution_id, self.run_id, self.usage.as_row())
+                # SQLite: one INSERT undoes itself alone, no savepoint (two statements more a
+                # cell); PostgreSQL: a failed statement aborts the transaction unless in one
+                with store.write() if store.dialect != "sqlite" else contextlib.nullcontext():
+                    store.record_resources(execution_id, self.run_id, self.usage.as_row())
             except Exception as exc:
                 self.session.quality_failures.append(("record the cell's resources", exc))
         from .fingerprint import resolve

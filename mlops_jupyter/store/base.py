@@ -511,12 +511,18 @@ class StoreBase:
                         self.conn.execute(f"RELEASE {name}")
                     raise
                 else:
+                    if getattr(self.conn, "aborted", False):  # PostgreSQL: a failure caught inside
+                        self.conn.execute(f"ROLLBACK TO {name}")
+                        self.conn.execute(f"RELEASE {name}")
+                        raise sqlite3.OperationalError(
+                            "a statement of this write failed inside it; its changes were undone"
+                        )
                     self.conn.execute(f"RELEASE {name}")
                 finally:
                     self._savepoints -= 1
                 return
             self.ensure_current()  # one stat: a deleted or replaced file is reopened
-            if self.dialect == "sqlite" and self.actor != self._bound_actor:
+            if self.dialect == "sqlite" and not self.readonly and self.actor != self._bound_actor:
                 self._bind_actor()  # $MLOPS_JUPYTER_ACTOR changed
             try:
                 self.conn.execute("BEGIN IMMEDIATE")

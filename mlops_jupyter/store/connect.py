@@ -45,11 +45,10 @@ def bind_actor(conn: sqlite3.Connection, actor: str) -> None:
     points on their way into ``metrics``, :mod:`.points`)."""
     if not any(row[1] == "session" for row in conn.execute("PRAGMA database_list")):
         conn.execute("ATTACH DATABASE ':memory:' AS session")
-        conn.execute("CREATE TABLE session.actor (name TEXT NOT NULL)")
-        conn.execute("INSERT INTO session.actor VALUES (?)", (actor,))
-        conn.execute("CREATE TABLE session.points (key, value, step, t)")  # as bound: no affinity
-    else:
-        conn.execute("UPDATE session.actor SET name = ?", (actor,))
+    conn.execute("CREATE TABLE IF NOT EXISTS session.actor (name TEXT NOT NULL)")
+    conn.execute("CREATE TABLE IF NOT EXISTS session.points (key, value, step, t)")  # no affinity
+    conn.execute("DELETE FROM session.actor")
+    conn.execute("INSERT INTO session.actor VALUES (?)", (actor,))
 
 
 def refuse_foreign(conn: sqlite3.Connection, path: Path) -> int:

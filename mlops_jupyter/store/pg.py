@@ -250,6 +250,15 @@ class PgConnection:
         )
 
     @property
+    def aborted(self) -> bool:
+        """A statement of the open transaction failed: PostgreSQL refuses the rest of it and
+        would turn its COMMIT into a ROLLBACK without an error (SQLite undoes that statement
+        alone)."""
+        from psycopg.pq import TransactionStatus
+
+        return bool(self.raw.info.transaction_status == TransactionStatus.INERROR)
+
+    @property
     def broken(self) -> bool:
         return bool(self.raw.closed or self.raw.broken)
 
@@ -270,6 +279,11 @@ class PgConnection:
             if word == "BEGIN":
                 self.begin()
                 return _Result([], None, -1)
+            if word == "COMMIT" and self.aborted:
+                self._run("ROLLBACK", ())
+                raise sqlite3.OperationalError(
+                    "a statement of the transaction failed, so PostgreSQL rolled it back"
+                )
             return self._run(sql, ())
         if head.startswith("PRAGMA"):
             return self._pragma(sql)

@@ -551,8 +551,9 @@ class RunsMixin(StoreBase):
 
     def insert_metric_rows(self, rows: list[tuple[Any, ...]]) -> tuple[int, int] | None:
         """Append metric rows as they are stored: ``(run_id, key, step, value, logged_at,
-        execution_id, actor)``, values already floats or None (the flusher builds them so, in
-        one pass). Returns the ids given to them (first, last), or None when there were none.
+        execution_id, actor)``, values already floats or None. Returns the ids given to them
+        (first, last), or None when there were none. (The flusher's points go through
+        :meth:`insert_points`, which on PostgreSQL comes here.)
 
         The actor is bound with the row, the cheapest way for 100,000 of them: #15's
         ``mlops_actor()`` in the INSERT was a Python call per row and doubled such a flush
