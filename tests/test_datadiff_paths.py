@@ -13,16 +13,7 @@ from mlops_jupyter.analysis._datadiff_cells import Rows, _differs
 from mlops_jupyter.analysis._datadiff_counts import canonical, count_floats, occurrences
 from mlops_jupyter.analysis.datadiff import diff
 
-
-def _floats(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Mostly distinct floats (hashed, not sorted) with NaN, both zeros, inf and repeats."""
-    x = rng.normal(size=n)
-    x[rng.choice(n, n // 50, replace=False)] = np.nan
-    x[rng.choice(n, n // 100, replace=False)] = 0.0
-    x[rng.choice(n, n // 100, replace=False)] = -0.0
-    x[rng.choice(n, 40, replace=False)] = np.inf
-    x[: n // 20] = x[n // 20 : n // 10]  # a twentieth repeats another
-    return x
+from .test_datadiff import _tricky_floats
 
 
 def _plain_occurrences(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -35,7 +26,7 @@ def _plain_occurrences(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("n", [200_000, 1_000])
 def test_counted_floats_keep_their_buckets_and_look_values_up_alike(n: int) -> None:
     rng = np.random.default_rng(n)
-    x = _floats(rng, n)
+    x = _tricky_floats(rng, n)
     present = x[~np.isnan(x)]
     counted = count_floats(present)
     assert counted.distinct == len(np.unique(present))
@@ -75,7 +66,7 @@ def test_side_b_counts_come_from_a_s_buckets(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(_datadiff_values, "distinct_after", spy)
     rng = np.random.default_rng(5)
     n = 150_000
-    a = pd.DataFrame({"id": np.arange(n), "f": _floats(rng, n)})
+    a = pd.DataFrame({"id": np.arange(n), "f": _tricky_floats(rng, n)})
     b = a.copy()
     edited = rng.choice(n, 1_000, replace=False)
     b.loc[edited[:400], "f"] = rng.normal(size=400)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._datadiff_values import _kind
+from ._datadiff_values import _is_int, _kind
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,9 @@ def _from_arrow(values: Any, dtype: Any) -> Any:
 
 def _arrays(s: pd.Series, rows: Rows, as_float: bool) -> tuple[np.ndarray, np.ndarray]:
     """Values at ``rows`` as a numpy array plus their missing-value mask."""
-    dtype = s.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "biufc":
+    if _plain(s):
         values = rows.of_numpy(s.to_numpy())
-        if as_float and dtype.kind not in "fc":
+        if as_float and s.dtype.kind not in "fc":
             values = values.astype(np.float64)
         na = np.isnan(values) if values.dtype.kind in "fc" else np.zeros(len(values), dtype=bool)
         return values, na
@@ -139,10 +138,6 @@ def _differs(
     if not (na_a.any() or na_b.any()):  # no missing cell: the comparison is the answer
         return unequal
     return (unequal & ~na_a & ~na_b) | (na_a != na_b)
-
-
-def _is_int(s: pd.Series) -> bool:
-    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
 
 
 def _plain(s: pd.Series) -> bool:

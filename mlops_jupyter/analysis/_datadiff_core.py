@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, InvalidInput
-from ._datadiff_cells import Rows, _differs, _is_int, one_chunk
-from ._datadiff_values import Matched, Summaries, _kind
+from ._datadiff_cells import Rows, _differs, _plain, one_chunk
+from ._datadiff_values import Matched, Summaries, _is_int, _kind
 
 MAX_CHANGED_CELLS = 1_000_000  # cells listed in .changed; the counts are always exact
 SAMPLE_ROWS = 20  # rows shown in the HTML samples
@@ -421,7 +421,7 @@ def _changed_cells(
 
 def _cells(s: pd.Series, rows: np.ndarray) -> np.ndarray:
     """The values at ``rows`` as Python objects (numbers straight from numpy: no Series)."""
-    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufc":
+    if _plain(s):
         return s.to_numpy()[rows].astype(object)
     return s.iloc[rows].to_numpy(dtype=object)
 
