@@ -232,6 +232,49 @@ def test_a_failing_write_group_is_undone_alone_and_reported_with_its_own_error(
     store.close()
 
 
+def test_groups_queued_back_to_back_share_a_transaction_and_a_waiter_never_lingers(
+    tmp_path: Path,
+) -> None:
+    import threading
+    import time
+
+    store = open_store(tmp_path / "s.db", shared=False)
+    store.LINGER_S = 30.0  # far longer than any wait below: a lingering writer shows
+    batches: list[int] = []
+    write_batch = store._write_batch
+    store._write_batch = lambda batch: (batches.append(len(batch)), write_batch(batch))[1]
+    written = threading.Event()
+
+    def group(name: str, done: threading.Event | None = None):
+        def job(st) -> None:
+            st.conn.execute(
+                "INSERT INTO experiments (id, name, created_at) VALUES (?, ?, 't')", (name, name)
+            )
+            if done is not None:
+                done.set()
+
+        return job, lambda exc: None
+
+    # After a pause (no batch for LINGER_S) a group is written at once, nobody waiting.
+    store._last_batch = time.monotonic() - 60
+    store.write_later(*group("after-a-pause", written))
+    assert written.wait(10), "a group after a pause waited for company"
+    for i in range(10):  # back to back: held for one transaction ...
+        store.write_later(*group(f"burst-{i}"))
+        time.sleep(0.01)  # (the writer could take each one alone meanwhile)
+    started = time.monotonic()
+    store.wait_for_writes()  # ... which a reader's wait ends at once
+    assert time.monotonic() - started < 10
+    assert batches == [1, 10]
+    other = sqlite3.connect(tmp_path / "s.db")
+    assert other.execute("SELECT COUNT(*) FROM experiments").fetchone()[0] == 11
+    other.close()
+    store.write_later(*group("again"))  # a later wait ends a later linger too
+    store.wait_for_writes()
+    assert batches == [1, 10, 1]
+    store.close()
+
+
 def test_a_write_on_a_read_only_store_is_one_clear_error_each_time(tmp_path: Path) -> None:
     open_store(tmp_path / "s.db", shared=False).close()
     reader = open_store(tmp_path / "s.db", shared=False, readonly=True)

@@ -231,6 +231,8 @@ class StoreBase:
     even to upgrade the schema (see :mod:`.connect`).
     """
 
+    LINGER_S = 0.05  # the writer's shortest time between two transactions (see _write_queued)
+
     def __init__(self, location: Path | str, *, readonly: bool = False) -> None:
         self.dialect = "postgresql" if isinstance(location, str) else "sqlite"
         self.location = str(location)  # what reopens this store (a path, or the URL)
@@ -259,6 +261,8 @@ class StoreBase:
         )
         self._pending = 0
         self._pending_cv = threading.Condition()
+        self._hurry = threading.Event()  # someone waits for the queue: no lingering
+        self._last_batch = 0.0  # when the writer last took a batch (time.monotonic)
         self._writer: threading.Thread | None = None
         self._connect()
 
@@ -451,11 +455,20 @@ class StoreBase:
                 left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
                 if left <= 0:
                     return
+                self._hurry.set()  # (cleared by the writer, under this lock, once none pends)
                 self._pending_cv.wait(left)
 
     def _write_queued(self) -> None:
         while True:
             batch = [self._jobs.get()]
+            # Group commit when cells come back to back: at most one transaction every
+            # LINGER_S, so the writer takes the GIL from the cells (and lets IPython's history
+            # thread into a commit) once per batch, not once per cell. A job after a pause
+            # is written at once; anyone waiting for the queue ends the wait (_hurry).
+            since = time.monotonic() - self._last_batch
+            if since < self.LINGER_S:
+                self._hurry.wait(self.LINGER_S - since)
+            self._last_batch = time.monotonic()
             while True:
                 try:
                     batch.append(self._jobs.get_nowait())
@@ -466,6 +479,8 @@ class StoreBase:
             finally:
                 with self._pending_cv:
                     self._pending -= len(batch)
+                    if not self._pending:
+                        self._hurry.clear()
                     self._pending_cv.notify_all()
 
     def _write_batch(
