@@ -84,8 +84,8 @@ class CellAfter:
                     store.record_resources(execution_id, self.run_id, self.usage.as_row())
             except Exception as exc:
                 self.session.quality_failures.append(("record the cell's resources", exc))
-        from .fingerprint import resolve
-
+        if self.datasets:
+            from .fingerprint import resolve
         for note in self.datasets:
             fp = resolve(note.fingerprint)  # computed once, shared with the cell's record
             if fp is None:

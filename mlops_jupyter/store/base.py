@@ -62,8 +62,13 @@ def new_ids(n: int) -> list[str]:
     return [raw[i * 12 : (i + 1) * 12] for i in range(n)]
 
 
+# One encoder for every row (json.dumps with options builds a new one each call, most of the
+# time of a short list's text; its encode() keeps no state between calls).
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), allow_nan=True)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"), allow_nan=True)
+    return _ENCODER.encode(value)
 
 
 def loads(text: str | None) -> Any:

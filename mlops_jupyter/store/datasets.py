@@ -371,6 +371,9 @@ class DatasetsMixin(StoreBase):
         execution_id: int | None = None,
     ) -> None:
         """Add lineage edges ``(src_type, src_id, relation, dst_type, dst_id)``."""
+        edges = list(edges)
+        if not edges:
+            return
         now = utcnow()
         rows = [
             (st, str(si), dt, str(di), rel, run_id, execution_id, now)

@@ -61,15 +61,17 @@ def m002_record_actors(db: SqlDb) -> None:
     db.executescript("ALTER TABLE execution_resources ADD COLUMN actor TEXT;")
 
 
+_INSERT_RESOURCES = (  # (made once: every cell's record runs it)
+    f"INSERT OR REPLACE INTO execution_resources (execution_id, run_id, {', '.join(FIELDS)}, "
+    f"actor) VALUES (?, ?, {', '.join('?' for _ in FIELDS)}, (SELECT name FROM session.actor))"
+)
+
+
 class ResourcesMixin(StoreBase):
     def record_resources(self, execution_id: int, run_id: str, usage: Mapping[str, Any]) -> None:
-        cols = ", ".join(FIELDS)
-        marks = ", ".join("?" for _ in FIELDS)
         with self.write_one():
             self.conn.execute(
-                f"INSERT OR REPLACE INTO execution_resources (execution_id, run_id, {cols}, "
-                f"actor) VALUES (?, ?, {marks}, (SELECT name FROM session.actor))",
-                [int(execution_id), run_id, *(usage.get(f) for f in FIELDS)],
+                _INSERT_RESOURCES, [int(execution_id), run_id, *map(usage.get, FIELDS)]
             )
 
     def execution_resources(self, execution_id: int) -> dict[str, Any] | None:

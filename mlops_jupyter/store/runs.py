@@ -196,6 +196,9 @@ class RunsMixin(StoreBase):
         self, rows: Iterable[tuple[str, str, Any, str]], *, execution_id: int | None = None
     ) -> None:
         """Params of new runs in bulk: ``(run_id, key, value, source)``; no run may hold them yet."""
+        rows = list(rows)
+        if not rows:  # every cell's record asks, most cells with none
+            return
         now = utcnow()
         data = [(r, str(k), dumps(_scalar(v)), execution_id, src, now) for r, k, v, src in rows]
         if data:
@@ -526,6 +529,9 @@ class RunsMixin(StoreBase):
 
         Returns the ids given to them (first, last), or None when there were none.
         """
+        metrics = list(metrics)
+        if not metrics:  # (most cells' records: no time or actor to look up)
+            return None
         now, actor = utcnow(), self.actor
         rows = [
             (
