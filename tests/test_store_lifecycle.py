@@ -138,3 +138,52 @@ def test_a_store_whose_folder_was_removed_is_not_recreated(tmp_path: Path) -> No
         store.create_run("e")
     assert not folder.exists()
     store.close()
+
+
+def _a_busy_error(tmp_path: Path) -> sqlite3.OperationalError:
+    """SQLite's own "database is locked" (SQLITE_BUSY), made by reading a file another
+    connection holds exclusively, with no busy wait."""
+    holder = sqlite3.connect(tmp_path / "held.db", isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    reader = sqlite3.connect(tmp_path / "held.db", timeout=0)
+    try:
+        reader.execute("SELECT * FROM t")
+    except sqlite3.OperationalError as exc:
+        return exc
+    finally:
+        reader.close()
+        holder.close()
+    raise AssertionError("no busy error")
+
+
+def test_a_store_busy_while_it_is_being_opened_is_opened_when_it_frees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Processes opening a new store at once can get SQLITE_BUSY while setting it up, without
+    SQLite's busy handler waiting: the opening is tried again, and gives up with one clear
+    line only after the busy timeout."""
+    from mlops_jupyter.errors import StoreError
+    from mlops_jupyter.store import connect
+
+    busy = _a_busy_error(tmp_path)
+    assert connect.is_busy(busy) and not connect.is_busy(sqlite3.OperationalError("no such table"))
+    prepare, calls = connect._prepare_writer, []
+
+    def busy_twice(conn: sqlite3.Connection, path: Path) -> None:
+        calls.append(path)
+        if len(calls) <= 2:
+            raise busy
+        prepare(conn, path)
+
+    monkeypatch.setattr(connect, "_prepare_writer", busy_twice)
+    conn = connect.open_writer(tmp_path / "s.db")
+    assert len(calls) == 3
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+    monkeypatch.setattr(connect, "BUSY_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(connect, "_prepare_writer", lambda conn, path: (_ for _ in ()).throw(busy))
+    with pytest.raises(StoreError, match="stayed locked by another process") as info:
+        connect.open_writer(tmp_path / "s.db")
+    assert "\n" not in str(info.value)

@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -91,33 +93,54 @@ def _unwritable_folder(path: Path) -> StoreError | None:
 
 
 def open_writer(path: Path) -> sqlite3.Connection:
-    """A read-write connection in WAL mode (schema not upgraded yet: the store does that)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = _connect(str(path))
-    except (OSError, sqlite3.Error) as exc:
-        raise _unwritable_folder(path) or StoreError(
-            f"Cannot open the lineage store at {path}: {exc}. "
-            "Check the path is writable, or point $MLOPS_JUPYTER_STORE at another file."
-        ) from None
-    try:
-        refuse_foreign(conn, path)
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(
-                f"The lineage store at {path} cannot use WAL mode (got {mode!r}). "
-                "Put the store on a local disk, not a network share."
-            )
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA cache_size = -32768")  # 32 MB: big metric flushes stay in memory
-        conn.execute("PRAGMA foreign_keys = ON")
-    except StoreError:
-        conn.close()
-        raise
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise translate(exc, path) from None
-    return conn
+    """A read-write connection in WAL mode (schema not upgraded yet: the store does that).
+
+    Several processes opening a brand-new file at once can get "database is locked" here
+    without SQLite's busy handler waiting the 30 s out (the suite's four-process test saw it
+    once on a loaded machine; 80 rounds of ``bench/store_stress.py`` did not): the whole
+    opening is tried again, up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = _connect(str(path))
+        except (OSError, sqlite3.Error) as exc:
+            raise _unwritable_folder(path) or StoreError(
+                f"Cannot open the lineage store at {path}: {exc}. "
+                "Check the path is writable, or point $MLOPS_JUPYTER_STORE at another file."
+            ) from None
+        try:
+            _prepare_writer(conn, path)
+            return conn
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if not (is_busy(exc) and time.monotonic() < deadline):
+                raise translate(exc, path) from None
+        time.sleep(random.uniform(0.01, 0.05))  # (apart from the others trying too)
+
+
+def _prepare_writer(conn: sqlite3.Connection, path: Path) -> None:
+    refuse_foreign(conn, path)
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(
+            f"The lineage store at {path} cannot use WAL mode (got {mode!r}). "
+            "Put the store on a local disk, not a network share."
+        )
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA cache_size = -32768")  # 32 MB: big metric flushes stay in memory
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY and its extended codes ("database is locked")."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(exc)
 
 
 def open_reader(path: Path) -> sqlite3.Connection:
@@ -149,6 +172,11 @@ def open_reader(path: Path) -> sqlite3.Connection:
 
 
 def translate(exc: sqlite3.Error, path: Path) -> StoreError:
+    if is_busy(exc):
+        return StoreError(
+            f"The lineage store at {path} stayed locked by another process for "
+            f"{BUSY_TIMEOUT_S:g} s ({exc}). Let the other kernel or command finish, then try again."
+        )
     if "readonly" in str(exc) or "read-only" in str(exc):
         return _unwritable_folder(path) or StoreError(
             f"The lineage store at {path} is read-only ({exc}). Copy it to a writable "
