@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._warn import warn_once
-from .fingerprint import column_dtypes, dtype_name
+from .fingerprint import column_dtypes, dtype_name, resolve
 
 _loaders: dict[int, tuple[Any, str, str]] = {}  # id -> (weakref, kind, function) of loader output
 _MAX_LOADERS = 2000
@@ -84,8 +84,6 @@ class CellAfter:
                     store.record_resources(execution_id, self.run_id, self.usage.as_row())
             except Exception as exc:
                 self.session.quality_failures.append(("record the cell's resources", exc))
-        if self.datasets:
-            from .fingerprint import resolve
         for note in self.datasets:
             fp = resolve(note.fingerprint)  # computed once, shared with the cell's record
             if fp is None:
@@ -255,8 +253,6 @@ def _write_tags(store: Any, note: DatasetNote, execution_id: int) -> None:
     tags = dict(note.tags)
     if tags.get("source") in ("cell", "split"):
         tags["source.cell"] = str(execution_id)
-        from .fingerprint import resolve
-
         upstream = sorted(f for f in map(resolve, note.derived_from) if f is not None)
         if upstream:
             names = [f"{r['name']}@{r['version']}" for r in store.find_dataset_versions(upstream)]

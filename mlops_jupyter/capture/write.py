@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..store.base import new_ids
+from . import artifacts
 from .assemble import Child, ModelRecord, Point
 from .fingerprint import resolve
+from .record import write_dataset
 from .session import Session
 
 Edge = tuple[str, str, str, str, str]
@@ -47,8 +49,6 @@ class CellRecord:
             store.log_params(self.run_id, values, execution_id=ex, source=source)
         if self.explicit_since is not None:
             store.attach_explicit_params(self.run_id, ex, self.explicit_since)
-        if self.datasets:
-            from .record import write_dataset
         for name, facts, path, digest in self.datasets:
             write_dataset(
                 store,
@@ -69,8 +69,6 @@ class CellRecord:
             store.create_child_runs(parent_id, [n for _i, n in rows], ids=[i for i, _n in rows])
         store.log_params_many(self.child_params, execution_id=ex)
         store.log_metrics_many(self.child_metrics, execution_id=ex)
-        if self.models:
-            from . import artifacts
         for run_id, model in self.models:
             store.record_model(
                 model.fingerprint,

@@ -379,8 +379,6 @@ class DatasetsMixin(StoreBase):
             (st, str(si), dt, str(di), rel, run_id, execution_id, now)
             for st, si, rel, dt, di in edges
         ]
-        if not rows:
-            return
         with self.write():
             self.conn.executemany(
                 """INSERT INTO lineage (src_type, src_id, dst_type, dst_id, relation, run_id,

@@ -201,18 +201,17 @@ class RunsMixin(StoreBase):
             return
         now = utcnow()
         data = [(r, str(k), dumps(_scalar(v)), execution_id, src, now) for r, k, v, src in rows]
-        if data:
-            with self.write():
-                stale = self._summaries()._stale_among({d[0] for d in data})
-                self.conn.executemany(
-                    """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
-                       logged_at, actor) VALUES (?, ?, ?, ?, ?, ?,
-                       (SELECT name FROM session.actor))""",
-                    data,
-                )
-                self._summaries()._summarize_params(
-                    [(r, k, loads(v), src) for r, k, v, _, src, _ in data], stale
-                )
+        with self.write():
+            stale = self._summaries()._stale_among({d[0] for d in data})
+            self.conn.executemany(
+                """INSERT OR IGNORE INTO params (run_id, key, value, execution_id, source,
+                   logged_at, actor) VALUES (?, ?, ?, ?, ?, ?,
+                   (SELECT name FROM session.actor))""",
+                data,
+            )
+            self._summaries()._summarize_params(
+                [(r, k, loads(v), src) for r, k, v, _, src, _ in data], stale
+            )
 
     def log_metrics_many(
         self,
