@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -273,6 +274,52 @@ def test_groups_queued_back_to_back_share_a_transaction_and_a_waiter_never_linge
     store.wait_for_writes()
     assert batches == [1, 10, 1]
     store.close()
+
+
+@pytest.fixture
+def pg_connections(backend: str, request: pytest.FixtureRequest) -> Any:
+    """How many connections mlops-jupyter holds open on the test server (0 on SQLite)."""
+    if backend == "sqlite":
+        return lambda: 0
+    import psycopg
+
+    server = request.getfixturevalue("pg_server")
+
+    def count() -> int:
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mlops-jupyter'"
+            ).fetchone()
+        return int(row[0])
+
+    return count
+
+
+def test_a_closed_store_ends_its_writer_and_opens_no_connection_again(
+    store_file: Any, backend: str, pg_connections: Any
+) -> None:
+    """A thread still holding a closed store (a data test, a model file) must not open a new
+    connection: on a team store one nobody closes, which held locks a schema's DROP then
+    deadlocked on. Its writer thread ends, and a write queued late is reported, not hung."""
+    store = open_store(store_file, shared=False)
+    run_id = store.create_run("exp")["id"]
+    store.write_later(lambda st: st.end_run(run_id), lambda exc: None)
+    writer = store._writer
+    opened = pg_connections()
+    store.close()
+    assert writer is not None
+    writer.join(10)
+    assert not writer.is_alive(), "the closed store's writer thread is still running"
+    with pytest.raises(Exception, match="closed"):
+        store.query("SELECT 1")
+    failures: list[BaseException] = []
+    store.write_later(lambda st: st.end_run(run_id), failures.append)
+    store.wait_for_writes(timeout=10)
+    assert len(failures) == 1 and not store._pending
+    assert pg_connections() == opened - (backend != "sqlite")
+    reopened = open_store(store_file, shared=False)
+    assert reopened.get_run(run_id)["status"] == "finished"  # the write before close() landed
+    reopened.close()
 
 
 def test_a_write_on_a_read_only_store_is_one_clear_error_each_time(tmp_path: Path) -> None:

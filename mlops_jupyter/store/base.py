@@ -261,14 +261,17 @@ class StoreBase:
         # anything is written to the new file: a session puts its current run back there.
         self.reopen_hooks: list[Callable[[Any], None]] = []
         self.deferred_warnings: list[str] = []  # noticed on the writer thread, shown later
-        self._jobs: queue.Queue[tuple[Callable[[Any], None], Callable[[BaseException], None]]] = (
-            queue.Queue()
-        )
+        # (None: the store was closed, the writer may end)
+        self._jobs: queue.Queue[
+            tuple[Callable[[Any], None], Callable[[BaseException], None]] | None
+        ] = queue.Queue()
         self._pending = 0
         self._pending_cv = threading.Condition()
         self._hurry = threading.Event()  # someone waits for the queue: no lingering
         self._last_batch = 0.0  # when the writer last took a batch (time.monotonic)
         self._writer: threading.Thread | None = None
+        self._exit_wait = False  # wait_for_writes registered to run at exit
+        self.closed = False  # close() was called: a team store's connection is not reopened
         self._connect()
 
     @property
@@ -415,7 +418,9 @@ class StoreBase:
         return True
 
     def _reconnect_if_broken(self) -> bool:
-        if not self.conn.broken:
+        """A connection the server dropped is opened again; one :meth:`close` closed is not
+        (a thread still holding the store would otherwise open a connection nobody closes)."""
+        if self.closed or not self.conn.broken:
             return False
         with self._lock:
             if self.conn.in_transaction and not self.conn.broken:
@@ -437,15 +442,17 @@ class StoreBase:
         group is then rolled back alone. Reads and writes through this object wait for the
         queue first (:meth:`wait_for_writes`).
         """
-        with self._pending_cv:
+        with self._pending_cv:  # (the writer decides to stop under it too: see close)
             self._pending += 1
             if self._writer is None or not self._writer.is_alive():
+                if not self._exit_wait:
+                    self._exit_wait = True
+                    atexit.register(self.wait_for_writes)
                 self._writer = threading.Thread(
                     target=self._write_queued, name="mlops-store-writer", daemon=True
                 )
                 self._writer.start()
-                atexit.register(self.wait_for_writes)
-        self._jobs.put((job, on_error))
+            self._jobs.put((job, on_error))
 
     def wait_for_writes(self, timeout: float | None = None) -> None:
         """Block until every :meth:`write_later` group so far is committed (or failed), or
@@ -465,7 +472,14 @@ class StoreBase:
 
     def _write_queued(self) -> None:
         while True:
-            batch = [self._jobs.get()]
+            first = self._jobs.get()
+            if first is None:  # the store was closed: end, unless a job came after it
+                with self._pending_cv:
+                    if self._jobs.empty():
+                        self._writer = None  # a job queued from now on starts a new writer
+                        return
+                continue
+            batch = [first]
             # Group commit when cells come back to back: at most one transaction every
             # LINGER_S, so the writer takes the GIL from the cells (and lets IPython's history
             # thread into a commit) once per batch, not once per cell. A job after a pause
@@ -476,8 +490,13 @@ class StoreBase:
             self._last_batch = time.monotonic()
             while True:
                 try:
-                    batch.append(self._jobs.get_nowait())
+                    job = self._jobs.get_nowait()
                 except queue.Empty:
+                    break
+                if job is not None:
+                    batch.append(job)
+                else:
+                    self._jobs.put(None)  # (handled once this batch is written)
                     break
             try:
                 self._write_batch(batch)
@@ -594,8 +613,14 @@ class StoreBase:
         return rows[0] if rows else None
 
     def close(self) -> None:
+        """Write what is queued, end the writer thread and close the connection. A write
+        queued afterwards starts a writer again and fails like any use of a closed store."""
         self.wait_for_writes()
+        with self._pending_cv:
+            if self._writer is not None and self._writer.is_alive():
+                self._jobs.put(None)
         with self._lock:
+            self.closed = True
             self.conn.close()
 
     def __enter__(self) -> StoreBase:
