@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -823,7 +824,9 @@ def test_models_listing_counts_are_integers(store, data) -> None:
     frame = mj.models(store=store).frame
     assert list(frame["name"]) == ["bc"]
     assert frame["latest_version"].tolist() == [2] and str(frame["latest_version"].dtype) == "int64"
-    assert "2.0" not in repr(mj.models(store=store))
+    # (the time stamps left out: "...:52.014674" holds a "2.0" too)
+    shown = re.sub(r"\d{4}-\d\d-\d\dT[\d:.+]+", "<time>", repr(mj.models(store=store)))
+    assert "<time>" in shown and "2.0" not in shown
     with pytest.raises(ModelNotFound):
         mj.models("phantom", store=store)
 
