@@ -320,6 +320,12 @@ def test_a_closed_store_ends_its_writer_and_opens_no_connection_again(
     reopened = open_store(store_file, shared=False)
     assert reopened.get_run(run_id)["status"] == "finished"  # the write before close() landed
     reopened.close()
+    if backend == "sqlite":  # nor is a file deleted after close() made again
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store_file}{suffix}").unlink(missing_ok=True)
+        store.write_later(lambda st: st.end_run(run_id), failures.append)
+        store.wait_for_writes(timeout=10)
+        assert len(failures) == 2 and not Path(store_file).exists()
 
 
 def test_a_write_on_a_read_only_store_is_one_clear_error_each_time(tmp_path: Path) -> None:

@@ -373,7 +373,11 @@ class StoreBase:
         """Reopen the file when it was deleted or replaced under this connection (which would
         keep using the old inode and lose everything after); warns once. True if reopened.
 
-        A team store has no file: a connection the server dropped is opened again instead."""
+        A team store has no file: a connection the server dropped is opened again instead.
+        A store :meth:`close` closed is never opened again (a thread still holding it would
+        open a connection nobody closes)."""
+        if self.closed:
+            return False
         if self.dialect != "sqlite":
             return self._reconnect_if_broken()
         try:
@@ -418,9 +422,7 @@ class StoreBase:
         return True
 
     def _reconnect_if_broken(self) -> bool:
-        """A connection the server dropped is opened again; one :meth:`close` closed is not
-        (a thread still holding the store would otherwise open a connection nobody closes)."""
-        if self.closed or not self.conn.broken:
+        if not self.conn.broken:
             return False
         with self._lock:
             if self.conn.in_transaction and not self.conn.broken:
