@@ -142,6 +142,18 @@ def test_tick_boxes_choose_what_the_tabs_show(panel, runs) -> None:
     assert runs["r4"] not in panel.selected
 
 
+def test_a_second_quick_tick_counts_though_the_first_redrew_the_table(panel, runs) -> None:
+    """The browser holds the page's boxes: a tick sent before the first tick's redraw reached
+    it lands on the box it was made on (the redraw used to close and replace every box, and
+    such a tick was lost: found by the JupyterLab test)."""
+    assert panel.only_diff.value  # a tick redraws the table (equal params follow the ticks)
+    first, second = panel.checks[runs["r1"]], panel.checks[runs["r2"]]
+    first.value = True
+    second.value = True
+    assert panel.selected == [runs["r1"], runs["r2"]]
+    assert "best of 2 runs" in show_tab(panel, "Best")
+
+
 def test_only_differences_follows_the_ticked_runs(panel, runs) -> None:
     chosen = [i for i in range(6) if DEPTH[i] == 2]  # r0 (rf, seed 0) and r3 (gb, seed 1)
     panel.select([runs[f"r{i}"] for i in chosen])

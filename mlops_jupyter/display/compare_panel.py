@@ -229,13 +229,17 @@ class ComparePanel:
     def select(self, run_ids: list[str]) -> None:
         """Tick exactly these runs (ids as in the table), then redraw once."""
         self.selected = list(run_ids)
+        self._tick_boxes()
+        self._guard(self._selection_changed)()
+
+    def _tick_boxes(self) -> None:
+        """The page's boxes ticked as ``selected`` says, without their handlers."""
         self._quiet = True
         try:
             for run_id, box in self.checks.items():
                 box.value = run_id in self.selected
         finally:
             self._quiet = False
-        self._guard(self._selection_changed)()
 
     def _guard(self, func: Callable[[], None]) -> Callable[..., None]:
         def callback(*_: Any) -> None:
@@ -280,20 +284,26 @@ class ComparePanel:
         self.note.value = shown_note(
             scope.only_differences(self.only_diff.value).all_params(self.all_params.value)
         )
-        for box in self.checks.values():
-            box.close()
-        self.checks = {}
-        boxes = [w.HTML(layout=w.Layout(height=f"{2 * ROW_PX}px", margin="0"))]
-        for run_id in rows["run_id"].astype(str):
-            box = w.Checkbox(
-                value=run_id in self.selected,
-                indent=False,
-                layout=w.Layout(height=f"{ROW_PX}px", width="24px", margin="0"),
-            )
-            box.observe(self._guard(self._on_check(run_id)), "value")
-            self.checks[run_id] = box
-            boxes.append(box)
-        self.checks_box.children = boxes
+        page_ids = list(rows["run_id"].astype(str))
+        if page_ids == list(self.checks):
+            # The same runs on the page (a tick redraws the table): the same boxes, so a tick
+            # the browser sends meanwhile reaches a box that still exists, not a closed one.
+            self._tick_boxes()
+        else:
+            for box in self.checks.values():
+                box.close()
+            self.checks = {}
+            boxes = [w.HTML(layout=w.Layout(height=f"{2 * ROW_PX}px", margin="0"))]
+            for run_id in page_ids:
+                box = w.Checkbox(
+                    value=run_id in self.selected,
+                    indent=False,
+                    layout=w.Layout(height=f"{ROW_PX}px", width="24px", margin="0"),
+                )
+                box.observe(self._guard(self._on_check(run_id)), "value")
+                self.checks[run_id] = box
+                boxes.append(box)
+            self.checks_box.children = boxes
         if not len(self.view):
             self.table_html.value = '<div class="mlops-muted">No runs match.</div>'
         else:
