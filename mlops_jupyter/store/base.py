@@ -271,7 +271,7 @@ class StoreBase:
         self._last_batch = 0.0  # when the writer last took a batch (time.monotonic)
         self._writer: threading.Thread | None = None
         self._exit_wait = False  # wait_for_writes registered to run at exit
-        self.closed = False  # close() was called: a team store's connection is not reopened
+        self.closed = False  # close() was called: the store is never opened again
         self._connect()
 
     @property
@@ -495,11 +495,8 @@ class StoreBase:
                     job = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if job is not None:
+                if job is not None:  # (a close() with jobs queued after it: keep writing)
                     batch.append(job)
-                else:
-                    self._jobs.put(None)  # (handled once this batch is written)
-                    break
             try:
                 self._write_batch(batch)
             finally:
