@@ -334,7 +334,20 @@ def test_register_column_adds_a_column_and_survives_a_failing_provider(store, ru
     shown = [c for c in cmp.table.columns if not c.startswith("resources.")]  # #16's columns
     assert shown[:6] == [*module.RUN_COLUMNS, "reproducibility", "reproduced"]
     assert cmp.table["reproduced"].tolist().count("yes") == 1
+    first = cmp.runs["run_id"].astype(str).tolist().index(cmp.run_ids[0])
+    assert cmp.runs["reproduced"].iloc[first] == "yes"  # on the run the provider named
+    assert cmp.runs["reproduced"].isna().sum() == len(cmp) - 1
     assert "broken" not in cmp.table.columns
+
+
+def test_children_know_their_parent_and_the_default_diff_pairs_them(store, runs) -> None:
+    parent = runs["r0"]
+    kids = store.create_child_runs(parent, ["k0", "k1"])
+    for kid, auc in zip(kids, (0.97, 0.99)):
+        store.log_metrics(kid, [("auc", auc, None, None)])
+    cmp = compare(experiment="churn", metric="auc", store=store)
+    assert cmp.parents == {kid: parent for kid in kids}  # runs without a parent: absent
+    assert cmp.default_pair() == (parent, kids[1])  # the best run against its parent
 
 
 # -- diff of two runs -------------------------------------------------------------------------

@@ -132,8 +132,13 @@ def compare(
         frame = store.compare_frame(experiment=experiment, run_ids=list(runs) if runs else None)
     table = _shape_table(frame, store, keep_empty=runs is not None)
     parents = {}
-    if "parent_run_id" in frame.columns:
-        parents = {str(r): str(p) for r, p in zip(frame["run_id"], frame["parent_run_id"]) if p}
+    if "parent_run_id" in frame.columns and len(frame):
+        # (iterating the Arrow-backed columns value by value took 0.1 s at 50,000 runs)
+        parent = frame["parent_run_id"]
+        has = (parent.notna() & (parent.astype(str) != "")).to_numpy()
+        if has.any():
+            children = frame["run_id"][has].astype(str).tolist()
+            parents = dict(zip(children, parent[has].astype(str).tolist()))
     ids = table["run_id"].astype(str).tolist()
     defaults = store.default_params(ids) if ids and hasattr(store, "default_params") else {}
     result = Comparison(
@@ -163,7 +168,8 @@ def _shape_table(frame: pd.DataFrame, store: Any, *, keep_empty: bool) -> pd.Dat
     if "experiment" in frame.columns and frame["experiment"].nunique() > 1:
         run_cols.insert(2, "experiment")
     table = frame.reindex(columns=run_cols + metrics + params).reset_index(drop=True)
-    run_ids = table["run_id"].astype(str).tolist()
+    ids = table["run_id"].astype(str)
+    run_ids = ids.tolist()
     position = 0
     for name, provider in _COLUMN_PROVIDERS.items():
         try:
@@ -171,9 +177,11 @@ def _shape_table(frame: pd.DataFrame, store: Any, *, keep_empty: bool) -> pd.Dat
         except Exception as exc:  # another area's hook must not break the comparison
             warnings.warn(f"mlops-jupyter: column {name!r} skipped: {exc}", stacklevel=2)
             continue
-        column = [values.get(r) for r in run_ids]
-        if name.startswith("resources.") and all(v is None for v in column):
+        values = {r: v for r, v in values.items() if v is not None}
+        if name.startswith("resources.") and not values:
             continue  # runs recorded before resources were measured: no empty columns
+        # (a lookup per run in Python took 0.1 s at 50,000 runs; most values are missing)
+        column = ids.map(values) if values else [None] * len(ids)  # (the dtype a list gets)
         table.insert(len(run_cols) + position, name, column)
         position += 1
     for column in metrics:

@@ -283,7 +283,7 @@ def table_statuses(
     check of :func:`reproducibility`, the first ``limit`` of them (a table of thousands of runs
     stays fast); the rest are ``None`` (not checked). A notebook file is read once per table.
     """
-    ids = [str(r) for r in run_ids]
+    ids = list(map(str, run_ids))
     out: dict[str, str | None] = dict.fromkeys(ids)
     if not ids:
         return out

@@ -83,11 +83,11 @@ class ResourcesMixin(StoreBase):
 
     def run_resources(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Per run: cells, totals (wall, CPU) and peaks (memory, workers, GPU)."""
-        ids = [str(r) for r in run_ids]
-        if not ids or not has_table(self, "execution_resources"):
+        if not run_ids or not has_table(self, "execution_resources"):
             return {}
         if self.query_one("SELECT 1 AS x FROM execution_resources LIMIT 1") is None:
             return {}  # nothing recorded (runs logged by scripts): no per-run queries
+        ids = list(map(str, run_ids))
         totals = """SELECT run_id, COUNT(*) AS cells, SUM(wall_s) AS wall_s, SUM(cpu_s) AS cpu_s,
                     SUM(cpu_workers_s) AS cpu_workers_s, MAX(peak_rss_mb) AS peak_rss_mb,
                     MAX(peak_workers_rss_mb) AS peak_workers_rss_mb,
