@@ -146,6 +146,33 @@ def test_large_data_fingerprinted_after_the_cell_is_tagged_and_checked_the_same(
     assert [c["version"] for c in checks if c["name"] == "big"] == [2]
 
 
+def test_data_and_models_the_user_let_go_of_are_not_kept_alive_by_capture(
+    shell: Any, store: Any
+) -> None:
+    """Once a captured cell is written and checked, nothing of ours holds its data: the writer
+    and the checker kept the last cell's frame (and its model) until the next cell came, so a
+    notebook that dropped a 10 GB frame still held it."""
+    import gc
+    import weakref
+
+    from mlops_jupyter.capture import artifacts, quality
+
+    run(shell, "import numpy as np, pandas as pd\nrng = np.random.default_rng(0)")
+    run(shell, "%mlops expect frame --set 'rows >= 1'")  # the checker takes a snapshot of it
+    run(shell, "a = rng.normal(size=(100_000, 20))\nframe = pd.DataFrame(a, copy=False)")
+    run(shell, "from sklearn.linear_model import LinearRegression\n"
+               "model = LinearRegression().fit(frame, a[:, 0])")  # fmt: skip
+    held = [weakref.ref(shell.user_ns[name]) for name in ("a", "frame", "model")]
+    store.wait_for_writes()
+    assert quality.wait(30) and artifacts.flush(30)  # (the model's file is written from it)
+    run(shell, "# mlops: skip\ndel a, frame, model")  # no cell record: no job after theirs
+    store.wait_for_writes()
+    assert quality.wait(30)
+    gc.collect()
+    assert [ref() is None for ref in held] == [True, True, True]
+    assert store.query("SELECT name FROM datasets WHERE name = 'frame'")  # it was captured
+
+
 def test_user_tags_filters_and_pii_is_never_snapshotted(
     shell: Any, store: Any, store_file: Path
 ) -> None:

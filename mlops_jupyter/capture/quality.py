@@ -398,6 +398,7 @@ class Checker:
                     if after.session.is_open():  # not a store closed under a finished session
                         after.session.quality_failures.append(("check the cell's data", exc))
             finally:
+                after = None  # (it holds the cell's data: not kept until the next cell's)
                 with self.cv:
                     self.pending -= 1
                     self.cv.notify_all()

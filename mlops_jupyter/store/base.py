@@ -505,6 +505,10 @@ class StoreBase:
                     if not self._pending:
                         self._hurry.clear()
                     self._pending_cv.notify_all()
+                # The jobs hold what their cells captured (a frame, a model): not kept alive
+                # until the next cell's job arrives.
+                first = job = None
+                batch.clear()
 
     def _write_batch(
         self, batch: list[tuple[Callable[[Any], None], Callable[[BaseException], None]]]
