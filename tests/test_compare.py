@@ -739,6 +739,38 @@ def test_the_kept_runs_table_equals_a_fresh_read_through_random_writes(store, st
                 other.close()
 
 
+@pytest.mark.parametrize("many", [0, 10_000])
+def test_a_kept_table_reads_the_changed_runs_alike_by_id_or_by_version(
+    store, store_file, monkeypatch, many
+) -> None:
+    """A kept table re-reads the runs changed since: a few by id (the experiment's filtered in
+    Python), many through the version index; either way it equals a new connection's, while
+    another experiment changes too."""
+    from pandas.testing import assert_frame_equal
+
+    from mlops_jupyter.store import compare as module
+    from mlops_jupyter.store import open_store
+
+    monkeypatch.setattr(module, "MANY_RUNS", many)
+    ours = [store.create_run("ours", name=f"o{i}")["id"] for i in range(3)]
+    theirs = store.create_run("theirs", name="t0")["id"]
+    for experiment in ("ours", "theirs", None):
+        store.compare_frame(experiment)  # kept from now on
+    for step, run in enumerate([*ours, theirs, ours[0]]):
+        store.log_params(run, {"depth": step, "model": "rf" if step % 2 else "gb"})
+        store.log_metrics(run, [("auc", 0.5 + step / 10, None, None)])
+        if step == 2:
+            ours.append(store.create_run("ours", name="late")["id"])
+            store.end_run(ours[1])
+        other = open_store(store_file, shared=False)
+        try:
+            for experiment in ("ours", "theirs", None):
+                assert_frame_equal(store.compare_frame(experiment), other.compare_frame(experiment))
+        finally:
+            other.close()
+    assert set(store.compare_frame("ours")["run_id"]) == set(ours)
+
+
 def test_stepped_metrics_and_last_step_agree_with_the_curves(store) -> None:
     """The panel's defaults come from one aggregate query; they match what the curves show."""
     a = store.create_run("steps", name="a")["id"]

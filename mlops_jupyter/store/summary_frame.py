@@ -129,22 +129,40 @@ def merge(base: Any, delta: Any) -> Any:
     query orders them), columns in the order :func:`frame_from_rows` gives and of the dtypes it
     gives: a column that one side lacks or holds with another dtype is built again from its
     values the way a fresh read builds it."""
+    import numpy as np
     import pandas as pd
 
     if not len(delta):
         return base
-    kept = base[~base["run_id"].isin(set(delta["run_id"]))]
+    drop = base["run_id"].isin(set(delta["run_id"])).to_numpy()
+    n_drop = int(drop.sum())
+    if not n_drop:  # (selecting 50,000 rows of Arrow-backed text: a copy of the whole table)
+        kept = base
+    elif drop[:n_drop].all():  # the newest runs were updated: the rest is a slice
+        kept = base.iloc[n_drop:]
+    else:
+        kept = base[~drop]
+    order = ["started_at", "run_id"]
+    delta = delta.sort_values(order, ascending=False, kind="stable", ignore_index=True)
+    if not len(kept):  # every run re-read: what a fresh read gives (a concat with no rows
+        return delta  # that lack a column made its integers floats)
     out = pd.concat([delta, kept], ignore_index=True, sort=False)
-    out = out.sort_values(
-        ["started_at", "run_id"], ascending=False, kind="stable", ignore_index=True
-    )
+    stacked = _all_newer(delta, kept)  # a new run, or the newest one updated: no sort
+    if not stacked:
+        out = out.sort_values(order, ascending=False, kind="stable", ignore_index=True)
     params = sorted(c for c in out.columns if c.startswith("params."))
     metrics = sorted(c for c in out.columns if c.startswith("metrics."))
-    out = out[RUN_COLUMNS + params + metrics]
+    columns = RUN_COLUMNS + params + metrics
+    if list(out.columns) != columns:
+        out = out[columns]
     sides = [f for f in (delta, kept) if len(f)]
     rebuilt: dict[str, Any] = {}
-    order = out["run_id"].tolist()
+    order = []
     positions: dict[int, Any] = {}
+    if stacked:  # where each row of ``out`` is in each side, without looking the ids up
+        nd, nk = len(delta), len(kept)
+        positions[id(delta)] = np.r_[np.arange(nd), np.full(nk, -1)]
+        positions[id(kept)] = np.r_[np.full(nd, -1), np.arange(nk)]
     for column in RUN_COLUMNS + params:
         dtypes = {str(f[column].dtype) if column in f.columns else None for f in sides}
         if len(dtypes) < 2:
@@ -152,7 +170,8 @@ def merge(base: Any, delta: Any) -> Any:
         present = [f for f in sides if column in f.columns]
         if len(present) == 1:  # one side lacks it: the other's values, missing for the rest
             side = present[0]
-            if id(side) not in positions:  # where each run of ``order`` is in that side
+            if id(side) not in positions:  # where each run of ``out`` is in that side
+                order = order or out["run_id"].tolist()
                 positions[id(side)] = pd.Index(side["run_id"]).get_indexer(order)
             widened = _widened(side, column, positions[id(side)])
             if widened is not None:
@@ -162,6 +181,7 @@ def merge(base: Any, delta: Any) -> Any:
         for f in sides:  # each side's own values (a concat made 4.0 of int 4)
             if column in f.columns:
                 by_run.update(zip(f["run_id"].tolist(), f[column].tolist()))
+        order = order or out["run_id"].tolist()
         values = [by_run.get(r) for r in order]
         values = [None if _missing(v) else v for v in values]
         rebuilt[column] = typed(values) if column.startswith("params.") else values
@@ -172,6 +192,19 @@ def merge(base: Any, delta: Any) -> Any:
     for column in metrics:
         out[column] = out[column].astype("float64")
     return out
+
+
+def _all_newer(delta: Any, kept: Any) -> bool:
+    """Whether every run of ``delta`` (sorted newest first) sorts before every run of ``kept``
+    (the table, already in that order), so that putting them first is the table's order: at
+    50,000 runs sorting it again took 0.08 s of a look after one more run."""
+    if not len(kept):
+        return True
+    last = (delta["started_at"].iloc[-1], delta["run_id"].iloc[-1])
+    first = (kept["started_at"].iloc[0], kept["run_id"].iloc[0])
+    if not all(isinstance(v, str) for v in (*last, *first)):
+        return False  # a missing start time sorts last: let the sort place it
+    return last > first
 
 
 def _widened(frame: Any, column: str, positions: Any) -> Any:
