@@ -202,9 +202,10 @@ class CompareMixin(StoreBase):
         """The runs table from the summaries; with a ``cache_key`` (a whole experiment, or all
         runs) the last table is kept and only runs whose summary version moved are re-read."""
         fields = ", ".join(expr for expr, _ in _RUN_FIELDS)
-        sql = f"""SELECT {fields}, s.params, s.metrics
-                  FROM runs r JOIN experiments e ON e.id = r.experiment_id
-                  LEFT JOIN compare_summaries s ON s.run_id = r.id {where}"""
+        every = f"""SELECT {fields}, s.params, s.metrics
+                    FROM runs r JOIN experiments e ON e.id = r.experiment_id
+                    LEFT JOIN compare_summaries s ON s.run_id = r.id"""
+        sql = f"{every} {where}"
         order = " ORDER BY r.started_at DESC, r.id DESC"  # ties (a search's children) too
         if cache_key is None:
             return frame_from_rows(self.conn.execute(sql + order, args).fetchall())
@@ -227,8 +228,7 @@ class CompareMixin(StoreBase):
             if kept[0] == version:
                 frame = kept[2]
             else:
-                clause = ("AND" if where else "WHERE") + " s.version > ?"
-                rows = self.conn.execute(f"{sql} {clause}{order}", [*args, kept[0]]).fetchall()
+                rows = self._changed_rows(every, where, args, order, kept[0])
                 frame = merge(kept[2], frame_from_rows(rows))
                 cache.unsaved[cache_key] = cache.unsaved.get(cache_key, 0) + len(rows)
         else:
@@ -241,6 +241,33 @@ class CompareMixin(StoreBase):
             cache.unsaved[cache_key] = 0
             self._save_frame(cache_key, version, resets, frame)
         return frame.copy()
+
+    def _changed_rows(
+        self, every: str, where: str, args: list[Any], order: str, since: int
+    ) -> list[Any]:
+        """The rows of the table's runs (``every`` row, ``where``: a whole experiment or all
+        runs) whose summary version is past ``since``. A few are looked up by id: asked in one
+        query, SQLite walked every run of the experiment to check each one's version (0.13 s
+        at 50,000 runs, for one new run)."""
+        changed = self.conn.execute(
+            "SELECT run_id FROM compare_summaries WHERE version > ?", (since,)
+        ).fetchall()
+        if len(changed) > MANY_RUNS:
+            clause = ("AND" if where else "WHERE") + " s.version > ?"
+            sql = f"{every} {where} {clause}{order}"
+            return list(self.conn.execute(sql, [*args, since]).fetchall())
+        if not changed:
+            return []
+        ids = json.dumps([row[0] for row in changed])
+        rows = self.conn.execute(
+            f"{every} WHERE r.id IN (SELECT value FROM json_each(?)){order}", [ids]
+        ).fetchall()
+        if not args:  # every run
+            return list(rows)
+        # The experiment's own (args: its id, from _runs_where; row[1] is its name), filtered
+        # here: with the experiment in the query SQLite walked its runs again.
+        (name,) = self.conn.execute("SELECT name FROM experiments WHERE id = ?", args).fetchone()
+        return [row for row in rows if row[1] == name]
 
     @staticmethod
     def _frame_key(cache_key: Any) -> str:
