@@ -255,7 +255,7 @@ class CompareMixin(StoreBase):
         if len(changed) > MANY_RUNS:
             clause = ("AND" if where else "WHERE") + " s.version > ?"
             sql = f"{every} {where} {clause}{order}"
-            return list(self.conn.execute(sql, [*args, since]).fetchall())
+            return self.conn.execute(sql, [*args, since]).fetchall()
         if not changed:
             return []
         ids = json.dumps([row[0] for row in changed])
@@ -263,7 +263,7 @@ class CompareMixin(StoreBase):
             f"{every} WHERE r.id IN (SELECT value FROM json_each(?)){order}", [ids]
         ).fetchall()
         if not args:  # every run
-            return list(rows)
+            return rows
         # The experiment's own (args: its id, from _runs_where; row[1] is its name), filtered
         # here: with the experiment in the query SQLite walked its runs again.
         (name,) = self.conn.execute("SELECT name FROM experiments WHERE id = ?", args).fetchone()

@@ -142,14 +142,14 @@ def merge(base: Any, delta: Any) -> Any:
         kept = base.iloc[n_drop:]
     else:
         kept = base[~drop]
-    order = ["started_at", "run_id"]
-    delta = delta.sort_values(order, ascending=False, kind="stable", ignore_index=True)
+    by = ["started_at", "run_id"]
+    delta = delta.sort_values(by, ascending=False, kind="stable", ignore_index=True)
     if not len(kept):  # every run re-read: what a fresh read gives (a concat with no rows
         return delta  # that lack a column made its integers floats)
     out = pd.concat([delta, kept], ignore_index=True, sort=False)
     stacked = _all_newer(delta, kept)  # a new run, or the newest one updated: no sort
     if not stacked:
-        out = out.sort_values(order, ascending=False, kind="stable", ignore_index=True)
+        out = out.sort_values(by, ascending=False, kind="stable", ignore_index=True)
     params = sorted(c for c in out.columns if c.startswith("params."))
     metrics = sorted(c for c in out.columns if c.startswith("metrics."))
     columns = RUN_COLUMNS + params + metrics
@@ -157,7 +157,7 @@ def merge(base: Any, delta: Any) -> Any:
         out = out[columns]
     sides = [f for f in (delta, kept) if len(f)]
     rebuilt: dict[str, Any] = {}
-    order = []
+    order: list[Any] = []  # the run ids of ``out``, when a lookup needs them
     positions: dict[int, Any] = {}
     if stacked:  # where each row of ``out`` is in each side, without looking the ids up
         nd, nk = len(delta), len(kept)
