@@ -15,7 +15,7 @@ from . import instrument, quality, resources
 from ._warn import CaptureWarning, _warned, warn_once
 from .cell import CellStart, capture_cell, should_skip
 from .events import Recorder
-from .session import get_session
+from .session import background_facts, get_session
 
 _installed: dict[int, CellHooks] = {}
 
@@ -70,8 +70,6 @@ def install(ip: Any) -> None:
     ip.events.register("post_run_cell", hooks.post_run_cell)
     _installed[id(ip)] = hooks
     get_session().interactive = True
-    from .session import background_facts
-
     background_facts()  # the environment and git state, looked up while the user reads
     try:
         instrument.install()
@@ -79,6 +77,11 @@ def install(ip: Any) -> None:
     except Exception as exc:  # capture by name still works without the wrappers
         warn_once("instrument scikit-learn", exc)
     _end_run_on_kernel_shutdown(ip)
+
+
+# What the kernel does when asked to shut down, before it exits: jupyter_client (nbclient,
+# JupyterLab) sends SIGTERM half its shutdown_wait_time (5 s) after the request, then SIGKILL.
+SHUTDOWN_S = 2.0
 
 
 def _end_run_on_kernel_shutdown(ip: Any) -> None:
@@ -96,9 +99,20 @@ def _end_run_on_kernel_shutdown(ip: Any) -> None:
         try:
             from . import artifacts
 
-            artifacts.flush(timeout=3.0)
-            quality.wait(timeout=5.0)
-            get_session().shutdown()
+            deadline = time.monotonic() + SHUTDOWN_S
+
+            def left() -> float:
+                return max(0.0, deadline - time.monotonic())
+
+            # The run's end first (a few ms): a kernel killed while its last model file is
+            # written loses that file, never the run's status. The environment and git state
+            # join the run when they come (a queued write), if the kernel lives that long.
+            session = get_session()
+            session.shutdown(facts_timeout=0.0)
+            artifacts.flush(timeout=left())
+            quality.wait(timeout=left())
+            if background_facts().wait(left()):
+                session.store_nowait.wait_for_writes(left())
         except Exception as exc:
             warn_once("finish the run at kernel shutdown", exc)
         return original(restart)

@@ -350,13 +350,15 @@ class Session:
 
     # -- shutdown ----------------------------------------------------------------------------
 
-    def shutdown(self) -> None:
-        """At interpreter exit: flush and finish the run (failed if a script died on an error)."""
+    def shutdown(self, facts_timeout: float = 10.0) -> None:
+        """At interpreter exit: flush and finish the run (failed if a script died on an error).
+        The environment and git state join the run first, if they come within
+        ``facts_timeout`` seconds."""
         if self._ended:
             return
         self._ended = True
         if _background is not None:
-            _background.wait(10.0)  # the environment and git state join the run first
+            _background.wait(facts_timeout)
         try:
             if self.run_id is None and not self.pending_metrics:
                 return
